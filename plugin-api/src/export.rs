@@ -1,0 +1,125 @@
+//! What a plugin author uses: implement [`Plugin`] for a `Runtime`, then call
+//! [`export_plugin!`](crate::export_plugin). Panic containment, the plugin's own executor
+//! and the log bridge come with it.
+
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use abi_stable::library::RootModuleResult;
+use abi_stable::prefix_type::PrefixTypeTrait;
+use abi_stable::std_types::RStr;
+use serde::de::DeserializeOwned;
+
+use crate::ffi::{
+    self, export_runtime, FfiLogger, FfiPluginMetadata, FfiResult, FfiRuntimeBox, PluginContext,
+    PluginModule, PluginModuleRef,
+};
+use crate::runtime::Runtime;
+use crate::types::Error;
+use crate::version::API_VERSION;
+
+/// A backend that can be built from its options and exported from a `cdylib`.
+pub trait Plugin: Runtime + Sized + 'static {
+    /// The name hosts select it by (`backend = "..."`): short, lowercase.
+    const NAME: &'static str;
+    /// The plugin's own version; use `env!("CARGO_PKG_VERSION")`.
+    const VERSION: &'static str;
+    const DESCRIPTION: &'static str = "";
+    /// Help for the options, shown by `agent-host inspect`.
+    const OPTIONS_HELP: &'static str = "";
+
+    /// The `[backends.<name>]` table; unknown or mistyped keys are reported by path.
+    type Options: DeserializeOwned;
+
+    /// Builds a runtime. Runs inside the plugin's own tokio runtime, so it may spawn.
+    fn new(options: Self::Options) -> Result<Self, Error>;
+}
+
+/// Exports a [`Plugin`] from a `cdylib`: the handshake symbol and the root module.
+///
+/// ```ignore
+/// agent_plugin_api::export_plugin!(MyBackend);
+/// ```
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        $crate::export_plugin!(@api_version $crate::__private::API_VERSION_C, $plugin);
+    };
+    // Test fixtures only: claim another api version in the handshake.
+    (@api_version $api_version:expr, $plugin:ty) => {
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        #[unsafe(no_mangle)]
+        pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::__private::LibHeader =
+            $crate::__private::lib_header($crate::__private::root_module_loader::<$plugin>);
+
+        #[doc(hidden)]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn agent_plugin_api_version() -> *const ::std::ffi::c_char {
+            let version: &'static ::std::ffi::CStr = $api_version;
+            version.as_ptr()
+        }
+    };
+}
+
+/// `API_VERSION` as a C string, for the handshake.
+pub const API_VERSION_C: &CStr = match CStr::from_bytes_with_nul(
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+) {
+    Ok(version) => version,
+    Err(_) => panic!("the crate version has no NUL byte"),
+};
+
+#[doc(hidden)]
+pub extern "C" fn root_module_loader<P: Plugin>() -> RootModuleResult {
+    abi_stable::library::__call_root_module_loader(root_module::<P>)
+}
+
+fn root_module<P: Plugin>() -> PluginModuleRef {
+    PluginModule {
+        metadata: metadata::<P>,
+        set_logger: set_logger::<P>,
+        new_runtime: new_runtime::<P>,
+    }
+    .leak_into_prefix()
+}
+
+extern "C" fn metadata<P: Plugin>() -> FfiPluginMetadata {
+    FfiPluginMetadata {
+        name: P::NAME.into(),
+        version: P::VERSION.into(),
+        description: P::DESCRIPTION.into(),
+        api_version: API_VERSION.into(),
+        options_help: P::OPTIONS_HELP.into(),
+    }
+}
+
+extern "C" fn set_logger<P: Plugin>(logger: FfiLogger) {
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
+    if !INSTALLED.swap(true, Ordering::SeqCst) {
+        let _ = std::panic::catch_unwind(|| ffi::install_logger(P::NAME, logger));
+    }
+}
+
+extern "C" fn new_runtime<P: Plugin>(options_json: RStr<'_>) -> FfiResult<FfiRuntimeBox> {
+    let built = PluginContext::new(P::NAME).and_then(|context| {
+        context
+            .call(|| build::<P>(options_json.as_str()))
+            .and_then(|runtime| runtime.map(|runtime| export_runtime(runtime, context.clone())))
+    });
+    built.map_err(Into::into).into()
+}
+
+fn build<P: Plugin>(options_json: &str) -> Result<P, Error> {
+    let mut json = serde_json::Deserializer::from_str(options_json);
+    let options: P::Options = serde_path_to_error::deserialize(&mut json).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if path == "." {
+            Error::InvalidConfig(format!("options of plugin {}: {inner}", P::NAME))
+        } else {
+            Error::InvalidConfig(format!("option `{path}` of plugin {}: {inner}", P::NAME))
+        }
+    })?;
+    P::new(options)
+}

@@ -1,0 +1,149 @@
+//! Panic containment and the plugin's own tokio context, applied to every crossing.
+//!
+//! A panic must never unwind across the boundary (abi_stable aborts the process), and a
+//! plugin's tokio is a separate copy that has no reactor on the host's threads. So every
+//! exported body runs under `catch_unwind`, and every exported future is polled inside
+//! the plugin runtime's context and under `catch_unwind`.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+
+use async_ffi::{FfiFuture, FutureExt};
+
+use super::data::{FfiError, FfiResult};
+use crate::types::Error;
+
+/// Turns a panic payload into readable text.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".to_owned())
+}
+
+pub(crate) fn panic_error(plugin: &str, payload: &(dyn Any + Send)) -> Error {
+    Error::BackendError(format!(
+        "plugin {plugin} panicked: {}",
+        panic_message(payload)
+    ))
+}
+
+/// What an exported call returns when the plugin panicked.
+pub(crate) trait FromPanic {
+    fn from_panic(error: Error) -> Self;
+}
+
+impl<T> FromPanic for FfiResult<T> {
+    fn from_panic(error: Error) -> Self {
+        FfiResult::RErr(FfiError::from(error))
+    }
+}
+
+impl FromPanic for () {
+    fn from_panic(_: Error) -> Self {}
+}
+
+impl FromPanic for bool {
+    fn from_panic(_: Error) -> Self {
+        false
+    }
+}
+
+/// The executor a plugin owns: one per loaded library (each `cdylib` has its own copy of
+/// this static), started on first use.
+fn plugin_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("agent-plugin-worker")
+            .enable_all()
+            .build()
+            .expect("cannot start the plugin's tokio runtime")
+    })
+}
+
+/// Where plugin code runs: which plugin (for error messages) and its tokio runtime.
+#[derive(Clone)]
+pub(crate) struct PluginContext {
+    pub(crate) plugin: &'static str,
+    handle: tokio::runtime::Handle,
+}
+
+impl PluginContext {
+    pub(crate) fn new(plugin: &'static str) -> Result<Self, Error> {
+        let runtime = catch_unwind(plugin_runtime)
+            .map_err(|payload| panic_error(plugin, payload.as_ref()))?;
+        Ok(PluginContext {
+            plugin,
+            handle: runtime.handle().clone(),
+        })
+    }
+
+    /// Runs a synchronous body inside the plugin: in its runtime context, panics contained.
+    pub(crate) fn call<T>(&self, body: impl FnOnce() -> T) -> Result<T, Error> {
+        let _entered = self.handle.enter();
+        catch_unwind(AssertUnwindSafe(body)).map_err(|payload| panic_error(self.plugin, payload.as_ref()))
+    }
+
+    /// Wraps a plugin future for export: polled (and dropped) inside the plugin's runtime
+    /// context, a panic becomes an error value, and dropping it cancels the work.
+    pub(crate) fn future<F>(&self, future: F) -> FfiFuture<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: FromPanic + Send + 'static,
+    {
+        ContainedFuture {
+            context: self.clone(),
+            inner: Some(Box::pin(future)),
+        }
+        .into_ffi()
+    }
+}
+
+struct ContainedFuture<F> {
+    context: PluginContext,
+    inner: Option<Pin<Box<F>>>,
+}
+
+impl<F> Future for ContainedFuture<F>
+where
+    F: Future,
+    F::Output: FromPanic,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(F::Output::from_panic(Error::BackendError(format!(
+                "plugin {}: future polled after it failed",
+                this.context.plugin
+            ))));
+        };
+        let _entered = this.context.handle.enter();
+        match catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                let error = panic_error(this.context.plugin, payload.as_ref());
+                // Whatever the future held is dropped here, still inside the guard.
+                let broken = this.inner.take();
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(broken)));
+                Poll::Ready(F::Output::from_panic(error))
+            }
+        }
+    }
+}
+
+impl<F> Drop for ContainedFuture<F> {
+    fn drop(&mut self) {
+        let _entered = self.context.handle.enter();
+        let inner = self.inner.take();
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(inner)));
+    }
+}

@@ -1,0 +1,209 @@
+//! The `Runtime` trait as an FFI-safe vtable, and its plugin-side implementation.
+//!
+//! One method per `Runtime` method (the quota registry as four synchronous calls). New
+//! methods go after `try_shutdown_agent`, the last prefix field, so plugins built
+//! against this version keep loading; the host applies the default for a missing one.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use abi_stable::sabi_trait;
+use abi_stable::std_types::{ROption, RBox, RStr, RString, RVec};
+use async_ffi::FfiFuture;
+
+use super::chat_stream::{ExportedStream, FfiChatStreamBox};
+use super::data::{
+    from_result, FfiContent, FfiDuration, FfiMessage, FfiResult, FfiUsage,
+};
+use super::guard::PluginContext;
+use crate::runtime::Runtime;
+use crate::types::{AgentConfig, Content, Error};
+
+#[sabi_trait]
+pub trait FfiRuntime: Send + Sync {
+    fn create_agent(&self, config_json: RString) -> FfiFuture<FfiResult<u64>>;
+    fn chat(&self, agent_id: u64, content: FfiContent) -> FfiFuture<FfiResult<FfiChatStreamBox>>;
+    fn shutdown_agent(&self, agent_id: u64) -> FfiFuture<FfiResult<()>>;
+    fn cancel(&self, agent_id: u64) -> FfiFuture<FfiResult<()>>;
+    fn wait_for_idle(&self, agent_id: u64) -> FfiFuture<FfiResult<()>>;
+    fn send(&self, agent_id: u64, content: FfiContent) -> FfiFuture<FfiResult<()>>;
+    fn signal_idle(&self, agent_id: u64) -> FfiFuture<FfiResult<()>>;
+    fn wait_for_wakeup(&self, agent_id: u64, timeout: FfiDuration) -> FfiFuture<FfiResult<bool>>;
+    fn wait_for_quota(&self) -> FfiFuture<()>;
+    fn record_quota_hit(&self, retry_after: FfiDuration) -> FfiFuture<()>;
+    fn quota_record_hit(&self, key: RStr<'_>, retry_after: FfiDuration) -> FfiDuration;
+    fn quota_record_success(&self, key: RStr<'_>);
+    fn quota_remaining(&self, key: RStr<'_>) -> ROption<FfiDuration>;
+    fn quota_consecutive_hits(&self, key: RStr<'_>) -> u32;
+    fn history(&self, agent_id: u64) -> FfiFuture<FfiResult<RVec<FfiMessage>>>;
+    fn turn_count(&self, agent_id: u64) -> FfiFuture<FfiResult<u32>>;
+    fn total_usage(&self, agent_id: u64) -> FfiFuture<FfiResult<FfiUsage>>;
+    fn last_turn_usage(&self, agent_id: u64) -> FfiFuture<FfiResult<FfiUsage>>;
+    fn clear_history(&self, agent_id: u64) -> FfiFuture<FfiResult<()>>;
+    fn last_response(&self, agent_id: u64) -> FfiFuture<FfiResult<ROption<RString>>>;
+    fn compaction_indices(&self, agent_id: u64) -> FfiFuture<FfiResult<RVec<u32>>>;
+    fn delete(&self, agent_id: u64) -> FfiFuture<FfiResult<()>>;
+    fn disconnect(&self, agent_id: u64) -> FfiFuture<FfiResult<()>>;
+    fn is_idle(&self, agent_id: u64) -> FfiFuture<FfiResult<bool>>;
+    #[sabi(last_prefix_field)]
+    fn try_shutdown_agent(&self, agent_id: u64);
+}
+
+/// A runtime as it crosses the boundary: an owned, type-erased trait object.
+pub type FfiRuntimeBox = FfiRuntime_TO<'static, RBox<()>>;
+
+/// Wraps a backend so that it can cross: every call is contained (see `guard`).
+pub(crate) fn export_runtime<R: Runtime + 'static>(runtime: R, context: PluginContext) -> FfiRuntimeBox {
+    FfiRuntime_TO::from_value(
+        ExportedRuntime {
+            runtime: Arc::new(runtime),
+            context,
+        },
+        abi_stable::sabi_trait::TD_Opaque,
+    )
+}
+
+struct ExportedRuntime<R> {
+    runtime: Arc<R>,
+    context: PluginContext,
+}
+
+impl<R: Runtime + 'static> ExportedRuntime<R> {
+    /// Runs one async `Runtime` call on the plugin side and converts its answer.
+    fn call<T, U, F, Fut>(&self, body: F) -> FfiFuture<FfiResult<U>>
+    where
+        F: FnOnce(Arc<R>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+        U: From<T> + Send + 'static,
+    {
+        let runtime = self.runtime.clone();
+        self.context
+            .future(async move { from_result(body(runtime).await) })
+    }
+
+    fn quota<T: Default>(&self, body: impl FnOnce(&R) -> T) -> T {
+        self.context.call(|| body(&self.runtime)).unwrap_or_default()
+    }
+}
+
+impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
+    fn create_agent(&self, config_json: RString) -> FfiFuture<FfiResult<u64>> {
+        self.call(move |rt| async move {
+            let config: AgentConfig = serde_json::from_str(&config_json)
+                .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
+            rt.create_agent(config).await
+        })
+    }
+
+    fn chat(&self, agent_id: u64, content: FfiContent) -> FfiFuture<FfiResult<FfiChatStreamBox>> {
+        let context = self.context.clone();
+        self.call(move |rt| async move {
+            let handle = rt.chat(agent_id, &Content::from(content)).await?;
+            Ok(ExportedStream::new(handle, context).into_ffi())
+        })
+    }
+
+    fn shutdown_agent(&self, agent_id: u64) -> FfiFuture<FfiResult<()>> {
+        self.call(move |rt| async move { rt.shutdown_agent(agent_id).await })
+    }
+
+    fn cancel(&self, agent_id: u64) -> FfiFuture<FfiResult<()>> {
+        self.call(move |rt| async move { rt.cancel(agent_id).await })
+    }
+
+    fn wait_for_idle(&self, agent_id: u64) -> FfiFuture<FfiResult<()>> {
+        self.call(move |rt| async move { rt.wait_for_idle(agent_id).await })
+    }
+
+    fn send(&self, agent_id: u64, content: FfiContent) -> FfiFuture<FfiResult<()>> {
+        self.call(move |rt| async move { rt.send(agent_id, &Content::from(content)).await })
+    }
+
+    fn signal_idle(&self, agent_id: u64) -> FfiFuture<FfiResult<()>> {
+        self.call(move |rt| async move { rt.signal_idle(agent_id).await })
+    }
+
+    fn wait_for_wakeup(&self, agent_id: u64, timeout: FfiDuration) -> FfiFuture<FfiResult<bool>> {
+        self.call(move |rt| async move { rt.wait_for_wakeup(agent_id, timeout.into()).await })
+    }
+
+    fn wait_for_quota(&self) -> FfiFuture<()> {
+        let runtime = self.runtime.clone();
+        self.context.future(async move { runtime.wait_for_quota().await })
+    }
+
+    fn record_quota_hit(&self, retry_after: FfiDuration) -> FfiFuture<()> {
+        let runtime = self.runtime.clone();
+        self.context
+            .future(async move { runtime.record_quota_hit(retry_after.into()).await })
+    }
+
+    fn quota_record_hit(&self, key: RStr<'_>, retry_after: FfiDuration) -> FfiDuration {
+        self.quota(|rt| {
+            rt.quota_registry()
+                .record_hit(key.as_str(), retry_after.into())
+                .into()
+        })
+    }
+
+    fn quota_record_success(&self, key: RStr<'_>) {
+        self.quota(|rt| rt.quota_registry().record_success(key.as_str()))
+    }
+
+    fn quota_remaining(&self, key: RStr<'_>) -> ROption<FfiDuration> {
+        self.quota(|rt| rt.quota_registry().remaining(key.as_str()).map(FfiDuration::from).into())
+    }
+
+    fn quota_consecutive_hits(&self, key: RStr<'_>) -> u32 {
+        self.quota(|rt| rt.quota_registry().consecutive_hits(key.as_str()))
+    }
+
+    fn history(&self, agent_id: u64) -> FfiFuture<FfiResult<RVec<FfiMessage>>> {
+        self.call(move |rt| async move {
+            let history = rt.history(agent_id).await?;
+            Ok(history.into_iter().map(FfiMessage::from).collect::<RVec<_>>())
+        })
+    }
+
+    fn turn_count(&self, agent_id: u64) -> FfiFuture<FfiResult<u32>> {
+        self.call(move |rt| async move { rt.turn_count(agent_id).await })
+    }
+
+    fn total_usage(&self, agent_id: u64) -> FfiFuture<FfiResult<FfiUsage>> {
+        self.call(move |rt| async move { rt.total_usage(agent_id).await })
+    }
+
+    fn last_turn_usage(&self, agent_id: u64) -> FfiFuture<FfiResult<FfiUsage>> {
+        self.call(move |rt| async move { rt.last_turn_usage(agent_id).await })
+    }
+
+    fn clear_history(&self, agent_id: u64) -> FfiFuture<FfiResult<()>> {
+        self.call(move |rt| async move { rt.clear_history(agent_id).await })
+    }
+
+    fn last_response(&self, agent_id: u64) -> FfiFuture<FfiResult<ROption<RString>>> {
+        self.call(move |rt| async move {
+            Ok(ROption::from(rt.last_response(agent_id).await?.map(RString::from)))
+        })
+    }
+
+    fn compaction_indices(&self, agent_id: u64) -> FfiFuture<FfiResult<RVec<u32>>> {
+        self.call(move |rt| async move { rt.compaction_indices(agent_id).await })
+    }
+
+    fn delete(&self, agent_id: u64) -> FfiFuture<FfiResult<()>> {
+        self.call(move |rt| async move { rt.delete(agent_id).await })
+    }
+
+    fn disconnect(&self, agent_id: u64) -> FfiFuture<FfiResult<()>> {
+        self.call(move |rt| async move { rt.disconnect(agent_id).await })
+    }
+
+    fn is_idle(&self, agent_id: u64) -> FfiFuture<FfiResult<bool>> {
+        self.call(move |rt| async move { rt.is_idle(agent_id).await })
+    }
+
+    fn try_shutdown_agent(&self, agent_id: u64) {
+        self.quota(|rt| rt.try_shutdown_agent(agent_id))
+    }
+}

@@ -1,0 +1,307 @@
+//! What a host uses: open a plugin file ([`PluginLibrary`]) and drive the runtime it
+//! builds ([`PluginRuntime`]) through the ordinary `Runtime` trait.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use abi_stable::std_types::{RStr, RString};
+use async_trait::async_trait;
+
+use crate::ffi::{
+    self, into_result, FfiContent, FfiDuration, FfiLogger, FfiRuntimeBox, LoadError,
+    PluginContext, PluginModuleRef,
+};
+use crate::quota::{QuotaRegistry, RemoteQuota};
+use crate::runtime::Runtime;
+use crate::stream::ChatResponseHandle;
+use crate::types::{AgentConfig, AgentId, Content, ConversationMessage, Error, UsageMetadata};
+
+/// What a plugin says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginMetadata {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    /// The `agent-plugin-api` version the plugin was built with.
+    pub api_version: String,
+    pub options_help: String,
+}
+
+/// A plugin file that passed every check: handshake, api version, layout.
+///
+/// The library stays loaded for the life of the process (abi_stable never unloads).
+#[derive(Clone)]
+pub struct PluginLibrary {
+    path: PathBuf,
+    module: PluginModuleRef,
+    metadata: PluginMetadata,
+}
+
+impl std::fmt::Debug for PluginLibrary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginLibrary")
+            .field("path", &self.path)
+            .field("metadata", &self.metadata)
+            .finish()
+    }
+}
+
+impl PluginLibrary {
+    /// Opens and checks a plugin file, and routes its logs to this process's `log`/`tracing`
+    /// under the target `plugin::<name>`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, LoadError> {
+        let path = path.as_ref();
+        let module = ffi::open(path)?;
+        let raw = (module.metadata())();
+        let metadata = PluginMetadata {
+            name: raw.name.into_string(),
+            version: raw.version.into_string(),
+            description: raw.description.into_string(),
+            api_version: raw.api_version.into_string(),
+            options_help: raw.options_help.into_string(),
+        };
+        (module.set_logger())(FfiLogger {
+            log: forward_log,
+            max_level: host_max_level(),
+        });
+        Ok(PluginLibrary {
+            path: path.to_owned(),
+            module,
+            metadata,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn metadata(&self) -> &PluginMetadata {
+        &self.metadata
+    }
+
+    /// Builds a runtime; `options` is the backend's option table (a JSON object).
+    pub fn new_runtime(&self, options: &serde_json::Value) -> Result<PluginRuntime, Error> {
+        let options = options.to_string();
+        let runtime = into_result::<FfiRuntimeBox, FfiRuntimeBox>((self.module.new_runtime())(
+            RStr::from_str(&options),
+        ))?;
+        Ok(PluginRuntime::new(self.metadata.name.clone(), runtime))
+    }
+}
+
+fn host_max_level() -> u8 {
+    use tracing::level_filters::LevelFilter;
+    let tracing_level = LevelFilter::current();
+    let log_level = log::max_level();
+    let from_tracing = match tracing_level.into_level() {
+        None => 0,
+        Some(level) => ffi_level(level),
+    };
+    let from_log = log_level as u8;
+    from_tracing.max(from_log)
+}
+
+fn ffi_level(level: tracing::Level) -> u8 {
+    match level {
+        tracing::Level::ERROR => 1,
+        tracing::Level::WARN => 2,
+        tracing::Level::INFO => 3,
+        tracing::Level::DEBUG => 4,
+        tracing::Level::TRACE => 5,
+    }
+}
+
+/// Re-emits a plugin's log event through `log`, which `tracing` subscribers pick up.
+extern "C" fn forward_log(plugin: RStr<'_>, level: u8, target: RStr<'_>, message: RStr<'_>) {
+    let level = match level {
+        1 => log::Level::Error,
+        2 => log::Level::Warn,
+        3 => log::Level::Info,
+        4 => log::Level::Debug,
+        _ => log::Level::Trace,
+    };
+    let host_target = format!("plugin::{plugin}");
+    log::logger().log(
+        &log::Record::builder()
+            .level(level)
+            .target(&host_target)
+            .module_path(Some(target.as_str()))
+            .args(format_args!("{message}"))
+            .build(),
+    );
+}
+
+/// A backend inside a plugin, used through `Runtime`. Each call crosses the ABI once.
+pub struct PluginRuntime {
+    plugin: String,
+    ffi: Arc<FfiRuntimeBox>,
+    quota: QuotaRegistry,
+}
+
+impl std::fmt::Debug for PluginRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginRuntime")
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginRuntime {
+    fn new(plugin: String, ffi: FfiRuntimeBox) -> Self {
+        let ffi = Arc::new(ffi);
+        PluginRuntime {
+            plugin,
+            quota: QuotaRegistry::remote(Box::new(ImportedQuota(ffi.clone()))),
+            ffi,
+        }
+    }
+
+    /// Wraps an in-process runtime in the FFI layer and unwraps it again, forcing every
+    /// call down the foreign path without building a library. For tests.
+    pub fn in_process<R: Runtime + 'static>(
+        plugin: &'static str,
+        runtime: R,
+    ) -> Result<Self, Error> {
+        let context = PluginContext::new(plugin)?;
+        Ok(PluginRuntime::new(
+            plugin.to_owned(),
+            ffi::export_runtime(runtime, context),
+        ))
+    }
+
+    /// The name of the plugin this runtime comes from.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+}
+
+#[async_trait]
+impl Runtime for PluginRuntime {
+    async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
+        let json = serde_json::to_string(&config)
+            .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
+        into_result(self.ffi.create_agent(RString::from(json)).await)
+    }
+
+    async fn chat(
+        &self,
+        agent_id: AgentId,
+        content: &Content,
+    ) -> Result<ChatResponseHandle, Error> {
+        let stream = self.ffi.chat(agent_id, FfiContent::from(content)).await;
+        let stream = stream.into_result().map_err(Error::from)?;
+        Ok(ffi::ImportedStream::into_handle(stream))
+    }
+
+    async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.shutdown_agent(agent_id).await)
+    }
+
+    async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.cancel(agent_id).await)
+    }
+
+    async fn wait_for_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.wait_for_idle(agent_id).await)
+    }
+
+    async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
+        into_result(self.ffi.send(agent_id, FfiContent::from(content)).await)
+    }
+
+    async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.signal_idle(agent_id).await)
+    }
+
+    async fn wait_for_wakeup(&self, agent_id: AgentId, timeout: Duration) -> Result<bool, Error> {
+        into_result(self.ffi.wait_for_wakeup(agent_id, timeout.into()).await)
+    }
+
+    async fn wait_for_quota(&self) {
+        self.ffi.wait_for_quota().await
+    }
+
+    async fn record_quota_hit(&self, retry_after: Duration) {
+        self.ffi.record_quota_hit(retry_after.into()).await
+    }
+
+    fn quota_registry(&self) -> &QuotaRegistry {
+        &self.quota
+    }
+
+    async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
+        let history = self.ffi.history(agent_id).await;
+        let history = history.into_result().map_err(Error::from)?;
+        Ok(history.into_iter().map(ConversationMessage::from).collect())
+    }
+
+    async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
+        into_result(self.ffi.turn_count(agent_id).await)
+    }
+
+    async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        into_result(self.ffi.total_usage(agent_id).await)
+    }
+
+    async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        into_result(self.ffi.last_turn_usage(agent_id).await)
+    }
+
+    async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.clear_history(agent_id).await)
+    }
+
+    async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
+        let response = self.ffi.last_response(agent_id).await;
+        let response = response.into_result().map_err(Error::from)?;
+        Ok(response.into_option().map(RString::into_string))
+    }
+
+    async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
+        let indices = self.ffi.compaction_indices(agent_id).await;
+        Ok(indices.into_result().map_err(Error::from)?.into_vec())
+    }
+
+    async fn delete(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.delete(agent_id).await)
+    }
+
+    async fn disconnect(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.disconnect(agent_id).await)
+    }
+
+    async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
+        into_result(self.ffi.is_idle(agent_id).await)
+    }
+
+    fn try_shutdown_agent(&self, agent_id: AgentId) {
+        self.ffi.try_shutdown_agent(agent_id)
+    }
+}
+
+/// The plugin's quota registry, seen from the host.
+struct ImportedQuota(Arc<FfiRuntimeBox>);
+
+impl RemoteQuota for ImportedQuota {
+    fn record_hit(&self, key: &str, retry_after: Duration) -> Duration {
+        self.0
+            .quota_record_hit(RStr::from_str(key), FfiDuration::from(retry_after))
+            .into()
+    }
+
+    fn record_success(&self, key: &str) {
+        self.0.quota_record_success(RStr::from_str(key))
+    }
+
+    fn remaining(&self, key: &str) -> Option<Duration> {
+        self.0
+            .quota_remaining(RStr::from_str(key))
+            .into_option()
+            .map(Duration::from)
+    }
+
+    fn consecutive_hits(&self, key: &str) -> u32 {
+        self.0.quota_consecutive_hits(RStr::from_str(key))
+    }
+}

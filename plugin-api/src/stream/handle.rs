@@ -1,0 +1,206 @@
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+
+use super::turn::{EventSource, Read, Turn};
+use super::{ChatEvent, ChatResult, Step, ToolCall};
+use crate::types::Error;
+
+/// The application's side of one chat turn.
+///
+/// It is returned as soon as the turn starts. Each stream it gives out is an independent
+/// cursor from the first event on; read any of them, all of them or none. Dropping the
+/// handle cancels the turn; streams taken from it then end.
+#[must_use = "dropping a ChatResponseHandle cancels the turn"]
+pub struct ChatResponseHandle {
+    turn: Arc<Turn>,
+}
+
+impl std::fmt::Debug for ChatResponseHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatResponseHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl ChatResponseHandle {
+    pub(crate) fn new(turn: Arc<Turn>) -> Self {
+        ChatResponseHandle { turn }
+    }
+
+    /// A handle whose events are pulled from `source` by whichever reader needs them.
+    pub(crate) fn from_source(source: Box<dyn EventSource>) -> Self {
+        ChatResponseHandle::new(Turn::new(Some(source)))
+    }
+
+    pub(crate) fn turn(&self) -> &Arc<Turn> {
+        &self.turn
+    }
+
+    /// Text chunks as they arrive.
+    pub fn text_stream(&self) -> EventStream<String> {
+        self.stream(|event| match event {
+            ChatEvent::Text(text) => Some(text.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn thoughts(&self) -> EventStream<String> {
+        self.stream(|event| match event {
+            ChatEvent::Thought(text) => Some(text.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn tool_calls(&self) -> EventStream<ToolCall> {
+        self.stream(|event| match event {
+            ChatEvent::ToolCall(call) => Some(call.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn steps(&self) -> EventStream<Step> {
+        self.stream(|event| match event {
+            ChatEvent::Step(step) => Some(step.clone()),
+            _ => None,
+        })
+    }
+
+    /// Every event in order: the full timeline of the turn.
+    pub fn events(&self) -> EventStream<ChatEvent> {
+        self.stream(|event| Some(event.clone()))
+    }
+
+    fn stream<T>(&self, select: fn(&ChatEvent) -> Option<T>) -> EventStream<T> {
+        EventStream {
+            turn: self.turn.clone(),
+            cursor: 0,
+            select,
+        }
+    }
+
+    /// Waits for the end of the turn: the whole text, the usage and any structured output.
+    pub async fn text(&self) -> Result<ChatResult, Error> {
+        let mut cursor = 0;
+        poll_fn(|cx| loop {
+            match self.turn.poll_read(&mut cursor, |_| None::<()>, cx) {
+                Poll::Ready(Read::End) => {
+                    let state = self.turn.lock();
+                    let outcome = state.outcome.clone();
+                    return Poll::Ready(outcome.unwrap_or(Err(Error::ChannelClosed)));
+                }
+                Poll::Ready(Read::Event(())) => continue,
+                Poll::Pending => return Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// True once the turn has ended, well or not.
+    pub fn is_finished(&self) -> bool {
+        self.turn.lock().outcome.is_some()
+    }
+
+    /// Ends the turn now; it finishes with `Error::Cancelled`.
+    pub fn cancel(&self) {
+        self.turn.cancel();
+    }
+}
+
+impl Drop for ChatResponseHandle {
+    fn drop(&mut self) {
+        self.turn.cancel();
+    }
+}
+
+/// One reader of a turn: a `Stream` of the events its filter selects.
+pub struct EventStream<T> {
+    turn: Arc<Turn>,
+    cursor: usize,
+    select: fn(&ChatEvent) -> Option<T>,
+}
+
+impl<T> Stream for EventStream<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        this.turn
+            .poll_read(&mut this.cursor, this.select, cx)
+            .map(|read| match read {
+                Read::Event(item) => Some(item),
+                Read::End => None,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::super::channel;
+    use super::*;
+
+    #[tokio::test]
+    async fn streams_are_independent_and_complete() {
+        let (mut sender, handle) = channel();
+        sender.text("Hello, ");
+        sender.thought("greeting");
+        sender.text("world");
+        sender.complete(Default::default(), None);
+
+        // Read the thoughts only, then the full text, then the timeline: each sees everything.
+        let thoughts: Vec<_> = handle.thoughts().collect().await;
+        assert_eq!(thoughts, vec!["greeting".to_string()]);
+        let chunks: Vec<_> = handle.text_stream().collect().await;
+        assert_eq!(chunks.concat(), "Hello, world");
+        assert_eq!(handle.events().count().await, 3);
+        assert_eq!(handle.text().await.unwrap().text, "Hello, world");
+    }
+
+    #[tokio::test]
+    async fn unread_streams_do_not_stall_the_writer() {
+        let (mut sender, handle) = channel();
+        let writer = tokio::spawn(async move {
+            for i in 0..10_000 {
+                sender.text(format!("{i} "));
+            }
+            sender.complete(Default::default(), None);
+        });
+        writer.await.unwrap();
+        assert!(handle.text().await.unwrap().text.starts_with("0 1 2"));
+    }
+
+    #[tokio::test]
+    async fn dropping_the_handle_tells_the_writer() {
+        let (mut sender, handle) = channel();
+        let stream = handle.text_stream();
+        drop(handle);
+        sender.cancelled().await;
+        assert!(sender.is_cancelled());
+        assert!(!sender.text("late"));
+        assert_eq!(stream.count().await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_sender_ends_the_turn_with_an_error() {
+        let (mut sender, handle) = channel();
+        sender.text("partial");
+        drop(sender);
+        assert!(matches!(handle.text().await, Err(Error::Stream(_))));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_reader_is_woken_by_a_later_event() {
+        let (mut sender, handle) = channel();
+        let mut stream = handle.text_stream();
+        let reader = tokio::spawn(async move { stream.next().await });
+        tokio::task::yield_now().await;
+        sender.text("late chunk");
+        assert_eq!(reader.await.unwrap().as_deref(), Some("late chunk"));
+    }
+}

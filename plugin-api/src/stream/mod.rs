@@ -1,0 +1,25 @@
+//! Streaming a chat turn: the handle an application reads and the sender a backend writes.
+//!
+//! One turn is one shared, append-only log of [`ChatEvent`]s plus a final outcome. Every
+//! reader (the text stream, the thoughts stream, the full timeline, `text()`) is its own
+//! cursor into that log, so an unread stream never holds back the others or the backend.
+
+mod event;
+mod handle;
+mod sender;
+mod turn;
+
+pub use event::{ChatEvent, ChatResult, Step, ToolCall};
+pub use handle::{ChatResponseHandle, EventStream};
+pub use sender::ChatEventSender;
+
+pub(crate) use turn::{EventSource, SourceBatch};
+
+/// A connected pair: the backend keeps the sender, the application gets the handle.
+pub fn channel() -> (ChatEventSender, ChatResponseHandle) {
+    let turn = turn::Turn::new(None);
+    (
+        ChatEventSender::new(turn.clone()),
+        ChatResponseHandle::new(turn),
+    )
+}

@@ -1,0 +1,96 @@
+use std::future::poll_fn;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::turn::Turn;
+use super::{ChatEvent, ChatResult, Step, ToolCall};
+use crate::types::{Error, UsageMetadata};
+
+/// The backend's side of one chat turn: write events, then finish once.
+///
+/// Writing never waits: events are kept until the application reads them. Every write
+/// returns `false` once the turn has ended (finished, cancelled, or its handle dropped), so
+/// a backend can stop early. Dropping an unfinished sender ends the turn with
+/// `Error::Stream`.
+pub struct ChatEventSender {
+    turn: Arc<Turn>,
+    text: String,
+}
+
+impl ChatEventSender {
+    pub(crate) fn new(turn: Arc<Turn>) -> Self {
+        ChatEventSender {
+            turn,
+            text: String::new(),
+        }
+    }
+
+    pub fn send(&self, event: ChatEvent) -> bool {
+        self.turn.push(event)
+    }
+
+    /// A text chunk; it also becomes part of `ChatResult::text`.
+    pub fn text(&mut self, chunk: impl Into<String>) -> bool {
+        let chunk = chunk.into();
+        self.text.push_str(&chunk);
+        self.turn.push(ChatEvent::Text(chunk))
+    }
+
+    pub fn thought(&self, text: impl Into<String>) -> bool {
+        self.send(ChatEvent::Thought(text.into()))
+    }
+
+    pub fn tool_call(&self, call: ToolCall) -> bool {
+        self.send(ChatEvent::ToolCall(call))
+    }
+
+    pub fn step(&self, index: u32, description: impl Into<String>) -> bool {
+        self.send(ChatEvent::Step(Step {
+            index,
+            description: description.into(),
+        }))
+    }
+
+    pub fn usage(&self, usage: UsageMetadata) -> bool {
+        self.send(ChatEvent::Usage(usage))
+    }
+
+    /// The text written so far.
+    pub fn text_so_far(&self) -> &str {
+        &self.text
+    }
+
+    /// Ends the turn well; its text is every chunk written.
+    pub fn complete(mut self, usage: UsageMetadata, structured_output: Option<Value>) {
+        let text = std::mem::take(&mut self.text);
+        self.finish(Ok(ChatResult {
+            text,
+            usage,
+            structured_output,
+        }));
+    }
+
+    /// Ends the turn with exactly this outcome.
+    pub fn finish(self, outcome: Result<ChatResult, Error>) {
+        self.turn.finish(outcome);
+    }
+
+    /// True once the application cancelled the turn or dropped its handle.
+    pub fn is_cancelled(&self) -> bool {
+        self.turn.lock().cancelled
+    }
+
+    /// Resolves when the application cancels the turn or drops its handle.
+    pub async fn cancelled(&self) {
+        poll_fn(|cx| self.turn.poll_cancelled(cx)).await
+    }
+}
+
+impl Drop for ChatEventSender {
+    fn drop(&mut self) {
+        self.turn.finish(Err(Error::Stream(
+            "the backend ended the turn without a result".into(),
+        )));
+    }
+}

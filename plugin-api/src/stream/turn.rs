@@ -1,0 +1,218 @@
+//! The state one turn shares between its writer and all its readers.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+
+use super::{ChatEvent, ChatResult};
+use crate::types::Error;
+
+pub(crate) type Outcome = Result<ChatResult, Error>;
+
+/// Where a host-side turn gets its events from: a stream inside a plugin.
+pub(crate) trait EventSource: Send {
+    /// Fetches the next batch; called only when every event so far has been read.
+    fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<SourceBatch>;
+}
+
+/// What one pull from an [`EventSource`] brought.
+pub(crate) struct SourceBatch {
+    pub events: Vec<ChatEvent>,
+    pub outcome: Option<Outcome>,
+}
+
+pub(crate) struct Turn {
+    state: Mutex<TurnState>,
+    /// Readers waiting for a change. Kept apart from `state` because a source may wake
+    /// us from inside `poll_batch`, while `state` is locked.
+    readers: Mutex<Vec<Waker>>,
+}
+
+pub(crate) struct TurnState {
+    /// `events[0]` is event number `base`; only a plugin-side export drains events.
+    events: VecDeque<ChatEvent>,
+    base: usize,
+    pub(crate) outcome: Option<Outcome>,
+    pub(crate) cancelled: bool,
+    cancel_waiter: Option<Waker>,
+    source: Option<Box<dyn EventSource>>,
+}
+
+/// What a reader found at its cursor.
+pub(crate) enum Read<T> {
+    Event(T),
+    End,
+}
+
+impl Turn {
+    pub(crate) fn new(source: Option<Box<dyn EventSource>>) -> Arc<Turn> {
+        Arc::new(Turn {
+            state: Mutex::new(TurnState {
+                events: VecDeque::new(),
+                base: 0,
+                outcome: None,
+                cancelled: false,
+                cancel_waiter: None,
+                source,
+            }),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, TurnState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn wake_readers(&self) {
+        let wakers = std::mem::take(&mut *self.readers.lock().unwrap_or_else(|p| p.into_inner()));
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    fn register_reader(&self, waker: &Waker) {
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if !readers.iter().any(|known| known.will_wake(waker)) {
+            readers.push(waker.clone());
+        }
+    }
+
+    /// Appends an event unless the turn has already ended. Returns whether it was kept.
+    pub(crate) fn push(&self, event: ChatEvent) -> bool {
+        let kept = {
+            let mut state = self.lock();
+            let open = state.outcome.is_none();
+            if open {
+                state.events.push_back(event);
+            }
+            open
+        };
+        if kept {
+            self.wake_readers();
+        }
+        kept
+    }
+
+    /// Sets the outcome once; later calls are ignored.
+    pub(crate) fn finish(&self, outcome: Outcome) {
+        let source = {
+            let mut state = self.lock();
+            if state.outcome.is_some() {
+                return;
+            }
+            state.outcome = Some(outcome);
+            state.source.take()
+        };
+        drop(source);
+        self.wake_readers();
+    }
+
+    /// Marks the turn cancelled: readers end with `Error::Cancelled` and the writer is told.
+    pub(crate) fn cancel(&self) {
+        let (source, waiter) = {
+            let mut state = self.lock();
+            if state.outcome.is_some() {
+                return;
+            }
+            state.cancelled = true;
+            state.outcome = Some(Err(Error::Cancelled));
+            (state.source.take(), state.cancel_waiter.take())
+        };
+        // Dropping a plugin-side stream is what cancels the turn inside the plugin.
+        drop(source);
+        if let Some(waiter) = waiter {
+            waiter.wake();
+        }
+        self.wake_readers();
+    }
+
+    pub(crate) fn poll_cancelled(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        if state.cancelled {
+            Poll::Ready(())
+        } else {
+            state.cancel_waiter = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    /// Reads the first event at or after `cursor` that `select` accepts, advancing `cursor`.
+    pub(crate) fn poll_read<T>(
+        self: &Arc<Self>,
+        cursor: &mut usize,
+        select: fn(&ChatEvent) -> Option<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Read<T>> {
+        loop {
+            let mut state = self.lock();
+            *cursor = (*cursor).max(state.base);
+            while let Some(event) = state.events.get(*cursor - state.base) {
+                *cursor += 1;
+                if let Some(item) = select(event) {
+                    return Poll::Ready(Read::Event(item));
+                }
+            }
+            if state.outcome.is_some() {
+                return Poll::Ready(Read::End);
+            }
+            // Register before pulling, so a batch that lands in between still wakes us.
+            self.register_reader(cx.waker());
+            let Some(source) = state.source.as_mut() else {
+                return Poll::Pending;
+            };
+            // Whoever pulls, every waiting reader is woken when the plugin has more.
+            let fan_out = Waker::from(self.clone());
+            match source.poll_batch(&mut Context::from_waker(&fan_out)) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(batch) => {
+                    state.events.extend(batch.events);
+                    let finished_source = match batch.outcome {
+                        Some(outcome) => {
+                            state.outcome = Some(outcome);
+                            state.source.take()
+                        }
+                        None => None,
+                    };
+                    drop(state);
+                    drop(finished_source);
+                    self.wake_readers();
+                }
+            }
+        }
+    }
+
+    /// Moves out up to `max` unread events for a plugin-side export, which is the turn's
+    /// only reader; the outcome comes along once every event has been taken.
+    pub(crate) fn poll_take_batch(
+        &self,
+        max: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<(Vec<ChatEvent>, Option<Outcome>)> {
+        let mut state = self.lock();
+        if state.events.is_empty() && state.outcome.is_none() {
+            drop(state);
+            self.register_reader(cx.waker());
+            state = self.lock();
+            if state.events.is_empty() && state.outcome.is_none() {
+                return Poll::Pending;
+            }
+        }
+        let count = state.events.len().min(max.max(1));
+        let events: Vec<ChatEvent> = state.events.drain(..count).collect();
+        state.base += count;
+        let outcome = if state.events.is_empty() {
+            state.outcome.clone()
+        } else {
+            None
+        };
+        Poll::Ready((events, outcome))
+    }
+}
+
+impl Wake for Turn {
+    fn wake(self: Arc<Self>) {
+        self.wake_readers();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_readers();
+    }
+}
