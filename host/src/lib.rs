@@ -1,1 +1,36 @@
+//! agent-host: finds agent runtime backends in dynamic libraries, checks them, loads them,
+//! and hands the application a [`Runtime`](agent_plugin_api::Runtime) by name.
+//!
+//! ```no_run
+//! use agent_host::{Config, Host};
+//! use agent_plugin_api::{AgentConfig, Runtime};
+//!
+//! # async fn demo() -> anyhow::Result<()> {
+//! let host = Host::from_config(Config::load(None)?)?;
+//! let runtime = host.runtime("mock")?;
+//! let agent = runtime.create_agent(AgentConfig::builder("any-model").build()).await?;
+//! let answer = runtime.chat(agent, &"Hello".into()).await?.text().await?;
+//! println!("{}", answer.text);
+//! # Ok(()) }
+//! ```
+//!
+//! Discovery order: [`HostBuilder::plugin_dir`] (the CLI's `--plugin-dir`), then
+//! `AGENT_HOST_PLUGIN_PATH`, then the config's `plugin_dirs`, then `plugins/` beside the
+//! executable. A loaded library stays loaded for the life of the process.
 
+mod config;
+mod digest;
+mod discovery;
+mod error;
+mod host;
+mod options;
+mod registry;
+
+pub use config::{Config, PluginPin, CONFIG_ENV, DEFAULT_CONFIG_FILE};
+pub use discovery::{is_plugin_file_name, PLUGIN_PATH_ENV};
+pub use error::HostError;
+pub use host::{Host, HostBuilder};
+pub use options::parse_option;
+pub use registry::{Candidate, CandidateStatus};
+
+pub use agent_plugin_api::{PluginLibrary, PluginMetadata, PluginRuntime};

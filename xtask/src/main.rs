@@ -1,1 +1,54 @@
-fn main(){}
+//! `cargo xtask <command>`: the project's build chores, in Rust so they run anywhere
+//! cargo does.
+
+mod bench;
+mod fixtures;
+mod stage;
+mod test;
+mod workspace;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build in release and lay out target/dist/agent-host and target/dist/plugins/.
+    Stage,
+    /// Stage, then stream a chat answer from the mock backend.
+    Demo {
+        /// The message to send.
+        #[arg(default_value = "Hello from agent-host! This answer streams from a plugin.")]
+        message: String,
+    },
+    /// Build the misbehaving plugin fixtures into target/fixtures/.
+    Fixtures,
+    /// Stage, build the fixtures, and run every test (nextest when installed) and doc test.
+    Test {
+        /// Extra arguments for the test runner (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Stage, then run the criterion benchmarks.
+    Bench {
+        /// Extra arguments for `cargo bench` (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Stage => stage::stage().map(|_| ()),
+        Command::Demo { message } => stage::demo(&message),
+        Command::Fixtures => fixtures::build().map(|_| ()),
+        Command::Test { args } => test::run(&args),
+        Command::Bench { args } => bench::run(&args),
+    }
+}

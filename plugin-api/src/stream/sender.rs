@@ -12,7 +12,7 @@ use crate::types::{Error, UsageMetadata};
 /// Writing never waits: events are kept until the application reads them. Every write
 /// returns `false` once the turn has ended (finished, cancelled, or its handle dropped), so
 /// a backend can stop early. Dropping an unfinished sender ends the turn with
-/// `Error::Stream`.
+/// `Error::Stream`, or `Error::BackendError` when the drop comes from a panic.
 pub struct ChatEventSender {
     turn: Arc<Turn>,
     text: String,
@@ -89,8 +89,11 @@ impl ChatEventSender {
 
 impl Drop for ChatEventSender {
     fn drop(&mut self) {
-        self.turn.finish(Err(Error::Stream(
-            "the backend ended the turn without a result".into(),
-        )));
+        let error = if std::thread::panicking() {
+            Error::BackendError("the backend panicked during the turn".into())
+        } else {
+            Error::Stream("the backend ended the turn without a result".into())
+        };
+        self.turn.finish(Err(error));
     }
 }

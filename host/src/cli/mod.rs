@@ -1,0 +1,92 @@
+//! Command-line interface. Every failure ends as one line on stderr and a non-zero exit.
+
+mod chat;
+mod check;
+mod inspect;
+mod plugins;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use agent_host::{parse_option, Config, Host};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "agent-host", version, about = "Loads agent runtime backends from plugins")]
+struct Cli {
+    /// Config file (default: $AGENT_HOST_CONFIG, else ./agent-host.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A directory to search for plugins first; repeatable.
+    #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
+    plugin_dirs: Vec<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List every plugin file found, loaded or not, with the reason when not.
+    Plugins(plugins::Args),
+    /// Show one plugin's metadata and options, by name or by path.
+    Inspect(inspect::Args),
+    /// Chat with a backend; streams the answer as it comes. No MESSAGE: interactive.
+    Chat(chat::Args),
+    /// Load a plugin file and run the conformance kit on it.
+    Check(check::Args),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(anyhow::anyhow!("cannot start tokio: {error}")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => fail(error),
+    }
+}
+
+fn fail(error: anyhow::Error) -> ExitCode {
+    eprintln!("agent-host: {error:#}");
+    ExitCode::FAILURE
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (plugins log under `plugin::<name>`).
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let load_host = || -> anyhow::Result<Host> {
+        let config = Config::load(cli.config.as_deref())?;
+        let mut builder = Host::builder().config(config);
+        for dir in &cli.plugin_dirs {
+            builder = builder.plugin_dir(dir);
+        }
+        Ok(builder.build())
+    };
+    match cli.command {
+        Command::Plugins(args) => plugins::run(&load_host()?, args),
+        Command::Inspect(args) => inspect::run(&load_host()?, args),
+        Command::Chat(args) => chat::run(&load_host()?, args).await,
+        Command::Check(args) => check::run(args).await,
+    }
+}
+
+/// `--option key=value` flags as the JSON object handed to a plugin.
+fn options_map(
+    options: &[String],
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    options
+        .iter()
+        .map(|option| parse_option(option).map_err(anyhow::Error::msg))
+        .collect()
+}

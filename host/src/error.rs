@@ -1,0 +1,39 @@
+use std::path::PathBuf;
+
+/// What can go wrong between a config file and a running backend. Each message names
+/// the file, field, plugin or version at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("config file {}: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+    #[error("no backend selected: pass --backend or set `backend` in the config; {}", available_text(available))]
+    NoBackendSelected { available: Vec<String> },
+    #[error("unknown backend {name:?}; {}", available_text(available))]
+    UnknownBackend { name: String, available: Vec<String> },
+    #[error("two plugins are named {name:?}: {}; pin one with [plugins.{name}] path = \"...\" in the config", join_paths(paths))]
+    DuplicatePlugin { name: String, paths: Vec<PathBuf> },
+    #[error("{}", reason)]
+    PluginRefused { path: PathBuf, reason: String },
+    #[error("backend {backend:?}: {source}")]
+    Runtime {
+        backend: String,
+        #[source]
+        source: agent_plugin_api::Error,
+    },
+}
+
+fn available_text(available: &[String]) -> String {
+    if available.is_empty() {
+        "no plugins were loaded (see `agent-host plugins`)".to_owned()
+    } else {
+        format!("available: {}", available.join(", "))
+    }
+}
+
+fn join_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" and ")
+}

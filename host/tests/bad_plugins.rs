@@ -1,0 +1,251 @@
+//! Each way a plugin file can be bad gives its clear error, and the host and the other
+//! plugins keep working.
+
+mod common;
+
+use agent_host::{CandidateStatus, Config, Host, HostError};
+use agent_plugin_api::{AgentConfig, Content, Error, Runtime};
+use serde_json::json;
+
+fn host_for(dir: &std::path::Path) -> Host {
+    Host::builder()
+        .plugin_dir(dir)
+        .without_env()
+        .without_exe_dir()
+        .build()
+}
+
+fn refusal(host: &Host, file_name: &str) -> String {
+    let candidate = host
+        .candidates()
+        .iter()
+        .find(|candidate| candidate.path.file_name().unwrap() == file_name)
+        .unwrap_or_else(|| panic!("{file_name} was not discovered"));
+    match &candidate.status {
+        CandidateStatus::Refused(reason) => reason.clone(),
+        other => panic!("{file_name} was not refused: {other:?}"),
+    }
+}
+
+fn options(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    value.as_object().unwrap().clone()
+}
+
+/// Every bad file in one directory, next to the good mock plugin.
+fn crowded_dir() -> tempfile::TempDir {
+    let dir = common::plugin_dir(&[
+        (common::mock_plugin(), "libagent_plugin_mock.so"),
+        (common::fixture("no_root"), "libno_root.so"),
+        (common::fixture("wrong_api"), "libwrong_api.so"),
+        (common::fixture("misbehaving"), "libmisbehaving.so"),
+    ]);
+    common::junk_file(dir.path());
+    dir
+}
+
+async fn mock_still_answers(host: &Host) {
+    let runtime = host
+        .runtime_with_options("mock", options(json!({"chunk_delay_ms": 0})))
+        .unwrap();
+    let agent = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let answer = runtime
+        .chat(agent, &Content::text("still here"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(answer.text, "echo: still here");
+}
+
+#[tokio::test]
+async fn every_bad_file_is_refused_with_its_reason_and_the_rest_load() {
+    let dir = crowded_dir();
+    let host = host_for(dir.path());
+
+    let junk = refusal(&host, "libjunk.so");
+    assert!(junk.contains("not a loadable library"), "{junk}");
+
+    let no_root = refusal(&host, "libno_root.so");
+    assert!(no_root.contains("no root module"), "{no_root}");
+
+    let wrong_api = refusal(&host, "libwrong_api.so");
+    assert!(wrong_api.contains("0.99.0"), "{wrong_api}");
+    assert!(wrong_api.contains(agent_plugin_api::API_VERSION), "{wrong_api}");
+    assert!(wrong_api.contains("rebuild"), "{wrong_api}");
+
+    assert_eq!(host.available(), vec!["misbehaving", "mock"]);
+    mock_still_answers(&host).await;
+}
+
+#[tokio::test]
+async fn a_constructor_error_is_reported_and_the_host_goes_on() {
+    let dir = crowded_dir();
+    let host = host_for(dir.path());
+    let error = host
+        .runtime_with_options("misbehaving", options(json!({"constructor": "error"})))
+        .unwrap_err();
+    assert!(
+        matches!(&error, HostError::Runtime { source: Error::InvalidConfig(message), .. } if message.contains("refuses")),
+        "{error}"
+    );
+    let error = host
+        .runtime_with_options("misbehaving", options(json!({"constructor": "panic"})))
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("plugin misbehaving panicked"),
+        "{error}"
+    );
+    mock_still_answers(&host).await;
+}
+
+#[tokio::test]
+async fn bad_options_name_the_option() {
+    let dir = crowded_dir();
+    let host = host_for(dir.path());
+    let error = host
+        .runtime_with_options("misbehaving", options(json!({"constructor": "sometimes"})))
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("option `constructor`"), "{text}");
+    let error = host
+        .runtime_with_options("mock", options(json!({"chunk_delay_ms": "slow"})))
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("chunk_delay_ms"), "{text}");
+    let error = host
+        .runtime_with_options("mock", options(json!({"chunk_dleay_ms": 5})))
+        .unwrap_err();
+    assert!(error.to_string().contains("chunk_dleay_ms"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn panicking_methods_become_errors_and_the_runtime_keeps_working() {
+    let dir = crowded_dir();
+    let host = host_for(dir.path());
+    let panicky = options(json!({
+        "panic_in": ["chat", "history", "quota_registry", "record_quota_hit", "try_shutdown_agent"]
+    }));
+    let runtime = host.runtime_with_options("misbehaving", panicky).unwrap();
+    let agent = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+
+    let error = runtime.chat(agent, &"hi".into()).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::BackendError(message) if message.contains("plugin misbehaving panicked: misbehaving: chat panics")),
+        "{error}"
+    );
+    let error = runtime.history(agent).await.unwrap_err();
+    assert!(error.to_string().contains("panicked"), "{error}");
+    // Synchronous calls: contained, answered with a neutral value.
+    assert_eq!(runtime.quota_registry().remaining("k"), None);
+    runtime.record_quota_hit(std::time::Duration::from_millis(1)).await;
+    runtime.try_shutdown_agent(agent);
+
+    // The same runtime still serves the calls that do not panic.
+    assert_eq!(runtime.turn_count(agent).await.unwrap(), 0);
+    let other = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    assert_ne!(other, agent);
+    mock_still_answers(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_in_create_agent_is_contained() {
+    let dir = crowded_dir();
+    let host = host_for(dir.path());
+    let runtime = host
+        .runtime_with_options("misbehaving", options(json!({"panic_in": ["create_agent"]})))
+        .unwrap();
+    let error = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("create_agent panics"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_mid_stream_ends_the_turn_with_an_error() {
+    let dir = crowded_dir();
+    let host = host_for(dir.path());
+    let runtime = host
+        .runtime_with_options("misbehaving", options(json!({"panic_in": ["mid_stream"]})))
+        .unwrap();
+    let agent = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let handle = runtime.chat(agent, &"hi".into()).await.unwrap();
+    let chunks: Vec<String> = futures::StreamExt::collect(handle.text_stream()).await;
+    assert_eq!(chunks, vec!["hello ".to_string()]);
+    let error = handle.text().await.unwrap_err();
+    assert!(error.to_string().contains("panicked"), "{error}");
+    // The next turn on the same runtime still starts.
+    let handle = runtime.chat(agent, &"again".into()).await.unwrap();
+    assert!(handle.text().await.is_err(), "mid_stream panics every turn");
+    mock_still_answers(&host).await;
+}
+
+#[test]
+fn two_plugins_with_one_name_need_a_pin() {
+    let first = common::plugin_dir(&[(common::mock_plugin(), "libagent_plugin_mock.so")]);
+    let second = common::plugin_dir(&[(common::mock_plugin(), "libmock_copy.so")]);
+    let host = Host::builder()
+        .plugin_dir(first.path())
+        .plugin_dir(second.path())
+        .without_env()
+        .without_exe_dir()
+        .build();
+    let error = host.plugin("mock").unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("libagent_plugin_mock.so") && text.contains("libmock_copy.so"),
+        "{text}"
+    );
+
+    let pinned = second.path().join("libmock_copy.so");
+    let config = Config::from_toml(&format!(
+        "[plugins.mock]\npath = {:?}\n",
+        pinned.display().to_string()
+    ))
+    .unwrap();
+    let host = Host::builder()
+        .config(config)
+        .plugin_dir(first.path())
+        .plugin_dir(second.path())
+        .without_env()
+        .without_exe_dir()
+        .build();
+    assert_eq!(host.plugin("mock").unwrap().path(), pinned);
+}
+
+#[test]
+fn a_digest_mismatch_is_refused_before_loading() {
+    let dir = common::plugin_dir(&[(common::mock_plugin(), "libagent_plugin_mock.so")]);
+    let path = dir.path().join("libagent_plugin_mock.so");
+    let config = Config::from_toml(&format!(
+        "[plugins.mock]\npath = {:?}\nsha256 = \"{}\"\n",
+        path.display().to_string(),
+        "0".repeat(64)
+    ))
+    .unwrap();
+    let host = Host::builder()
+        .config(config)
+        .plugin_dir(dir.path())
+        .without_env()
+        .without_exe_dir()
+        .build();
+    let reason = refusal(&host, "libagent_plugin_mock.so");
+    assert!(reason.contains("sha256 mismatch"), "{reason}");
+    assert!(matches!(
+        host.plugin("mock"),
+        Err(HostError::UnknownBackend { .. })
+    ));
+}

@@ -1,0 +1,68 @@
+//! Where the staged layout and the fixtures are, and plugin directories made to order.
+//! `cargo xtask test` builds both and sets `AGENT_HOST_DIST` / `AGENT_HOST_FIXTURES`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+fn workspace_target() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("target")
+}
+
+fn dir_from_env(variable: &str, default: &str) -> PathBuf {
+    std::env::var_os(variable)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_target().join(default))
+}
+
+fn existing(path: PathBuf, how: &str) -> PathBuf {
+    assert!(
+        path.is_file(),
+        "{} is missing: run `{how}` first (or `cargo xtask test`, which does)",
+        path.display()
+    );
+    path
+}
+
+pub fn dist_dir() -> PathBuf {
+    dir_from_env("AGENT_HOST_DIST", "dist")
+}
+
+/// The staged mock plugin, the real `.so` a user gets.
+pub fn mock_plugin() -> PathBuf {
+    existing(
+        dist_dir().join("plugins/libagent_plugin_mock.so"),
+        "cargo xtask stage",
+    )
+}
+
+/// The staged `agent-host` binary.
+pub fn staged_binary() -> PathBuf {
+    existing(dist_dir().join("agent-host"), "cargo xtask stage")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    existing(
+        dir_from_env("AGENT_HOST_FIXTURES", "fixtures").join(format!("libfixture_{name}.so")),
+        "cargo xtask fixtures",
+    )
+}
+
+/// A fresh plugin directory holding copies of `files` (source path, file name).
+pub fn plugin_dir(files: &[(PathBuf, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (source, name) in files {
+        std::fs::copy(source, dir.path().join(name)).unwrap();
+    }
+    dir
+}
+
+/// A file named like a plugin that is not a library at all.
+pub fn junk_file(dir: &Path) -> PathBuf {
+    let path = dir.join("libjunk.so");
+    std::fs::write(&path, b"this is not a shared library\n").unwrap();
+    path
+}

@@ -1,0 +1,38 @@
+//! `stage` and `demo`: the layout a user gets, built in release.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::workspace::{self, cargo, dist_dir, exec, install, library_file, target_dir};
+
+/// The plugins shipped in target/dist/plugins/.
+pub const SHIPPED_PLUGINS: &[&str] = &["agent-plugin-mock"];
+
+/// Builds the host and the shipped plugins in release and lays them out in target/dist.
+pub fn stage() -> Result<PathBuf> {
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "agent-host"]);
+    for plugin in SHIPPED_PLUGINS {
+        build.args(["-p", plugin]);
+    }
+    exec(&mut build)?;
+    let release = target_dir().join("release");
+    let dist = dist_dir();
+    let binary = if cfg!(windows) { "agent-host.exe" } else { "agent-host" };
+    install(&release.join(binary), &dist.join(binary))?;
+    for plugin in SHIPPED_PLUGINS {
+        let file = library_file(plugin);
+        install(&release.join(&file), &dist.join("plugins").join(&file))?;
+    }
+    eprintln!("xtask: staged {}", dist.display());
+    Ok(dist.join(binary))
+}
+
+pub fn demo(message: &str) -> Result<()> {
+    let binary = stage()?;
+    let mut chat = std::process::Command::new(binary);
+    chat.current_dir(workspace::root())
+        .args(["chat", "--backend", "mock", "--verbose", message]);
+    exec(&mut chat)
+}

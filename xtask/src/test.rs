@@ -1,0 +1,45 @@
+//! `test`: everything, against the staged binary and plugins.
+
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::workspace::{cargo, dist_dir, exec};
+use crate::{fixtures, stage};
+
+pub fn run_tests(extra: &[String]) -> Result<()> {
+    let nextest = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    let mut tests = cargo();
+    if nextest {
+        tests.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    } else {
+        tests.args(["test", "--workspace", "--no-fail-fast"]);
+    }
+    tests.args(extra);
+    with_layout(&mut tests);
+    exec(&mut tests)?;
+    if nextest {
+        // nextest does not run doc tests.
+        let mut doc = cargo();
+        doc.args(["test", "--workspace", "--doc"]);
+        with_layout(&mut doc);
+        exec(&mut doc)?;
+    }
+    Ok(())
+}
+
+/// Tells the tests where the staged layout and the fixtures are.
+fn with_layout(command: &mut Command) {
+    command
+        .env("AGENT_HOST_DIST", dist_dir())
+        .env("AGENT_HOST_FIXTURES", crate::workspace::fixtures_dir());
+}
+
+pub fn run(extra: &[String]) -> Result<()> {
+    stage::stage()?;
+    fixtures::build()?;
+    run_tests(extra)
+}
