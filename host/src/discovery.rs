@@ -51,10 +51,7 @@ pub(crate) fn candidates(dirs: &[SearchDir], warnings: &mut Vec<String>) -> Vec<
             Ok(entries) => entries,
             Err(error) => {
                 if dir.explicit {
-                    warnings.push(format!(
-                        "plugin directory {}: {error}",
-                        dir.path.display()
-                    ));
+                    warnings.push(format!("plugin directory {}: {error}", dir.path.display()));
                 }
                 continue;
             }

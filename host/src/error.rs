@@ -6,10 +6,16 @@ use std::path::PathBuf;
 pub enum HostError {
     #[error("config file {}: {message}", path.display())]
     Config { path: PathBuf, message: String },
-    #[error("no backend selected: pass --backend or set `backend` in the config; {}", available_text(available))]
+    #[error(
+        "no backend selected: pass --backend or set `backend` in the config; {}",
+        available_text(available)
+    )]
     NoBackendSelected { available: Vec<String> },
     #[error("unknown backend {name:?}; {}", available_text(available))]
-    UnknownBackend { name: String, available: Vec<String> },
+    UnknownBackend {
+        name: String,
+        available: Vec<String>,
+    },
     #[error("two plugins are named {name:?}: {}; pin one with [plugins.{name}] path = \"...\" in the config", join_paths(paths))]
     DuplicatePlugin { name: String, paths: Vec<PathBuf> },
     #[error("{}", reason)]

@@ -109,10 +109,13 @@ impl HostBuilder {
 
 /// The digest the config pins for this exact file, checked before it is loaded.
 fn pinned_digest<'a>(config: &'a Config, file: &Path) -> Option<&'a str> {
-    config.plugins.values().find_map(|pin| match (&pin.path, &pin.sha256) {
-        (Some(path), Some(digest)) if registry::same_file(path, file) => Some(digest.as_str()),
-        _ => None,
-    })
+    config
+        .plugins
+        .values()
+        .find_map(|pin| match (&pin.path, &pin.sha256) {
+            (Some(path), Some(digest)) if registry::same_file(path, file) => Some(digest.as_str()),
+            _ => None,
+        })
 }
 
 impl Host {

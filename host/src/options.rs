@@ -30,10 +30,18 @@ mod tests {
     fn values_are_typed() {
         assert_eq!(parse_option("a=5").unwrap(), ("a".into(), json!(5)));
         assert_eq!(parse_option("a = true").unwrap(), ("a".into(), json!(true)));
-        assert_eq!(parse_option("a=\"x y\"").unwrap(), ("a".into(), json!("x y")));
-        assert_eq!(parse_option("a=[\"p\", \"q\"]").unwrap().1, json!(["p", "q"]));
         assert_eq!(
-            parse_option("agent=my_agents.support:SupportAgent").unwrap().1,
+            parse_option("a=\"x y\"").unwrap(),
+            ("a".into(), json!("x y"))
+        );
+        assert_eq!(
+            parse_option("a=[\"p\", \"q\"]").unwrap().1,
+            json!(["p", "q"])
+        );
+        assert_eq!(
+            parse_option("agent=my_agents.support:SupportAgent")
+                .unwrap()
+                .1,
             json!("my_agents.support:SupportAgent")
         );
         assert_eq!(parse_option("a=").unwrap().1, json!(""));

@@ -21,9 +21,15 @@ pub enum CandidateStatus {
     /// Not loaded; the reason says what is wrong with the file.
     Refused(String),
     /// Loaded, but another file has the same plugin name and no pin decides.
-    Duplicate { library: PluginLibrary, others: Vec<PathBuf> },
+    Duplicate {
+        library: PluginLibrary,
+        others: Vec<PathBuf>,
+    },
     /// Loaded, but the config pins another file for this plugin name.
-    Shadowed { library: PluginLibrary, pinned: PathBuf },
+    Shadowed {
+        library: PluginLibrary,
+        pinned: PathBuf,
+    },
 }
 
 impl Candidate {
@@ -38,7 +44,8 @@ impl Candidate {
     }
 
     pub fn name(&self) -> Option<&str> {
-        self.library().map(|library| library.metadata().name.as_str())
+        self.library()
+            .map(|library| library.metadata().name.as_str())
     }
 
     /// One line for the `plugins` table.

@@ -74,7 +74,10 @@ async fn every_bad_file_is_refused_with_its_reason_and_the_rest_load() {
 
     let wrong_api = refusal(&host, "libwrong_api.so");
     assert!(wrong_api.contains("0.99.0"), "{wrong_api}");
-    assert!(wrong_api.contains(agent_plugin_api::API_VERSION), "{wrong_api}");
+    assert!(
+        wrong_api.contains(agent_plugin_api::API_VERSION),
+        "{wrong_api}"
+    );
     assert!(wrong_api.contains("rebuild"), "{wrong_api}");
 
     assert_eq!(host.available(), vec!["misbehaving", "mock"]);
@@ -144,7 +147,9 @@ async fn panicking_methods_become_errors_and_the_runtime_keeps_working() {
     assert!(error.to_string().contains("panicked"), "{error}");
     // Synchronous calls: contained, answered with a neutral value.
     assert_eq!(runtime.quota_registry().remaining("k"), None);
-    runtime.record_quota_hit(std::time::Duration::from_millis(1)).await;
+    runtime
+        .record_quota_hit(std::time::Duration::from_millis(1))
+        .await;
     runtime.try_shutdown_agent(agent);
 
     // The same runtime still serves the calls that do not panic.
@@ -162,7 +167,10 @@ async fn a_panic_in_create_agent_is_contained() {
     let dir = crowded_dir();
     let host = host_for(dir.path());
     let runtime = host
-        .runtime_with_options("misbehaving", options(json!({"panic_in": ["create_agent"]})))
+        .runtime_with_options(
+            "misbehaving",
+            options(json!({"panic_in": ["create_agent"]})),
+        )
         .unwrap();
     let error = runtime
         .create_agent(AgentConfig::builder("m").build())

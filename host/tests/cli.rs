@@ -33,7 +33,14 @@ fn mock_dir() -> tempfile::TempDir {
 fn chat_streams_the_mock_answer() {
     let dir = mock_dir();
     let output = agent_host(
-        &["chat", "--backend", "mock", "--option", "chunk_delay_ms=0", "Hello there"],
+        &[
+            "chat",
+            "--backend",
+            "mock",
+            "--option",
+            "chunk_delay_ms=0",
+            "Hello there",
+        ],
         dir.path(),
     );
     assert!(output.status.success(), "{}", stderr(&output));
@@ -70,7 +77,10 @@ fn an_unknown_backend_fails_naming_the_available_ones() {
     assert!(!output.status.success());
     let message = stderr(&output);
     assert_eq!(message.trim().lines().count(), 1, "{message}");
-    assert!(message.contains("nosuch") && message.contains("mock"), "{message}");
+    assert!(
+        message.contains("nosuch") && message.contains("mock"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -98,7 +108,14 @@ fn a_junk_plugin_does_not_stop_chat() {
     let dir = mock_dir();
     common::junk_file(dir.path());
     let output = agent_host(
-        &["chat", "--backend", "mock", "--option", "chunk_delay_ms=0", "still works"],
+        &[
+            "chat",
+            "--backend",
+            "mock",
+            "--option",
+            "chunk_delay_ms=0",
+            "still works",
+        ],
         dir.path(),
     );
     assert!(output.status.success(), "{}", stderr(&output));
@@ -109,20 +126,25 @@ fn a_junk_plugin_does_not_stop_chat() {
 fn a_plugin_dropped_into_the_dir_is_picked_up_without_rebuilding() {
     let dir = mock_dir();
     let before = stdout(&agent_host(&["plugins"], dir.path()));
-    assert!(!before.contains("misbehaving"), "{before}");
+    assert!(!before.contains("shout"), "{before}");
     std::fs::copy(
-        common::fixture("misbehaving"),
-        dir.path().join("libmisbehaving.so"),
+        common::shout_plugin(),
+        dir.path().join("libshout_plugin.so"),
     )
     .unwrap();
     let after = stdout(&agent_host(&["plugins"], dir.path()));
     assert!(
-        after.lines().any(|line| line.starts_with("misbehaving ")),
+        after
+            .lines()
+            .any(|line| line.starts_with("shout ") && line.ends_with("loaded")),
         "{after}"
     );
-    let output = agent_host(&["chat", "--backend", "misbehaving", "hi"], dir.path());
+    let output = agent_host(
+        &["chat", "--backend", "shout", "hello out there"],
+        dir.path(),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "hello world\n");
+    assert_eq!(stdout(&output), "HELLO OUT THERE\n");
 }
 
 #[test]
@@ -149,14 +171,24 @@ fn a_bad_config_names_the_file_and_the_field() {
     );
     assert!(!output.status.success());
     let message = stderr(&output);
-    assert!(message.contains("broken.toml") && message.contains("backnd"), "{message}");
+    assert!(
+        message.contains("broken.toml") && message.contains("backnd"),
+        "{message}"
+    );
 }
 
 #[test]
 fn a_bad_option_names_the_option() {
     let dir = mock_dir();
     let output = agent_host(
-        &["chat", "--backend", "mock", "--option", "chunk_delay_ms=soon", "hi"],
+        &[
+            "chat",
+            "--backend",
+            "mock",
+            "--option",
+            "chunk_delay_ms=soon",
+            "hi",
+        ],
         dir.path(),
     );
     assert!(!output.status.success());
@@ -171,7 +203,10 @@ fn inspect_shows_versions_and_options() {
     assert!(by_name.contains("name:         mock"), "{by_name}");
     assert!(by_name.contains("chunk_delay_ms"), "{by_name}");
     let path = dir.path().join("libagent_plugin_mock.so");
-    let by_path = stdout(&agent_host(&["inspect", path.to_str().unwrap()], dir.path()));
+    let by_path = stdout(&agent_host(
+        &["inspect", path.to_str().unwrap()],
+        dir.path(),
+    ));
     assert_eq!(by_name, by_path);
 }
 
@@ -184,7 +219,10 @@ fn inspect_explains_a_refused_file() {
     );
     assert!(!output.status.success());
     let message = stderr(&output);
-    assert!(message.contains("0.99.0") && message.contains("rebuild"), "{message}");
+    assert!(
+        message.contains("0.99.0") && message.contains("rebuild"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -192,8 +230,17 @@ fn check_passes_on_the_mock_and_fails_on_a_broken_plugin() {
     let dir = mock_dir();
     let mock = dir.path().join("libagent_plugin_mock.so");
     let output = agent_host(&["check", mock.to_str().unwrap()], dir.path());
-    assert!(output.status.success(), "{}{}", stdout(&output), stderr(&output));
-    assert!(stdout(&output).contains(" passed, 0 failed"), "{}", stdout(&output));
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains(" passed, 0 failed"),
+        "{}",
+        stdout(&output)
+    );
 
     let broken = common::fixture("misbehaving");
     let output = agent_host(
@@ -220,7 +267,9 @@ fn the_staged_binary_finds_its_plugins_with_no_flags() {
     assert!(output.status.success(), "{}", stderr(&output));
     let table = stdout(&output);
     assert!(
-        table.lines().any(|line| line.starts_with("mock ") && line.ends_with("loaded")),
+        table
+            .lines()
+            .any(|line| line.starts_with("mock ") && line.ends_with("loaded")),
         "{table}"
     );
 }

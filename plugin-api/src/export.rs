@@ -63,12 +63,11 @@ macro_rules! export_plugin {
 }
 
 /// `API_VERSION` as a C string, for the handshake.
-pub const API_VERSION_C: &CStr = match CStr::from_bytes_with_nul(
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-) {
-    Ok(version) => version,
-    Err(_) => panic!("the crate version has no NUL byte"),
-};
+pub const API_VERSION_C: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(version) => version,
+        Err(_) => panic!("the crate version has no NUL byte"),
+    };
 
 #[doc(hidden)]
 pub extern "C" fn root_module_loader<P: Plugin>() -> RootModuleResult {
@@ -94,10 +93,16 @@ extern "C" fn metadata<P: Plugin>() -> FfiPluginMetadata {
     }
 }
 
+/// Called once by the host after loading: from then on the plugin's `tracing` events,
+/// and its panic reports (which the export layer turns into errors), go to the host's
+/// logs instead of straight to stderr.
 extern "C" fn set_logger<P: Plugin>(logger: FfiLogger) {
     static INSTALLED: AtomicBool = AtomicBool::new(false);
     if !INSTALLED.swap(true, Ordering::SeqCst) {
-        let _ = std::panic::catch_unwind(|| ffi::install_logger(P::NAME, logger));
+        let _ = std::panic::catch_unwind(|| {
+            ffi::install_logger(P::NAME, logger);
+            std::panic::set_hook(Box::new(|info| tracing::error!(target: "panic", "{info}")));
+        });
     }
 }
 

@@ -9,8 +9,8 @@ use abi_stable::std_types::{RStr, RString};
 use async_trait::async_trait;
 
 use crate::ffi::{
-    self, into_result, FfiContent, FfiDuration, FfiLogger, FfiRuntimeBox, LoadError,
-    PluginContext, PluginModuleRef,
+    self, into_result, FfiContent, FfiDuration, FfiLogger, FfiRuntimeBox, LoadError, PluginContext,
+    PluginModuleRef,
 };
 use crate::quota::{QuotaRegistry, RemoteQuota};
 use crate::runtime::Runtime;

@@ -22,6 +22,7 @@
 mod export;
 pub mod ffi;
 mod import;
+pub mod kit;
 mod quota;
 mod runtime;
 mod stream;
@@ -29,15 +30,18 @@ mod types;
 mod version;
 
 pub use export::Plugin;
+pub use ffi::LoadError;
 pub use import::{PluginLibrary, PluginMetadata, PluginRuntime};
 pub use quota::{BackoffPolicy, QuotaRegistry};
 pub use runtime::Runtime;
-pub use stream::{channel, ChatEvent, ChatEventSender, ChatResponseHandle, ChatResult, EventStream, Step, ToolCall};
+pub use stream::{
+    channel, Cancellation, ChatEvent, ChatEventSender, ChatResponseHandle, ChatResult, EventStream,
+    Step, ToolCall,
+};
 pub use types::{
     AgentConfig, AgentConfigBuilder, AgentId, Content, ConversationMessage, Error, Media, Role,
     ToolDefinition, UsageMetadata, API_KEY_ENV,
 };
-pub use ffi::LoadError;
 pub use version::{api_version, is_compatible, API_VERSION};
 
 /// Re-exports for plugin crates that implement `Runtime` (`#[async_trait]`).

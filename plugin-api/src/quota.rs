@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 /// How backoff grows on consecutive quota hits.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BackoffPolicy {
-    /// Backoff after the first hit when the server gave no `retry_after`.
+    /// Backoff after a first hit that came with no `retry_after` (zero).
     pub base: Duration,
     /// Backoff never grows past this (unless a server's `retry_after` asks for more).
     pub cap: Duration,
@@ -67,7 +67,10 @@ impl Default for QuotaRegistry {
 impl std::fmt::Debug for QuotaRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.store {
-            Store::Local { policy, .. } => f.debug_struct("QuotaRegistry").field("policy", policy).finish(),
+            Store::Local { policy, .. } => f
+                .debug_struct("QuotaRegistry")
+                .field("policy", policy)
+                .finish(),
             Store::Remote(_) => f.write_str("QuotaRegistry(in plugin)"),
         }
     }
@@ -91,8 +94,9 @@ impl QuotaRegistry {
 
     /// Records a quota error for `key`; returns the backoff now in force.
     ///
-    /// The backoff is at least `retry_after`, and grows exponentially (capped, jittered)
-    /// with each consecutive hit.
+    /// The backoff starts at `retry_after` (or the policy's base when that is zero), grows
+    /// exponentially with each consecutive hit, capped and jittered, and is never less
+    /// than `retry_after`.
     pub fn record_hit(&self, key: &str, retry_after: Duration) -> Duration {
         let (policy, keys) = match &self.store {
             Store::Remote(remote) => return remote.record_hit(key, retry_after),
@@ -154,7 +158,12 @@ impl QuotaRegistry {
 
 fn backoff_for(policy: &BackoffPolicy, hits: u32, retry_after: Duration) -> Duration {
     let exponent = hits.saturating_sub(1).min(30) as i32;
-    let start = policy.base.max(retry_after);
+    // The server's word, when it gave one; otherwise our own base.
+    let start = if retry_after.is_zero() {
+        policy.base
+    } else {
+        retry_after
+    };
     let grown = start.as_secs_f64() * policy.multiplier.powi(exponent);
     let capped = grown.min(policy.cap.as_secs_f64().max(retry_after.as_secs_f64()));
     let jittered = capped * (1.0 + policy.jitter * fastrand::f64());

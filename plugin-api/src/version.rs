@@ -29,7 +29,10 @@ mod tests {
         assert!(is_compatible(&v("0.3.0"), &v("0.3.2")));
         assert!(is_compatible(&v("0.3.2"), &v("0.3.2")));
         assert!(!is_compatible(&v("0.3.3"), &v("0.3.2")), "newer patch");
-        assert!(!is_compatible(&v("0.2.9"), &v("0.3.2")), "older minor while 0.x");
+        assert!(
+            !is_compatible(&v("0.2.9"), &v("0.3.2")),
+            "older minor while 0.x"
+        );
         assert!(!is_compatible(&v("0.4.0"), &v("0.3.2")));
         assert!(is_compatible(&v("1.1.0"), &v("1.4.0")));
         assert!(!is_compatible(&v("1.5.0"), &v("1.4.0")));

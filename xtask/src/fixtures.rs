@@ -1,4 +1,5 @@
-//! `fixtures`: the misbehaving plugins the tests load, built for real.
+//! `fixtures`: the plugins the tests load besides the shipped ones, built for real: the
+//! misbehaving fixtures, and the out-of-tree example plugin.
 
 use std::path::PathBuf;
 
@@ -6,7 +7,12 @@ use anyhow::Result;
 
 use crate::workspace::{cargo, exec, fixtures_dir, install, library_file, target_dir};
 
-pub const FIXTURES: &[&str] = &["fixture-misbehaving", "fixture-wrong-api", "fixture-no-root"];
+pub const FIXTURES: &[&str] = &[
+    "fixture-misbehaving",
+    "fixture-wrong-api",
+    "fixture-no-root",
+    "shout-plugin",
+];
 
 pub fn build() -> Result<PathBuf> {
     let mut build = cargo();

@@ -27,7 +27,7 @@ enum Command {
         #[arg(default_value = "Hello from agent-host! This answer streams from a plugin.")]
         message: String,
     },
-    /// Build the misbehaving plugin fixtures into target/fixtures/.
+    /// Build the test plugins (misbehaving fixtures, the example plugin) into target/fixtures/.
     Fixtures,
     /// Stage, build the fixtures, and run every test (nextest when installed) and doc test.
     Test {

@@ -19,7 +19,11 @@ pub fn stage() -> Result<PathBuf> {
     exec(&mut build)?;
     let release = target_dir().join("release");
     let dist = dist_dir();
-    let binary = if cfg!(windows) { "agent-host.exe" } else { "agent-host" };
+    let binary = if cfg!(windows) {
+        "agent-host.exe"
+    } else {
+        "agent-host"
+    };
     install(&release.join(binary), &dist.join(binary))?;
     for plugin in SHIPPED_PLUGINS {
         let file = library_file(plugin);

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "agent-host", version, about = "Loads agent runtime backends from plugins")]
+#[command(
+    name = "agent-host",
+    version,
+    about = "Loads agent runtime backends from plugins"
+)]
 struct Cli {
     /// Config file (default: $AGENT_HOST_CONFIG, else ./agent-host.toml if present).
     #[arg(long, global = true, value_name = "FILE")]
@@ -82,9 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// `--option key=value` flags as the JSON object handed to a plugin.
-fn options_map(
-    options: &[String],
-) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+fn options_map(options: &[String]) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     options
         .iter()
         .map(|option| parse_option(option).map_err(anyhow::Error::msg))

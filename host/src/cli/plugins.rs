@@ -17,7 +17,11 @@ pub fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
             let (name, version, api) = match candidate.library() {
                 Some(library) => {
                     let meta = library.metadata();
-                    (meta.name.clone(), meta.version.clone(), meta.api_version.clone())
+                    (
+                        meta.name.clone(),
+                        meta.version.clone(),
+                        meta.api_version.clone(),
+                    )
                 }
                 None => ("-".into(), "-".into(), "-".into()),
             };

@@ -51,6 +51,14 @@ pub fn fixture(name: &str) -> PathBuf {
     )
 }
 
+/// The out-of-tree example plugin (`examples/shout-plugin`).
+pub fn shout_plugin() -> PathBuf {
+    existing(
+        dir_from_env("AGENT_HOST_FIXTURES", "fixtures").join("libshout_plugin.so"),
+        "cargo xtask fixtures",
+    )
+}
+
 /// A fresh plugin directory holding copies of `files` (source path, file name).
 pub fn plugin_dir(files: &[(PathBuf, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -52,12 +52,7 @@ impl FfiChatStream for ExportedStream {
             FfiResult::ROk(FfiBatch {
                 events: events.into_iter().map(FfiChatEvent::from).collect(),
                 outcome: outcome
-                    .map(|outcome| {
-                        outcome
-                            .map(FfiChatResult::from)
-                            .map_err(Into::into)
-                            .into()
-                    })
+                    .map(|outcome| outcome.map(FfiChatResult::from).map_err(Into::into).into())
                     .into(),
             })
         })

@@ -513,6 +513,9 @@ mod tests {
             },
             structured_output: Some(serde_json::json!({"a": [1, 2]})),
         };
-        assert_eq!(ChatResult::from(FfiChatResult::from(result.clone())), result);
+        assert_eq!(
+            ChatResult::from(FfiChatResult::from(result.clone())),
+            result
+        );
     }
 }

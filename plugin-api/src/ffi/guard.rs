@@ -88,7 +88,8 @@ impl PluginContext {
     /// Runs a synchronous body inside the plugin: in its runtime context, panics contained.
     pub(crate) fn call<T>(&self, body: impl FnOnce() -> T) -> Result<T, Error> {
         let _entered = self.handle.enter();
-        catch_unwind(AssertUnwindSafe(body)).map_err(|payload| panic_error(self.plugin, payload.as_ref()))
+        catch_unwind(AssertUnwindSafe(body))
+            .map_err(|payload| panic_error(self.plugin, payload.as_ref()))
     }
 
     /// Wraps a plugin future for export: polled (and dropped) inside the plugin's runtime

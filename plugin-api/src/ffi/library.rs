@@ -66,25 +66,25 @@ pub(crate) fn open(path: &Path) -> Result<PluginModuleRef, LoadError> {
 fn handshake(path: &Path) -> Result<Version, LoadError> {
     // SAFETY: loading runs the library's initializers. Candidates come from the plugin
     // directories the user configured, which is the trust boundary of a plugin host.
-    let library = unsafe { libloading::Library::new(path) }.map_err(|error| {
-        LoadError::NotALibrary {
+    let library =
+        unsafe { libloading::Library::new(path) }.map_err(|error| LoadError::NotALibrary {
             path: path.to_owned(),
             reason: error.to_string(),
-        }
-    })?;
+        })?;
     // SAFETY: the symbol is declared by `export_plugin!` with exactly this signature.
-    let version_fn = unsafe {
-        library.get::<extern "C" fn() -> *const c_char>(HANDSHAKE_SYMBOL.as_bytes())
-    }
-    .map_err(|_| LoadError::NoHandshake {
-        path: path.to_owned(),
-    })?;
+    let version_fn =
+        unsafe { library.get::<extern "C" fn() -> *const c_char>(HANDSHAKE_SYMBOL.as_bytes()) }
+            .map_err(|_| LoadError::NoHandshake {
+                path: path.to_owned(),
+            })?;
     let pointer = version_fn();
     let text = if pointer.is_null() {
         String::new()
     } else {
         // SAFETY: `export_plugin!` returns a pointer to a NUL-terminated static string.
-        unsafe { CStr::from_ptr(pointer) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(pointer) }
+            .to_string_lossy()
+            .into_owned()
     };
     // Never unloaded: unloading a Rust library that has run code is not sound in general.
     std::mem::forget(library);

@@ -20,7 +20,9 @@ pub use chat_stream::{FfiChatStream, FfiChatStreamBox};
 pub use data::*;
 pub use library::{LoadError, HANDSHAKE_SYMBOL};
 pub use logging::FfiLogger;
-pub use root_module::{lib_header, FfiPluginMetadata, PluginModule, PluginModuleRef, ROOT_MODULE_SYMBOL};
+pub use root_module::{
+    lib_header, FfiPluginMetadata, PluginModule, PluginModuleRef, ROOT_MODULE_SYMBOL,
+};
 pub use runtime::{FfiRuntime, FfiRuntimeBox};
 
 pub(crate) use chat_stream::ImportedStream;

@@ -8,13 +8,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use abi_stable::sabi_trait;
-use abi_stable::std_types::{ROption, RBox, RStr, RString, RVec};
+use abi_stable::std_types::{RBox, ROption, RStr, RString, RVec};
 use async_ffi::FfiFuture;
 
 use super::chat_stream::{ExportedStream, FfiChatStreamBox};
-use super::data::{
-    from_result, FfiContent, FfiDuration, FfiMessage, FfiResult, FfiUsage,
-};
+use super::data::{from_result, FfiContent, FfiDuration, FfiMessage, FfiResult, FfiUsage};
 use super::guard::PluginContext;
 use crate::runtime::Runtime;
 use crate::types::{AgentConfig, Content, Error};
@@ -53,7 +51,10 @@ pub trait FfiRuntime: Send + Sync {
 pub type FfiRuntimeBox = FfiRuntime_TO<'static, RBox<()>>;
 
 /// Wraps a backend so that it can cross: every call is contained (see `guard`).
-pub(crate) fn export_runtime<R: Runtime + 'static>(runtime: R, context: PluginContext) -> FfiRuntimeBox {
+pub(crate) fn export_runtime<R: Runtime + 'static>(
+    runtime: R,
+    context: PluginContext,
+) -> FfiRuntimeBox {
     FfiRuntime_TO::from_value(
         ExportedRuntime {
             runtime: Arc::new(runtime),
@@ -82,7 +83,9 @@ impl<R: Runtime + 'static> ExportedRuntime<R> {
     }
 
     fn quota<T: Default>(&self, body: impl FnOnce(&R) -> T) -> T {
-        self.context.call(|| body(&self.runtime)).unwrap_or_default()
+        self.context
+            .call(|| body(&self.runtime))
+            .unwrap_or_default()
     }
 }
 
@@ -129,7 +132,8 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
 
     fn wait_for_quota(&self) -> FfiFuture<()> {
         let runtime = self.runtime.clone();
-        self.context.future(async move { runtime.wait_for_quota().await })
+        self.context
+            .future(async move { runtime.wait_for_quota().await })
     }
 
     fn record_quota_hit(&self, retry_after: FfiDuration) -> FfiFuture<()> {
@@ -151,7 +155,12 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
     }
 
     fn quota_remaining(&self, key: RStr<'_>) -> ROption<FfiDuration> {
-        self.quota(|rt| rt.quota_registry().remaining(key.as_str()).map(FfiDuration::from).into())
+        self.quota(|rt| {
+            rt.quota_registry()
+                .remaining(key.as_str())
+                .map(FfiDuration::from)
+                .into()
+        })
     }
 
     fn quota_consecutive_hits(&self, key: RStr<'_>) -> u32 {
@@ -161,7 +170,10 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
     fn history(&self, agent_id: u64) -> FfiFuture<FfiResult<RVec<FfiMessage>>> {
         self.call(move |rt| async move {
             let history = rt.history(agent_id).await?;
-            Ok(history.into_iter().map(FfiMessage::from).collect::<RVec<_>>())
+            Ok(history
+                .into_iter()
+                .map(FfiMessage::from)
+                .collect::<RVec<_>>())
         })
     }
 
@@ -183,7 +195,9 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
 
     fn last_response(&self, agent_id: u64) -> FfiFuture<FfiResult<ROption<RString>>> {
         self.call(move |rt| async move {
-            Ok(ROption::from(rt.last_response(agent_id).await?.map(RString::from)))
+            Ok(ROption::from(
+                rt.last_response(agent_id).await?.map(RString::from),
+            ))
         })
     }
 

@@ -11,7 +11,7 @@ mod turn;
 
 pub use event::{ChatEvent, ChatResult, Step, ToolCall};
 pub use handle::{ChatResponseHandle, EventStream};
-pub use sender::ChatEventSender;
+pub use sender::{Cancellation, ChatEventSender};
 
 pub(crate) use turn::{EventSource, SourceBatch};
 

@@ -61,22 +61,47 @@ impl ChatEventSender {
         &self.text
     }
 
-    /// Ends the turn well; its text is every chunk written.
-    pub fn complete(mut self, usage: UsageMetadata, structured_output: Option<Value>) {
+    /// Ends the turn well; its text is every chunk written. Returns `false` if the turn
+    /// had already ended (cancelled), in which case the result is dropped.
+    pub fn complete(mut self, usage: UsageMetadata, structured_output: Option<Value>) -> bool {
         let text = std::mem::take(&mut self.text);
         self.finish(Ok(ChatResult {
             text,
             usage,
             structured_output,
-        }));
+        }))
     }
 
-    /// Ends the turn with exactly this outcome.
-    pub fn finish(self, outcome: Result<ChatResult, Error>) {
-        self.turn.finish(outcome);
+    /// Ends the turn with exactly this outcome; `false` if it had already ended.
+    pub fn finish(self, outcome: Result<ChatResult, Error>) -> bool {
+        self.turn.finish(outcome)
     }
 
     /// True once the application cancelled the turn or dropped its handle.
+    pub fn is_cancelled(&self) -> bool {
+        self.turn.lock().cancelled
+    }
+
+    /// Resolves when the application cancels the turn or drops its handle.
+    pub async fn cancelled(&self) {
+        poll_fn(|cx| self.turn.poll_cancelled(cx)).await
+    }
+
+    /// A watcher of this turn's cancellation that can live apart from the sender.
+    pub fn cancellation(&self) -> Cancellation {
+        Cancellation {
+            turn: self.turn.clone(),
+        }
+    }
+}
+
+/// Tells whether a turn was cancelled, without the right to write to it.
+#[derive(Clone)]
+pub struct Cancellation {
+    turn: Arc<Turn>,
+}
+
+impl Cancellation {
     pub fn is_cancelled(&self) -> bool {
         self.turn.lock().cancelled
     }

@@ -34,7 +34,8 @@ pub(crate) struct TurnState {
     base: usize,
     pub(crate) outcome: Option<Outcome>,
     pub(crate) cancelled: bool,
-    cancel_waiter: Option<Waker>,
+    /// The writer's tasks waiting for cancellation.
+    cancel_waiters: Vec<Waker>,
     source: Option<Box<dyn EventSource>>,
 }
 
@@ -52,7 +53,7 @@ impl Turn {
                 base: 0,
                 outcome: None,
                 cancelled: false,
-                cancel_waiter: None,
+                cancel_waiters: Vec::new(),
                 source,
             }),
             readers: Mutex::new(Vec::new()),
@@ -60,7 +61,9 @@ impl Turn {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, TurnState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn wake_readers(&self) {
@@ -91,36 +94,38 @@ impl Turn {
         kept
     }
 
-    /// Sets the outcome once; later calls are ignored.
-    pub(crate) fn finish(&self, outcome: Outcome) {
+    /// Sets the outcome once; later calls are ignored and return `false`.
+    pub(crate) fn finish(&self, outcome: Outcome) -> bool {
         let source = {
             let mut state = self.lock();
             if state.outcome.is_some() {
-                return;
+                return false;
             }
             state.outcome = Some(outcome);
             state.source.take()
         };
         drop(source);
         self.wake_readers();
+        true
     }
 
     /// Marks the turn cancelled: readers end with `Error::Cancelled` and the writer is told.
     pub(crate) fn cancel(&self) {
-        let (source, waiter) = {
+        let (source, waiters) = {
             let mut state = self.lock();
             if state.outcome.is_some() {
                 return;
             }
             state.cancelled = true;
             state.outcome = Some(Err(Error::Cancelled));
-            (state.source.take(), state.cancel_waiter.take())
+            (
+                state.source.take(),
+                std::mem::take(&mut state.cancel_waiters),
+            )
         };
         // Dropping a plugin-side stream is what cancels the turn inside the plugin.
         drop(source);
-        if let Some(waiter) = waiter {
-            waiter.wake();
-        }
+        waiters.into_iter().for_each(Waker::wake);
         self.wake_readers();
     }
 
@@ -129,7 +134,13 @@ impl Turn {
         if state.cancelled {
             Poll::Ready(())
         } else {
-            state.cancel_waiter = Some(cx.waker().clone());
+            if !state
+                .cancel_waiters
+                .iter()
+                .any(|known| known.will_wake(cx.waker()))
+            {
+                state.cancel_waiters.push(cx.waker().clone());
+            }
             Poll::Pending
         }
     }

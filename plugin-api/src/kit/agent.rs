@@ -1,0 +1,367 @@
+//! One agent: its state, its FIFO of turns and the one worker task that plays them.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::conversation::Conversation;
+use super::turn::{Turn, TurnControl, TurnRecord};
+use super::AgentBackend;
+use crate::quota::QuotaRegistry;
+use crate::stream::{channel, ChatEventSender, ChatResponseHandle};
+use crate::types::{AgentId, Content, ConversationMessage, Error};
+
+/// A turn waiting in an agent's queue.
+struct QueuedTurn {
+    sender: ChatEventSender,
+    content: Content,
+    control: Arc<TurnControl>,
+    /// Set for `send`: nobody reads the answer, but dropping the handle would cancel the
+    /// turn, so the turn keeps its own handle until it ends.
+    unread_handle: Option<ChatResponseHandle>,
+}
+
+/// Where quota hits of this runtime go.
+#[derive(Clone)]
+pub(crate) struct QuotaSlot {
+    pub registry: Arc<QuotaRegistry>,
+    pub key: Arc<str>,
+}
+
+/// An agent and the handle on its worker.
+///
+/// Turns go through an unbounded queue to a single worker task, which is what makes them
+/// run one at a time in call order. Small state sits behind a `std` mutex (never held
+/// across an await); waiting is done on `watch` channels.
+pub(crate) struct Agent<B: AgentBackend> {
+    id: AgentId,
+    backend: Arc<B>,
+    own: B::Agent,
+    quota: QuotaSlot,
+    state: Mutex<AgentState>,
+    queue: mpsc::UnboundedSender<QueuedTurn>,
+    /// Mirrors `AgentState::is_idle`, for `wait_for_idle`.
+    idle: watch::Sender<bool>,
+    /// A message was sent and no `wait_for_wakeup` has reported it yet.
+    wakeup: watch::Sender<bool>,
+    shutdown: watch::Sender<bool>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct AgentState {
+    conversation: Conversation,
+    /// Turns started so far; a turn's number (1-based) is this count once it starts.
+    turns_started: u64,
+    /// Turns queued or running, oldest first: the front is the running turn, or the one
+    /// about to run, so `cancel` right after `chat` reliably hits that turn.
+    pending: VecDeque<Arc<TurnControl>>,
+    /// Set by `signal_idle`, cleared when the next turn starts.
+    signalled_idle: bool,
+    shut_down: bool,
+}
+
+impl AgentState {
+    fn is_idle(&self) -> bool {
+        self.shut_down || self.signalled_idle || self.pending.is_empty()
+    }
+}
+
+impl<B: AgentBackend> Agent<B> {
+    /// Creates the agent and spawns its worker; needs a tokio runtime context.
+    pub fn start(id: AgentId, backend: Arc<B>, own: B::Agent, quota: QuotaSlot) -> Arc<Self> {
+        let (queue, turns) = mpsc::unbounded_channel();
+        let agent = Arc::new(Agent {
+            id,
+            backend,
+            own,
+            quota,
+            state: Mutex::new(AgentState {
+                conversation: Conversation::default(),
+                turns_started: 0,
+                pending: VecDeque::new(),
+                signalled_idle: false,
+                shut_down: false,
+            }),
+            queue,
+            idle: watch::Sender::new(true),
+            wakeup: watch::Sender::new(false),
+            shutdown: watch::Sender::new(false),
+            worker: Mutex::new(None),
+        });
+        let worker = tokio::spawn(agent.clone().work(turns));
+        *lock(&agent.worker) = Some(worker);
+        agent
+    }
+
+    fn state(&self) -> MutexGuard<'_, AgentState> {
+        lock(&self.state)
+    }
+
+    fn not_started(&self) -> Error {
+        Error::AgentNotStarted(self.id)
+    }
+
+    /// Queues a turn whose answer the caller reads through the returned handle.
+    pub fn chat(&self, content: Content) -> Result<ChatResponseHandle, Error> {
+        let (sender, handle) = channel();
+        self.enqueue(QueuedTurn {
+            sender,
+            content,
+            control: TurnControl::new(),
+            unread_handle: None,
+        })?;
+        Ok(handle)
+    }
+
+    /// Queues a turn nobody reads, and wakes `wait_for_wakeup`.
+    pub fn send(&self, content: Content) -> Result<(), Error> {
+        let (sender, handle) = channel();
+        self.enqueue(QueuedTurn {
+            sender,
+            content,
+            control: TurnControl::new(),
+            unread_handle: Some(handle),
+        })?;
+        self.wakeup.send_replace(true);
+        Ok(())
+    }
+
+    fn enqueue(&self, turn: QueuedTurn) -> Result<(), Error> {
+        let mut state = self.state();
+        // Checked under the lock that shutdown takes, so no turn slips in after the
+        // worker has drained the queue.
+        if state.shut_down {
+            return Err(self.not_started());
+        }
+        let control = turn.control.clone();
+        if self.queue.send(turn).is_err() {
+            return Err(Error::BackendError(format!(
+                "{}: the worker of agent {} has stopped",
+                B::NAME,
+                self.id
+            )));
+        }
+        state.pending.push_back(control);
+        self.refresh_idle(&state);
+        Ok(())
+    }
+
+    /// Stops the running turn (or the one about to run); the turns behind it still run.
+    pub fn cancel_running_turn(&self) {
+        if let Some(front) = self.state().pending.front() {
+            front.cancel();
+        }
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.state().is_idle()
+    }
+
+    pub fn signal_idle(&self) {
+        let mut state = self.state();
+        state.signalled_idle = true;
+        self.refresh_idle(&state);
+    }
+
+    /// Returns once the agent is idle; `AgentNotStarted` if it is shut down first.
+    pub async fn wait_for_idle(&self) -> Result<(), Error> {
+        let mut idle = self.idle.subscribe();
+        let mut shutdown = self.shutdown.subscribe();
+        tokio::select! {
+            biased;
+            () = became_true(&mut shutdown) => Err(self.not_started()),
+            () = became_true(&mut idle) => Ok(()),
+        }
+    }
+
+    /// `true` once a sent message is (or already was) waiting to be reported.
+    pub async fn wait_for_wakeup(&self, timeout: Duration) -> Result<bool, Error> {
+        let mut sent = self.wakeup.subscribe();
+        let mut shutdown = self.shutdown.subscribe();
+        let woken = async {
+            loop {
+                if self.take_wakeup() {
+                    return true;
+                }
+                // The sender lives in `self`, so this only ends with a change.
+                if sent.changed().await.is_err() {
+                    return false;
+                }
+            }
+        };
+        // `timeout` polls `woken` before looking at the clock, so a pending wakeup is
+        // reported even with a zero timeout.
+        tokio::select! {
+            biased;
+            () = became_true(&mut shutdown) => Err(self.not_started()),
+            woken = tokio::time::timeout(timeout, woken) => Ok(woken.unwrap_or(false)),
+        }
+    }
+
+    /// Consumes a pending wakeup, if there is one.
+    fn take_wakeup(&self) -> bool {
+        self.wakeup.send_if_modified(std::mem::take)
+    }
+
+    /// Reads or changes the conversation state.
+    pub fn with_conversation<T>(&self, read: impl FnOnce(&mut Conversation) -> T) -> T {
+        read(&mut self.state().conversation)
+    }
+
+    /// Stops the agent without waiting: every turn, running or queued, ends with
+    /// `Error::Cancelled` and the worker exits. Safe to call more than once.
+    pub fn begin_shutdown(&self) {
+        let mut state = self.state();
+        if state.shut_down {
+            return;
+        }
+        state.shut_down = true;
+        state.pending.iter().for_each(|control| control.cancel());
+        self.shutdown.send_replace(true);
+        self.refresh_idle(&state);
+    }
+
+    /// Stops the agent and waits until its worker has ended every turn.
+    pub async fn shut_down(&self) {
+        self.begin_shutdown();
+        let worker = lock(&self.worker).take();
+        if let Some(worker) = worker {
+            // A worker that panicked has ended its turns too (their senders dropped).
+            let _ = worker.await;
+        }
+    }
+
+    /// Publishes the idle state; called with the lock held, after every change to it.
+    fn refresh_idle(&self, state: &AgentState) {
+        let idle = state.is_idle();
+        self.idle
+            .send_if_modified(|published| std::mem::replace(published, idle) != idle);
+    }
+
+    /// The worker: plays queued turns one at a time until shutdown, then ends the rest.
+    async fn work(self: Arc<Self>, mut turns: mpsc::UnboundedReceiver<QueuedTurn>) {
+        let mut shutdown = self.shutdown.subscribe();
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = became_true(&mut shutdown) => None,
+                next = turns.recv() => next,
+            };
+            let Some(turn) = next else { break };
+            self.run(turn).await;
+        }
+        turns.close();
+        while let Some(turn) = turns.recv().await {
+            let _ = turn.sender.finish(Err(Error::Cancelled));
+        }
+    }
+
+    async fn run(self: &Arc<Self>, queued: QueuedTurn) {
+        let QueuedTurn {
+            sender,
+            content,
+            control,
+            unread_handle,
+        } = queued;
+        let Some((number, completed_turns)) = self.begin_turn(&sender, &control) else {
+            let _ = sender.finish(Err(Error::Cancelled));
+            self.end_turn();
+            return;
+        };
+        let cancellation = sender.cancellation();
+        let weak = Arc::downgrade(self);
+        let mut turn = Turn::new(
+            sender,
+            number,
+            completed_turns,
+            self.quota.registry.clone(),
+            self.quota.key.clone(),
+            Arc::new(move || history_of(&weak)),
+        );
+        // The backend's future is dropped when the turn is stopped: that is the cancel.
+        let outcome = tokio::select! {
+            biased;
+            () = control.cancelled() => Err(Error::Cancelled),
+            () = cancellation.cancelled() => Err(Error::Cancelled),
+            played = self.backend.chat(&self.own, &content, &mut turn) => played,
+        };
+        let stopped = control.is_cancelled() || turn.sender().is_cancelled();
+        let TurnRecord {
+            sender,
+            usage,
+            structured_output,
+            compact,
+        } = turn.into_record();
+        let mut state = self.state();
+        match outcome {
+            // Recorded and completed under the lock, so whoever sees the handle end or
+            // the agent go idle also sees the new history.
+            Ok(()) if !stopped => {
+                let answer = sender.text_so_far().to_owned();
+                // Recorded only if the handle took the result: a cancel that lands just
+                // now wins, and then the turn changes nothing.
+                if sender.complete(usage, structured_output) {
+                    state
+                        .conversation
+                        .record_turn(content, answer, usage, compact);
+                }
+            }
+            Ok(()) => {
+                sender.finish(Err(Error::Cancelled));
+            }
+            Err(error) => {
+                sender.finish(Err(error));
+            }
+        }
+        state.pending.pop_front();
+        self.refresh_idle(&state);
+        drop(state);
+        drop(unread_handle);
+    }
+
+    /// Starts a turn unless it was stopped while queued; returns its number and the
+    /// turns completed before it.
+    fn begin_turn(&self, sender: &ChatEventSender, control: &TurnControl) -> Option<(u64, u32)> {
+        let mut state = self.state();
+        if sender.is_cancelled() || control.is_cancelled() {
+            return None;
+        }
+        state.turns_started += 1;
+        state.signalled_idle = false;
+        self.refresh_idle(&state);
+        Some((state.turns_started, state.conversation.turn_count))
+    }
+
+    /// A turn that never started leaves the queue.
+    fn end_turn(&self) {
+        let mut state = self.state();
+        state.pending.pop_front();
+        self.refresh_idle(&state);
+    }
+}
+
+fn history_of<B: AgentBackend>(agent: &Weak<Agent<B>>) -> Vec<ConversationMessage> {
+    agent
+        .upgrade()
+        .map(|agent| agent.with_conversation(|conversation| conversation.history.clone()))
+        .unwrap_or_default()
+}
+
+/// Resolves once the watched flag is `true` (at once if it already is).
+async fn became_true(flag: &mut watch::Receiver<bool>) {
+    // Every watched sender lives as long as the agent, so an error cannot happen while
+    // anyone waits; if it did, the flag can never change, so wait forever.
+    if flag.wait_for(|value| *value).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: the state stays consistent at every unlock.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,132 @@
+//! The mock's turns: what it answers and the events it streams, on the plugin-api kit.
+
+use std::time::Duration;
+
+use agent_plugin_api::kit::{AgentBackend, AgentRuntime, Turn};
+use agent_plugin_api::{async_trait, AgentConfig, BackoffPolicy, Content, Error};
+
+use crate::options::{AgentSettings, MockOptions, OPTIONS_HELP};
+use crate::reply;
+
+/// The mock as a complete `Runtime` and `Plugin`: the kit's agents, the mock's turns.
+pub type MockRuntime = AgentRuntime<MockBackend>;
+
+/// A deterministic backend: answers by echo or script, streams in chunks, and can be
+/// told to fail, hit quotas and compact, so every `Runtime` path can be exercised.
+#[derive(Debug)]
+pub struct MockBackend {
+    options: MockOptions,
+}
+
+impl MockBackend {
+    pub fn options(&self) -> &MockOptions {
+        &self.options
+    }
+
+    /// The configured failures: a quota error every `quota_every` turns (recorded in the
+    /// runtime's registry too), and a backend error on the trigger word.
+    fn check_failures(&self, user_text: &str, turn: &Turn) -> Result<(), Error> {
+        let options = &self.options;
+        let quota_every = u64::from(options.quota_every);
+        if quota_every > 0 && turn.number() % quota_every == 0 {
+            let retry_after = options.quota_retry_after();
+            turn.record_quota_hit(retry_after);
+            return Err(Error::QuotaExceeded {
+                retry_after: Some(retry_after),
+                message: format!(
+                    "mock: turn {} hit the quota (quota_every = {quota_every})",
+                    turn.number()
+                ),
+            });
+        }
+        if !options.fail_on.is_empty() && user_text.contains(&options.fail_on) {
+            return Err(Error::BackendError(format!(
+                "mock: the message contains the trigger word {}",
+                options.fail_on
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AgentBackend for MockBackend {
+    const NAME: &'static str = "mock";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str =
+        "A deterministic backend for tests and demos: echoes or scripted answers, streamed in chunks";
+    const OPTIONS_HELP: &'static str = OPTIONS_HELP;
+
+    type Options = MockOptions;
+    type Agent = AgentSettings;
+
+    fn new(options: MockOptions) -> Result<Self, Error> {
+        options.validate()?;
+        Ok(MockBackend { options })
+    }
+
+    fn create_agent(&self, config: &AgentConfig) -> Result<AgentSettings, Error> {
+        let settings = AgentSettings::resolve(&self.options, config)?;
+        tracing::info!(model = %config.model, "mock agent created");
+        Ok(settings)
+    }
+
+    /// Events, in order: step 0, thought, tool call, step 1, text chunks, usage.
+    async fn chat(
+        &self,
+        settings: &AgentSettings,
+        content: &Content,
+        turn: &mut Turn,
+    ) -> Result<(), Error> {
+        let options = &self.options;
+        let number = turn.number();
+        let user_text = content.to_text();
+        turn.step(0, "received")?;
+        self.check_failures(&user_text, turn)?;
+
+        let thought = options.thoughts.then(|| reply::thought_for(&user_text));
+        if let Some(thought) = &thought {
+            turn.thought(thought.as_str())?;
+        }
+        if let Some(call) = reply::detect_tool_call(&user_text, &settings.tools, number) {
+            turn.tool_call(call)?;
+        }
+        turn.step(1, "answering")?;
+
+        let answer = reply::compose_answer(content, options.scripted_replies(), number - 1);
+        let chunks = reply::split_into_chunks(&answer, settings.chunk_chars);
+        for (index, chunk) in chunks.into_iter().enumerate() {
+            if index > 0 {
+                pause(settings.chunk_delay).await;
+            }
+            turn.text(chunk)?;
+        }
+
+        turn.usage(reply::usage_for(&user_text, &answer, thought.as_deref()))?;
+        if let Some(schema) = &settings.response_schema {
+            turn.set_structured_output(reply::structured_output(schema, &answer, number));
+        }
+        let compact_every = options.compact_every;
+        if compact_every > 0 && (turn.completed_turns() + 1) % compact_every == 0 {
+            turn.compact();
+        }
+        Ok(())
+    }
+
+    fn quota_key(&self) -> &str {
+        &self.options.api_key
+    }
+
+    fn backoff_policy(&self) -> BackoffPolicy {
+        self.options.backoff_policy()
+    }
+}
+
+/// The pause between chunks; with no delay, still lets other tasks run.
+async fn pause(delay: Duration) {
+    if delay.is_zero() {
+        tokio::task::yield_now().await;
+    } else {
+        tokio::time::sleep(delay).await;
+    }
+}

@@ -1,0 +1,292 @@
+//! The `[backends.mock]` options, and the per-agent settings derived from them.
+
+use std::time::Duration;
+
+use agent_plugin_api::{AgentConfig, BackoffPolicy, Error};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Help for every option, one per line, shown by `agent-host inspect mock`.
+pub const OPTIONS_HELP: &str = "\
+reply = \"echo\" | \"scripted\": echo the user's text, or answer from `replies` (default \"echo\"; a non-empty `replies` implies \"scripted\")
+replies = [\"...\"]: scripted answers; turn i of an agent answers replies[i % len] (default [])
+chunk_chars = N: the answer streams in chunks of at most N characters, N >= 1 (default 8; per agent: extras.chunk_chars)
+chunk_delay_ms = N: pause before every chunk after the first (default 20; per agent: extras.chunk_delay_ms)
+thoughts = true | false: emit a thought event in every turn (default true)
+quota_every = N: every Nth turn of an agent fails with a quota error and records a quota hit; 0 = never (default 0)
+quota_retry_after_ms = N: the retry_after of those quota errors (default 1000)
+compact_every = N: record a compaction index after every N completed turns; 0 = never (default 0)
+fail_on = \"WORD\": a message containing WORD fails with a backend error; \"\" = never (default \"FAIL\")
+api_key = \"KEY\": the key this runtime's quota backoff is kept under (default \"mock\")
+backoff_base_ms = N: quota backoff after a first hit with no retry_after (default 1000)
+backoff_cap_ms = N: quota backoff never grows past this (default 60000)";
+
+/// How answers are made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyMode {
+    /// `echo: <the user's text>`.
+    #[default]
+    Echo,
+    /// The next of `MockOptions::replies`, in turn.
+    Scripted,
+}
+
+/// The mock backend's options: the `[backends.mock]` table of a host config.
+///
+/// Unknown keys are refused, so a typo never silently falls back to a default.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MockOptions {
+    pub reply: ReplyMode,
+    /// Scripted answers; when non-empty they are used whatever `reply` says.
+    pub replies: Vec<String>,
+    /// Upper bound on the characters of one text chunk; at least 1.
+    pub chunk_chars: usize,
+    /// Pause before every chunk after the first, so streaming is observable.
+    pub chunk_delay_ms: u64,
+    /// Emit a `Thought` event in every turn.
+    pub thoughts: bool,
+    /// Every Nth turn of an agent fails with `Error::QuotaExceeded`; 0 = never.
+    pub quota_every: u32,
+    pub quota_retry_after_ms: u64,
+    /// Record a compaction index after every N completed turns; 0 = never.
+    pub compact_every: u32,
+    /// A message containing this text fails with `Error::BackendError`; empty = never.
+    pub fail_on: String,
+    /// The key this runtime's quota backoff is kept under.
+    pub api_key: String,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        MockOptions {
+            reply: ReplyMode::Echo,
+            replies: Vec::new(),
+            chunk_chars: 8,
+            chunk_delay_ms: 20,
+            thoughts: true,
+            quota_every: 0,
+            quota_retry_after_ms: 1000,
+            compact_every: 0,
+            fail_on: "FAIL".to_owned(),
+            api_key: "mock".to_owned(),
+            backoff_base_ms: 1000,
+            backoff_cap_ms: 60_000,
+        }
+    }
+}
+
+impl MockOptions {
+    /// Checks the values serde cannot: each error names the offending option.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.chunk_chars == 0 {
+            return Err(invalid("option `chunk_chars` must be at least 1"));
+        }
+        if self.reply == ReplyMode::Scripted && self.replies.is_empty() {
+            return Err(invalid(
+                "option `replies` must not be empty when `reply` is \"scripted\"",
+            ));
+        }
+        if self.api_key.is_empty() {
+            return Err(invalid("option `api_key` must not be empty"));
+        }
+        if self.backoff_base_ms > self.backoff_cap_ms {
+            return Err(invalid(format!(
+                "option `backoff_base_ms` ({}) must not exceed `backoff_cap_ms` ({})",
+                self.backoff_base_ms, self.backoff_cap_ms
+            )));
+        }
+        Ok(())
+    }
+
+    /// The answers to script from, or `None` to echo.
+    pub fn scripted_replies(&self) -> Option<&[String]> {
+        (!self.replies.is_empty()).then_some(self.replies.as_slice())
+    }
+
+    pub fn backoff_policy(&self) -> BackoffPolicy {
+        BackoffPolicy {
+            base: Duration::from_millis(self.backoff_base_ms),
+            cap: Duration::from_millis(self.backoff_cap_ms),
+            multiplier: 2.0,
+            jitter: 0.1,
+        }
+    }
+
+    pub fn quota_retry_after(&self) -> Duration {
+        Duration::from_millis(self.quota_retry_after_ms)
+    }
+}
+
+/// What one agent streams with: the runtime's options, overridden by the agent's extras.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSettings {
+    pub chunk_chars: usize,
+    pub chunk_delay: Duration,
+    /// Tool names, in config order: the first one named in a message is called.
+    pub tools: Vec<String>,
+    pub response_schema: Option<Value>,
+}
+
+impl AgentSettings {
+    /// Applies the agent's overrides (`extras.chunk_chars`, `extras.chunk_delay_ms`); a
+    /// bad one is `Error::InvalidConfig`. The kit has checked the rest of the config.
+    pub fn resolve(options: &MockOptions, config: &AgentConfig) -> Result<Self, Error> {
+        let chunk_chars = match extra_number(config, "chunk_chars")? {
+            Some(0) => return Err(invalid("extras.chunk_chars must be at least 1")),
+            Some(chars) => {
+                usize::try_from(chars).map_err(|_| invalid("extras.chunk_chars is too large"))?
+            }
+            None => options.chunk_chars,
+        };
+        let chunk_delay_ms =
+            extra_number(config, "chunk_delay_ms")?.unwrap_or(options.chunk_delay_ms);
+        Ok(AgentSettings {
+            chunk_chars,
+            chunk_delay: Duration::from_millis(chunk_delay_ms),
+            tools: config.tools.iter().map(|tool| tool.name.clone()).collect(),
+            response_schema: config.response_schema.clone(),
+        })
+    }
+}
+
+/// `extras[key]` as a non-negative integer, if present.
+fn extra_number(config: &AgentConfig, key: &str) -> Result<Option<u64>, Error> {
+    match config.extras.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+            invalid(format!(
+                "extras.{key} must be a non-negative integer, not {value}"
+            ))
+        }),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::InvalidConfig(message.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn parse(json: Value) -> Result<MockOptions, serde_json::Error> {
+        serde_json::from_value(json)
+    }
+
+    #[test]
+    fn an_empty_table_gives_the_defaults() {
+        let options = parse(json!({})).unwrap();
+        assert_eq!(options, MockOptions::default());
+        assert_eq!(options.chunk_chars, 8);
+        assert_eq!(options.chunk_delay_ms, 20);
+        assert_eq!(options.fail_on, "FAIL");
+        assert!(options.validate().is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let error = parse(json!({"chunk_char": 3})).unwrap_err().to_string();
+        assert!(error.contains("chunk_char"), "{error}");
+    }
+
+    #[test]
+    fn mistyped_values_are_refused() {
+        assert!(parse(json!({"chunk_chars": "many"})).is_err());
+        assert!(parse(json!({"reply": "shout"})).is_err());
+    }
+
+    #[test]
+    fn replies_imply_scripted() {
+        let options = parse(json!({"replies": ["a", "b"]})).unwrap();
+        assert_eq!(options.scripted_replies().unwrap().len(), 2);
+        let scripted_without_replies = parse(json!({"reply": "scripted"})).unwrap();
+        assert!(scripted_without_replies.validate().is_err());
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        for (options, name) in [
+            (json!({"chunk_chars": 0}), "chunk_chars"),
+            (json!({"api_key": ""}), "api_key"),
+            (
+                json!({"backoff_base_ms": 10, "backoff_cap_ms": 5}),
+                "backoff_base_ms",
+            ),
+        ] {
+            let Err(Error::InvalidConfig(message)) = parse(options).unwrap().validate() else {
+                panic!("{name} should be refused");
+            };
+            assert!(message.contains(name), "{message}");
+        }
+    }
+
+    #[test]
+    fn every_option_has_help() {
+        let fields = [
+            "reply",
+            "replies",
+            "chunk_chars",
+            "chunk_delay_ms",
+            "thoughts",
+            "quota_every",
+            "quota_retry_after_ms",
+            "compact_every",
+            "fail_on",
+            "api_key",
+            "backoff_base_ms",
+            "backoff_cap_ms",
+        ];
+        for field in fields {
+            let documented = OPTIONS_HELP
+                .lines()
+                .any(|line| line.starts_with(&format!("{field} =")));
+            assert!(documented, "no help line for {field}");
+        }
+        assert_eq!(OPTIONS_HELP.lines().count(), fields.len());
+    }
+
+    #[test]
+    fn extras_override_chunking_per_agent() {
+        let config = AgentConfig::builder("m")
+            .extra("chunk_chars", json!(3))
+            .extra("chunk_delay_ms", json!(0))
+            .build();
+        let settings = AgentSettings::resolve(&MockOptions::default(), &config).unwrap();
+        assert_eq!(settings.chunk_chars, 3);
+        assert_eq!(settings.chunk_delay, Duration::ZERO);
+
+        let defaults =
+            AgentSettings::resolve(&MockOptions::default(), &AgentConfig::builder("m").build())
+                .unwrap();
+        assert_eq!(defaults.chunk_chars, 8);
+        assert_eq!(defaults.chunk_delay, Duration::from_millis(20));
+    }
+
+    #[test]
+    fn bad_agent_overrides_are_refused() {
+        let options = MockOptions::default();
+        let bad = [
+            AgentConfig::builder("m")
+                .extra("chunk_chars", json!(0))
+                .build(),
+            AgentConfig::builder("m")
+                .extra("chunk_delay_ms", json!("fast"))
+                .build(),
+        ];
+        for config in bad {
+            assert!(
+                matches!(
+                    AgentSettings::resolve(&options, &config),
+                    Err(Error::InvalidConfig(_))
+                ),
+                "{config:?} should be refused"
+            );
+        }
+    }
+}
