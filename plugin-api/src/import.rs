@@ -305,3 +305,113 @@ impl RemoteQuota for ImportedQuota {
         self.0.quota_consecutive_hits(RStr::from_str(key))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Round trips through the FFI layer without a library: an in-process backend is
+    //! exported and imported again, so every call takes the foreign path.
+
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
+
+    struct Words;
+
+    #[async_trait]
+    impl AgentBackend for Words {
+        const NAME: &'static str = "words";
+        const VERSION: &'static str = "0.0.0";
+        type Options = NoOptions;
+        type Agent = ();
+
+        fn new(_: NoOptions) -> Result<Self, Error> {
+            Ok(Words)
+        }
+
+        fn create_agent(&self, _: &AgentConfig) -> Result<(), Error> {
+            Ok(())
+        }
+
+        async fn chat(&self, _: &(), content: &Content, turn: &mut Turn) -> Result<(), Error> {
+            let text = content.to_text();
+            if text == "panic" {
+                panic!("asked to panic");
+            }
+            for word in text.split(' ') {
+                turn.thought(format!("about {word}"))?;
+                turn.text(word.to_owned())?;
+            }
+            Ok(())
+        }
+    }
+
+    fn imported() -> PluginRuntime {
+        PluginRuntime::in_process("words", AgentRuntime::new(Words)).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_turn_crosses_in_batches_with_every_stream_intact() {
+        let runtime = imported();
+        let agent = runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .unwrap();
+        let words: Vec<String> = (0..3000).map(|i| i.to_string()).collect();
+        let handle = runtime
+            .chat(agent, &Content::text(words.join(" ")))
+            .await
+            .unwrap();
+        let thoughts: Vec<String> = handle.thoughts().collect().await;
+        let chunks: Vec<String> = handle.text_stream().collect().await;
+        assert_eq!(chunks, words);
+        assert_eq!(thoughts.len(), 3000);
+        assert_eq!(handle.text().await.unwrap().text, words.concat());
+        assert_eq!(runtime.turn_count(agent).await.unwrap(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_unread_handle_learns_that_its_turn_ended() {
+        let runtime = imported();
+        let agent = runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .unwrap();
+        let handle = runtime.chat(agent, &"a b c".into()).await.unwrap();
+        runtime.wait_for_idle(agent).await.unwrap();
+        assert!(handle.is_finished());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_panicking_turn_becomes_an_error_and_the_agent_goes_on() {
+        let runtime = imported();
+        let agent = runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .unwrap();
+        let handle = runtime.chat(agent, &"panic".into()).await.unwrap();
+        let error = handle.text().await.unwrap_err();
+        assert!(error.to_string().contains("panicked"), "{error}");
+        let handle = runtime.chat(agent, &"still here".into()).await.unwrap();
+        assert_eq!(handle.text().await.unwrap().text, "stillhere");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn errors_and_quota_cross_both_ways() {
+        let runtime = imported();
+        assert_eq!(
+            runtime.turn_count(42).await.unwrap_err(),
+            Error::AgentNotStarted(42)
+        );
+        let invalid = runtime
+            .create_agent(AgentConfig::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(invalid, Error::InvalidConfig(_)), "{invalid}");
+        runtime.record_quota_hit(Duration::from_millis(30)).await;
+        assert!(runtime.quota_registry().remaining("words").is_some());
+        assert_eq!(runtime.quota_registry().consecutive_hits("words"), 1);
+        runtime.wait_for_quota().await;
+        assert!(runtime.quota_registry().remaining("words").is_none());
+    }
+}

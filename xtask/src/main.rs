@@ -37,7 +37,7 @@ enum Command {
     },
     /// Stage, then run the criterion benchmarks.
     Bench {
-        /// Extra arguments for `cargo bench` (after `--`).
+        /// Extra arguments for criterion (after `--`), e.g. a filter.
         #[arg(last = true)]
         args: Vec<String>,
     },

@@ -26,7 +26,7 @@ pub use root_module::{
 pub use runtime::{FfiRuntime, FfiRuntimeBox};
 
 pub(crate) use chat_stream::ImportedStream;
-pub(crate) use guard::PluginContext;
+pub(crate) use guard::{panic_message, PluginContext};
 pub(crate) use library::open;
 pub(crate) use logging::install as install_logger;
 pub(crate) use runtime::export_runtime;

@@ -1,15 +1,18 @@
 //! One agent: its state, its FIFO of turns and the one worker task that plays them.
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::conversation::Conversation;
 use super::turn::{Turn, TurnControl, TurnRecord};
 use super::AgentBackend;
+use crate::ffi::panic_message;
 use crate::quota::QuotaRegistry;
 use crate::stream::{channel, ChatEventSender, ChatResponseHandle};
 use crate::types::{AgentId, Content, ConversationMessage, Error};
@@ -282,11 +285,20 @@ impl<B: AgentBackend> Agent<B> {
             Arc::new(move || history_of(&weak)),
         );
         // The backend's future is dropped when the turn is stopped: that is the cancel.
+        // A panic fails this turn only; the agent goes on with the next.
+        let play =
+            AssertUnwindSafe(self.backend.chat(&self.own, &content, &mut turn)).catch_unwind();
         let outcome = tokio::select! {
             biased;
             () = control.cancelled() => Err(Error::Cancelled),
             () = cancellation.cancelled() => Err(Error::Cancelled),
-            played = self.backend.chat(&self.own, &content, &mut turn) => played,
+            played = play => played.unwrap_or_else(|payload| {
+                Err(Error::BackendError(format!(
+                    "{} panicked during the turn: {}",
+                    B::NAME,
+                    panic_message(payload.as_ref())
+                )))
+            }),
         };
         let stopped = control.is_cancelled() || turn.sender().is_cancelled();
         let TurnRecord {

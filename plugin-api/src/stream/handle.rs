@@ -102,7 +102,7 @@ impl ChatResponseHandle {
 
     /// True once the turn has ended, well or not.
     pub fn is_finished(&self) -> bool {
-        self.turn.lock().outcome.is_some()
+        self.turn.is_finished()
     }
 
     /// Ends the turn now; it finishes with `Error::Cancelled`.

@@ -153,7 +153,7 @@ impl Turn {
         cx: &mut Context<'_>,
     ) -> Poll<Read<T>> {
         loop {
-            let mut state = self.lock();
+            let state = self.lock();
             *cursor = (*cursor).max(state.base);
             while let Some(event) = state.events.get(*cursor - state.base) {
                 *cursor += 1;
@@ -166,26 +166,46 @@ impl Turn {
             }
             // Register before pulling, so a batch that lands in between still wakes us.
             self.register_reader(cx.waker());
-            let Some(source) = state.source.as_mut() else {
-                return Poll::Pending;
-            };
-            // Whoever pulls, every waiting reader is woken when the plugin has more.
-            let fan_out = Waker::from(self.clone());
-            match source.poll_batch(&mut Context::from_waker(&fan_out)) {
+            match self.pull(state) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(batch) => {
-                    state.events.extend(batch.events);
-                    let finished_source = match batch.outcome {
-                        Some(outcome) => {
-                            state.outcome = Some(outcome);
-                            state.source.take()
-                        }
-                        None => None,
-                    };
-                    drop(state);
-                    drop(finished_source);
-                    self.wake_readers();
-                }
+                Poll::Ready(()) => self.wake_readers(),
+            }
+        }
+    }
+
+    /// Pulls one batch from the source, if there is one, into the log. Whoever pulls,
+    /// every waiting reader is woken when the plugin has more.
+    fn pull(self: &Arc<Self>, mut state: MutexGuard<'_, TurnState>) -> Poll<()> {
+        let Some(source) = state.source.as_mut() else {
+            return Poll::Pending;
+        };
+        let fan_out = Waker::from(self.clone());
+        let batch = match source.poll_batch(&mut Context::from_waker(&fan_out)) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(batch) => batch,
+        };
+        state.events.extend(batch.events);
+        let finished_source = match batch.outcome {
+            Some(outcome) => {
+                state.outcome = Some(outcome);
+                state.source.take()
+            }
+            None => None,
+        };
+        drop(state);
+        drop(finished_source);
+        Poll::Ready(())
+    }
+
+    /// Whether the turn has ended, pulling what a source already has without waiting.
+    pub(crate) fn is_finished(self: &Arc<Self>) -> bool {
+        loop {
+            let state = self.lock();
+            if state.outcome.is_some() {
+                return true;
+            }
+            if self.pull(state).is_pending() {
+                return false;
             }
         }
     }
