@@ -100,10 +100,30 @@ async fn turn(
     writeln!(stdout)?;
     let result = result?;
     if verbose {
-        eprintln!("[usage] {:?}", result.usage);
+        eprintln!("[usage] {}", usage_line(&result.usage));
         if let Some(output) = &result.structured_output {
             eprintln!("[structured output] {output}");
         }
     }
     Ok(())
+}
+
+/// `prompt 9, candidates 10, total 19 tokens`: the counts the backend reported.
+fn usage_line(usage: &agent_plugin_api::UsageMetadata) -> String {
+    let counts = [
+        ("prompt", usage.prompt_token_count),
+        ("cached", usage.cached_content_token_count),
+        ("candidates", usage.candidates_token_count),
+        ("thoughts", usage.thoughts_token_count),
+        ("total", usage.total_token_count),
+    ];
+    let reported: Vec<String> = counts
+        .iter()
+        .filter_map(|(name, count)| count.map(|count| format!("{name} {count}")))
+        .collect();
+    if reported.is_empty() {
+        "not reported".to_owned()
+    } else {
+        format!("{} tokens", reported.join(", "))
+    }
 }
