@@ -37,6 +37,15 @@ impl ChatEventSender {
         self.turn.push(ChatEvent::Text(chunk))
     }
 
+    /// Several text chunks at once: one lock and one wake-up for the batch.
+    pub fn texts(&mut self, chunks: impl IntoIterator<Item = String>) -> bool {
+        let text = &mut self.text;
+        self.turn.push_many(chunks.into_iter().map(|chunk| {
+            text.push_str(&chunk);
+            ChatEvent::Text(chunk)
+        }))
+    }
+
     pub fn thought(&self, text: impl Into<String>) -> bool {
         self.send(ChatEvent::Thought(text.into()))
     }
@@ -85,6 +94,12 @@ impl ChatEventSender {
     /// Resolves when the application cancels the turn or drops its handle.
     pub async fn cancelled(&self) {
         poll_fn(|cx| self.turn.poll_cancelled(cx)).await
+    }
+
+    /// Runs `hook` once if the application cancels the turn or drops its handle (at once
+    /// if it already has); a backend that runs turns elsewhere uses it to stop them.
+    pub fn on_cancel(&self, hook: impl FnOnce() + Send + 'static) {
+        self.turn.on_cancel(Box::new(hook));
     }
 
     /// A watcher of this turn's cancellation that can live apart from the sender.

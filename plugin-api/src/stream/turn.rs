@@ -36,6 +36,8 @@ pub(crate) struct TurnState {
     pub(crate) cancelled: bool,
     /// The writer's tasks waiting for cancellation.
     cancel_waiters: Vec<Waker>,
+    /// Run once when the turn is cancelled, outside the lock.
+    cancel_hooks: Vec<Box<dyn FnOnce() + Send>>,
     source: Option<Box<dyn EventSource>>,
 }
 
@@ -54,6 +56,7 @@ impl Turn {
                 outcome: None,
                 cancelled: false,
                 cancel_waiters: Vec::new(),
+                cancel_hooks: Vec::new(),
                 source,
             }),
             readers: Mutex::new(Vec::new()),
@@ -80,11 +83,16 @@ impl Turn {
 
     /// Appends an event unless the turn has already ended. Returns whether it was kept.
     pub(crate) fn push(&self, event: ChatEvent) -> bool {
+        self.push_many(std::iter::once(event))
+    }
+
+    /// Appends events under one lock and one wake-up.
+    pub(crate) fn push_many(&self, events: impl IntoIterator<Item = ChatEvent>) -> bool {
         let kept = {
             let mut state = self.lock();
             let open = state.outcome.is_none();
             if open {
-                state.events.push_back(event);
+                state.events.extend(events);
             }
             open
         };
@@ -92,6 +100,18 @@ impl Turn {
             self.wake_readers();
         }
         kept
+    }
+
+    /// Runs `hook` when the turn is cancelled (at once if it already was); never if it
+    /// ends otherwise.
+    pub(crate) fn on_cancel(&self, hook: Box<dyn FnOnce() + Send>) {
+        let mut state = self.lock();
+        if state.cancelled {
+            drop(state);
+            hook();
+        } else if state.outcome.is_none() {
+            state.cancel_hooks.push(hook);
+        }
     }
 
     /// Sets the outcome once; later calls are ignored and return `false`.
@@ -102,6 +122,7 @@ impl Turn {
                 return false;
             }
             state.outcome = Some(outcome);
+            state.cancel_hooks.clear();
             state.source.take()
         };
         drop(source);
