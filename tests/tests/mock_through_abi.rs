@@ -6,31 +6,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use agent_conformance::{conformance_tests, run_all, Target};
-use agent_plugin_api::PluginLibrary;
-
-const PLUGIN_FILE: &str = "plugins/libagent_plugin_mock.so";
-
-fn staged_plugin() -> PathBuf {
-    let dist = match std::env::var_os("AGENT_HOST_DIST") {
-        Some(dist) => PathBuf::from(dist),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dist"),
-    };
-    dist.join(PLUGIN_FILE)
-}
 
 fn mock_plugin() -> Target {
-    let path = staged_plugin();
-    assert!(
-        path.is_file(),
-        "the staged mock plugin {} is missing: run `cargo xtask stage` first (or set \
-         AGENT_HOST_DIST to a directory holding {PLUGIN_FILE})",
-        path.display()
-    );
-    let library = PluginLibrary::open(&path)
-        .unwrap_or_else(|error| panic!("cannot load {}: {error}", path.display()));
+    let library = common::staged_plugin("libagent_plugin_mock.so");
     Target::from_library(library, common::mock_options_json())
         .with_failing_prompt(common::failing_prompt())
 }

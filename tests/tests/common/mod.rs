@@ -1,7 +1,29 @@
 //! What the mock targets of these tests share.
 
-use agent_plugin_api::Content;
+use std::path::PathBuf;
+
+use agent_plugin_api::{Content, PluginLibrary};
 use agent_plugin_mock::MockOptions;
+
+/// Loads a staged plugin file, `$AGENT_HOST_DIST/plugins/<file>` (else
+/// `<workspace>/target/dist/plugins/<file>`), where `cargo xtask stage` puts it. A
+/// missing file fails the test: these tests never pass without the plugin.
+#[allow(dead_code)] // Only the test binaries that load plugin files use it.
+pub fn staged_plugin(file: &str) -> PluginLibrary {
+    let dist = match std::env::var_os("AGENT_HOST_DIST") {
+        Some(dist) => PathBuf::from(dist),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dist"),
+    };
+    let path = dist.join("plugins").join(file);
+    assert!(
+        path.is_file(),
+        "the staged plugin {} is missing: run `cargo xtask stage` first (or set \
+         AGENT_HOST_DIST to a directory holding plugins/{file})",
+        path.display()
+    );
+    PluginLibrary::open(&path)
+        .unwrap_or_else(|error| panic!("cannot load {}: {error}", path.display()))
+}
 
 /// The mock's defaults, plus a compaction point every two turns so that the compaction
 /// checks have something to look at.

@@ -1,0 +1,339 @@
+"""One turn's writer: batches text chunks so that they do not cost one Rust call each.
+
+Why: a crossing into Rust costs far more than appending to a list, and agents often
+stream many tiny chunks. So text chunks are appended to a per-turn list, and a single
+``loop.call_soon`` per loop iteration (shared by every turn with pending text) packs each
+turn's chunks into one string plus end offsets and hands them over in one call. A turn
+whose generator never awaits would never let that callback run, so a turn is also
+flushed on the spot once it holds ``CAP`` chunks. Anything else the turn writes (events,
+its end) first flushes the turn's pending text, which keeps the order intact.
+
+A sink method returning ``False`` means the turn is over on the Rust side (its handle
+was dropped or cancelled): the writer goes dead and the turn stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from itertools import accumulate
+from typing import Any, AsyncIterator, Callable, Optional, Protocol
+
+from ._events import AgentError, Step, StructuredOutput, Thought, ToolCall, Usage
+
+__all__ = ["CAP", "Flusher", "TurnWriter", "TurnOver", "pump", "SinkLike", "flusher_for"]
+
+CAP = 4096
+"""Pending chunks at which a turn is flushed without waiting for the loop's next turn."""
+
+
+class SinkLike(Protocol):
+    """The Rust ``agent_host._native.TurnSink`` API (one per chat turn)."""
+
+    def texts(self, packed: str, ends: list[int]) -> bool: ...
+    def thought(self, text: str) -> bool: ...
+    def tool_call(self, id: str, name: str, args_json: str) -> bool: ...
+    def step(self, index: int, description: str) -> bool: ...
+    def usage(
+        self,
+        prompt: Optional[int],
+        cached: Optional[int],
+        candidates: Optional[int],
+        thoughts: Optional[int],
+        total: Optional[int],
+    ) -> bool: ...
+    def complete(
+        self,
+        prompt: Optional[int],
+        cached: Optional[int],
+        candidates: Optional[int],
+        thoughts: Optional[int],
+        total: Optional[int],
+        structured_json: Optional[str],
+    ) -> bool: ...
+    def fail(self, kind: str, message: str, retry_after: Optional[float]) -> bool: ...
+    @property
+    def cancelled(self) -> bool: ...
+
+
+class TurnOver(Exception):
+    """Raised inside a turn when its sink said the turn has ended on the Rust side."""
+
+
+class Flusher:
+    """Flushes every turn with pending text, once per event-loop iteration.
+
+    One per event loop (see ``flusher_for``), so that the single scheduled callback
+    serves all turns of all agents. It holds no reference to its loop (the loop is
+    the key of a weak mapping to it), and looks the running loop up when scheduling,
+    which happens at most once per loop iteration.
+    """
+
+    __slots__ = ("_dirty", "_scheduled")
+
+    def __init__(self) -> None:
+        self._dirty: list[TurnWriter] = []
+        self._scheduled = False
+
+    def schedule(self, writer: "TurnWriter") -> None:
+        """Notes that ``writer`` has pending text; flushes it on the loop's next pass."""
+        self._dirty.append(writer)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush_all)
+
+    def flush_all(self) -> None:
+        """Hands every dirty turn's chunks over, one sink call per turn."""
+        self._scheduled = False
+        dirty, self._dirty = self._dirty, []
+        for writer in dirty:
+            if writer.pending:
+                try:
+                    alive = writer.flush()
+                except BaseException as error:  # a sink that raises is a dead sink
+                    writer.kill()
+                    _report("agent_host: writing text to a turn failed", error)
+                    alive = False
+                if not alive:
+                    writer.turn_over()
+
+
+_FLUSHERS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Flusher]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def flusher_for(loop: asyncio.AbstractEventLoop) -> Flusher:
+    """The one flusher of ``loop``, shared by every bridge on it (one callback per pass)."""
+    flusher = _FLUSHERS.get(loop)
+    if flusher is None:
+        flusher = _FLUSHERS[loop] = Flusher()
+    return flusher
+
+
+def _report(message: str, error: BaseException) -> None:
+    """Reports an error nobody waits for through the loop's exception handler."""
+    try:
+        asyncio.get_running_loop().call_exception_handler(
+            {"message": message, "exception": error}
+        )
+    except Exception:
+        pass
+
+
+class _NullSink:
+    """The sink of a turn nobody reads (``send``): accepts everything."""
+
+    __slots__ = ()
+    cancelled = False
+
+    def texts(self, packed: str, ends: list[int]) -> bool:
+        return True
+
+    def thought(self, text: str) -> bool:
+        return True
+
+    def tool_call(self, id: str, name: str, args_json: str) -> bool:
+        return True
+
+    def step(self, index: int, description: str) -> bool:
+        return True
+
+    def usage(self, *counts: Optional[int]) -> bool:
+        return True
+
+    def complete(self, *args: Any) -> bool:
+        return True
+
+    def fail(self, kind: str, message: str, retry_after: Optional[float] = None) -> bool:
+        return True
+
+
+NULL_SINK: SinkLike = _NullSink()  # type: ignore[assignment]
+
+
+class TurnWriter:
+    """Writes one turn into its sink, batching text; keeps what the history needs.
+
+    ``pending`` is public on purpose: the hot loop in ``pump`` appends to it through a
+    bound ``append`` and never calls a method per chunk.
+    """
+
+    __slots__ = (
+        "sink",
+        "pending",
+        "done",
+        "alive",
+        "usage",
+        "structured_json",
+        "_flusher",
+        "on_over",
+        "_unread",
+    )
+
+    def __init__(
+        self,
+        sink: Optional[SinkLike],
+        flusher: Flusher,
+        on_over: Optional[Callable[[], None]] = None,
+    ) -> None:
+        self._unread = sink is None
+        self.sink: SinkLike = NULL_SINK if sink is None else sink
+        self.pending: list[str] = []
+        # Text already handed over, kept for the history and ``last_response``.
+        self.done: list[str] = []
+        self.alive = True
+        self.usage: Optional[Usage] = None
+        self.structured_json: Optional[str] = None
+        self._flusher = flusher
+        self.on_over = on_over
+
+    # -- text -------------------------------------------------------------------------
+
+    def schedule(self) -> None:
+        """Called when a chunk lands in an empty ``pending`` list."""
+        self._flusher.schedule(self)
+
+    def flush(self) -> bool:
+        """Hands the pending chunks over in one call; ``False`` once the turn is over."""
+        if not self.alive:
+            return False
+        pending = self.pending
+        if not pending:
+            return True
+        packed = "".join(pending)
+        self.done.append(packed)
+        if self._unread:
+            pending.clear()
+            return True
+        ends = [*accumulate(map(len, pending))]
+        pending.clear()
+        if self.sink.texts(packed, ends):
+            return True
+        self.alive = False
+        return False
+
+    def text(self, chunk: str) -> bool:
+        """One chunk, outside the hot loop (e.g. a coroutine's whole answer)."""
+        if not self.alive:
+            return False
+        if not self.pending:
+            self.schedule()
+        self.pending.append(chunk)
+        if len(self.pending) >= CAP:
+            return self.flush()
+        return True
+
+    def answer(self) -> str:
+        """Every text chunk so far, concatenated: the model message of the history."""
+        return "".join(self.done) + "".join(self.pending)
+
+    # -- other events -----------------------------------------------------------------
+
+    def event(self, event: object) -> bool:
+        """Writes a non-text event (after the pending text); ``False`` once the turn is over.
+
+        Raises ``AgentError`` for an object that is no event, naming its type.
+        """
+        if not self.flush():
+            return False
+        kind = type(event)
+        sink = self.sink
+        if kind is Usage or isinstance(event, Usage):
+            self.usage = event  # type: ignore[assignment]
+            alive = sink.usage(*event.as_tuple())  # type: ignore[attr-defined]
+        elif kind is Thought or isinstance(event, Thought):
+            alive = sink.thought(event.text)  # type: ignore[attr-defined]
+        elif kind is Step or isinstance(event, Step):
+            alive = sink.step(event.index, event.description)  # type: ignore[attr-defined]
+        elif kind is ToolCall or isinstance(event, ToolCall):
+            alive = sink.tool_call(
+                event.id, event.name, _to_json(event.args, "ToolCall.args")  # type: ignore[attr-defined]
+            )
+        elif kind is StructuredOutput or isinstance(event, StructuredOutput):
+            # Carried by the turn's completion, not streamed.
+            self.structured_json = _to_json(event.value, "StructuredOutput.value")  # type: ignore[attr-defined]
+            return True
+        elif isinstance(event, str):
+            return self.text(str(event))
+        else:
+            raise AgentError(
+                f"chat yielded an object of unsupported type "
+                f"{kind.__module__}.{kind.__qualname__} ({_short_repr(event)}); an agent "
+                "may yield str, Thought, ToolCall, Step, Usage or StructuredOutput"
+            )
+        if not alive:
+            self.alive = False
+        return alive
+
+    # -- the end ----------------------------------------------------------------------
+
+    def complete(self) -> bool:
+        """Ends the turn well; ``False`` if it was already over (then it did not count)."""
+        if not self.flush():
+            return False
+        self.alive = False
+        usage = self.usage
+        counts = usage.as_tuple() if usage is not None else (None, None, None, None, None)
+        return self.sink.complete(*counts, self.structured_json)
+
+    def fail(self, kind: str, message: str, retry_after: Optional[float] = None) -> bool:
+        """Ends the turn with an error, after handing over the text written so far."""
+        if self.alive:
+            try:
+                self.flush()
+            except BaseException:
+                pass  # the error being reported matters more
+        self.alive = False
+        return self.sink.fail(kind, message, retry_after)
+
+    def kill(self) -> None:
+        """Stops writing: every later write reports the turn as over."""
+        self.alive = False
+
+    def turn_over(self) -> None:
+        """The sink refused a write outside the turn's task: stop the turn."""
+        self.alive = False
+        if self.on_over is not None:
+            self.on_over()
+
+
+def _to_json(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise AgentError(f"{what} is not JSON-serializable: {error}") from None
+
+
+def _short_repr(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        return "unprintable"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+async def pump(agen: AsyncIterator[Any], writer: TurnWriter) -> None:
+    """Drives an agent's async generator into ``writer``: the per-chunk hot path.
+
+    A ``str`` costs one ``type`` check, a truth test and a list append (plus a length
+    check); everything else goes through ``TurnWriter.event``. Raises ``TurnOver`` when
+    the sink says the turn has ended. Does not close ``agen``: the caller does.
+    """
+    pending = writer.pending
+    append = pending.append
+    schedule = writer.schedule
+    flush = writer.flush
+    event = writer.event
+    async for item in agen:
+        if type(item) is str:
+            if pending:
+                append(item)
+                if len(pending) >= CAP and not flush():
+                    raise TurnOver
+            else:
+                append(item)
+                schedule()
+        elif not event(item):
+            raise TurnOver

@@ -1,0 +1,172 @@
+"""A pure-Python stand-in for the Rust module ``agent_host._native``.
+
+Same API as the Rust ``Reply`` and ``TurnSink``, plus what tests need to look inside:
+every answer and event is recorded, and futures let a test await the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, List, Optional, Tuple
+
+
+class ReplyError(Exception):
+    """A reply answered with ``err``; ``kind``/``message``/``retry_after`` as sent."""
+
+    def __init__(self, kind: str, message: str, retry_after: Optional[float]) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+
+class Reply:
+    """Answered exactly once; later answers are counted (Rust would ignore them)."""
+
+    def __init__(self) -> None:
+        self.answers: List[Tuple[str, Any]] = []
+        self._future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def ok(self, value: object) -> None:
+        self.answers.append(("ok", value))
+        if not self._future.done():
+            self._future.set_result(value)
+
+    def err(self, kind: str, message: str, retry_after: Optional[float] = None) -> None:
+        assert isinstance(kind, str) and isinstance(message, str)
+        self.answers.append(("err", (kind, message, retry_after)))
+        if not self._future.done():
+            self._future.set_exception(ReplyError(kind, message, retry_after))
+
+    @property
+    def answered(self) -> bool:
+        return self._future.done()
+
+    async def result(self, timeout: float = 10.0) -> Any:
+        return await asyncio.wait_for(asyncio.shield(self._future), timeout)
+
+
+class TurnSink:
+    """Records a turn's events; ``refuse_after`` texts calls, every write returns False."""
+
+    def __init__(self, refuse_after: Optional[int] = None) -> None:
+        self.events: List[Tuple[Any, ...]] = []
+        self.texts_calls = 0
+        self.refuse_after = refuse_after
+        self.ended = False
+        self.dropped = False
+        self.after_end_calls = 0
+        self.outcome: Optional[Tuple[Any, ...]] = None
+        self._future: asyncio.Future[Tuple[Any, ...]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    # -- what the tests do ------------------------------------------------------------
+
+    def drop(self) -> None:
+        """The application dropped the handle: the turn is over on the Rust side."""
+        self.dropped = True
+
+    def _open(self) -> bool:
+        if self.ended or self.dropped:
+            self.after_end_calls += 1
+            return False
+        return True
+
+    @property
+    def chunks(self) -> List[str]:
+        return [event[1] for event in self.events if event[0] == "text"]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+    def kinds(self) -> List[str]:
+        return [event[0] for event in self.events]
+
+    async def wait(self, timeout: float = 10.0) -> Tuple[Any, ...]:
+        return await asyncio.wait_for(asyncio.shield(self._future), timeout)
+
+    def _end(self, outcome: Tuple[Any, ...]) -> None:
+        self.ended = True
+        self.outcome = outcome
+        if not self._future.done():
+            self._future.set_result(outcome)
+
+    # -- the TurnSink API -------------------------------------------------------------
+
+    def texts(self, packed: str, ends: List[int]) -> bool:
+        assert isinstance(packed, str)
+        assert ends and ends[-1] == len(packed), (ends[-1:], len(packed))
+        if not self._open():
+            return False
+        self.texts_calls += 1
+        start = 0
+        for end in ends:
+            assert end >= start
+            self.events.append(("text", packed[start:end]))
+            start = end
+        if self.refuse_after is not None and self.texts_calls >= self.refuse_after:
+            self.dropped = True
+        return True
+
+    def thought(self, text: str) -> bool:
+        assert isinstance(text, str)
+        if not self._open():
+            return False
+        self.events.append(("thought", text))
+        return True
+
+    def tool_call(self, id: str, name: str, args_json: str) -> bool:
+        assert isinstance(args_json, str)
+        if not self._open():
+            return False
+        self.events.append(("tool_call", id, name, args_json))
+        return True
+
+    def step(self, index: int, description: str) -> bool:
+        assert isinstance(index, int) and isinstance(description, str)
+        if not self._open():
+            return False
+        self.events.append(("step", index, description))
+        return True
+
+    def usage(
+        self,
+        prompt: Optional[int] = None,
+        cached: Optional[int] = None,
+        candidates: Optional[int] = None,
+        thoughts: Optional[int] = None,
+        total: Optional[int] = None,
+    ) -> bool:
+        if not self._open():
+            return False
+        self.events.append(("usage", (prompt, cached, candidates, thoughts, total)))
+        return True
+
+    def complete(
+        self,
+        prompt: Optional[int],
+        cached: Optional[int],
+        candidates: Optional[int],
+        thoughts: Optional[int],
+        total: Optional[int],
+        structured_json: Optional[str] = None,
+    ) -> bool:
+        if not self._open():
+            return False
+        self._end(("complete", (prompt, cached, candidates, thoughts, total), structured_json))
+        return True
+
+    def fail(self, kind: str, message: str, retry_after: Optional[float] = None) -> bool:
+        assert isinstance(kind, str) and isinstance(message, str)
+        if self.ended:
+            self.after_end_calls += 1
+            return False
+        # A dropped handle still takes the end (Rust would just discard it).
+        self._end(("fail", kind, message, retry_after))
+        return not self.dropped
+
+    @property
+    def cancelled(self) -> bool:
+        return self.dropped or self.ended

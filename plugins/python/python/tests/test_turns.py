@@ -1,0 +1,437 @@
+"""Turns: FIFO order, cancellation, errors, timeouts, coroutine agents, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import unittest
+
+from agent_host import Image, Multi, Text
+from agent_host._content import to_parts
+from support import HarnessCase, ReplyError, TurnSink
+
+ALL_OPS = [
+    ("chat", None),
+    ("cancel_turn", 999),
+    ("send", [("text", "x")]),
+    ("cancel", None),
+    ("shutdown", None),
+    ("delete", None),
+    ("disconnect", None),
+    ("signal_idle", None),
+    ("wait_for_idle", None),
+    ("is_idle", None),
+    ("wait_for_wakeup", 0.01),
+    ("history", None),
+    ("turn_count", None),
+    ("total_usage", None),
+    ("last_turn_usage", None),
+    ("clear_history", None),
+    ("last_response", None),
+    ("compaction_indices", None),
+]
+
+
+class UnknownAgentTests(HarnessCase):
+    async def test_every_op_on_an_unknown_agent_is_not_started(self) -> None:
+        h = self.harness()
+        for op, arg in ALL_OPS:
+            with self.subTest(op=op):
+                if op == "chat":
+                    outcome = await self.turn_failed(h.chat(42, "hi"), "not_started")
+                    self.assertEqual(outcome[2], "agent 42 is not started")
+                elif op == "cancel_turn":
+                    h.submit(op, 42, arg, with_reply=False)  # nothing to answer, no error
+                else:
+                    with self.assertRaises(ReplyError) as caught:
+                        await h.call(op, 42, arg)
+                    self.assertEqual(caught.exception.kind, "not_started")
+                    self.assertEqual(caught.exception.message, "agent 42 is not started")
+        h.submit("try_shutdown", 42, with_reply=False)
+
+    async def test_after_shutdown_every_op_is_not_started(self) -> None:
+        for how in ("shutdown", "delete", "try_shutdown"):
+            with self.subTest(how=how):
+                h = self.harness("agents:Recorder")
+                agent = await h.create()
+                await self.turn_ok(h.chat(agent, "before"))
+                if how == "try_shutdown":
+                    self.assertIsNone(h.submit(how, agent, with_reply=False))
+                else:
+                    self.assertIsNone(await h.call(how, agent))
+                for op, arg in ALL_OPS:
+                    if op == "chat":
+                        await self.turn_failed(h.chat(agent, "after"), "not_started")
+                    elif op != "cancel_turn":
+                        with self.assertRaises(ReplyError) as caught:
+                            await h.call(op, agent, arg)
+                        self.assertEqual(caught.exception.kind, "not_started")
+
+
+class FifoTests(HarnessCase):
+    async def test_three_queued_turns_run_one_at_a_time_in_order(self) -> None:
+        h = self.harness("agents:Recorder")
+        agent = await h.create(extras={"delay": 0.005})
+        sinks = [h.chat(agent, f"turn {i}") for i in range(3)]
+        self.assertFalse(await h.call("is_idle", agent))
+        for sink in sinks:
+            await self.turn_ok(sink)
+            self.assertEqual(sink.text, "a b c")
+        log = h.agent(agent).log
+        self.assertEqual(
+            log,
+            [(event, f"turn {i}") for i in range(3) for event in ("start", "end")],
+        )
+        history = await h.call("history", agent)
+        self.assertEqual(
+            [(role, parts[0][1]) for role, parts in history],
+            [pair for i in range(3) for pair in (("user", f"turn {i}"), ("model", "a b c"))],
+        )
+        self.assertEqual(await h.call("turn_count", agent), 3)
+
+    async def test_turns_of_different_agents_overlap(self) -> None:
+        h = self.harness("agents:Recorder")
+        first, second = await h.create(), await h.create()
+        held = h.chat(first, "hold")
+        await self.turn_ok(h.chat(second, "quick"))
+        self.assertFalse(held.ended)
+
+
+class CancelTests(HarnessCase):
+    async def test_cancel_ends_the_running_turn_and_queued_turns_still_run(self) -> None:
+        h = self.harness("agents:Recorder")
+        agent = await h.create()
+        running = h.chat(agent, "hold")
+        queued = h.chat(agent, "next")
+        await asyncio.sleep(0.01)
+        self.assertIsNone(await h.call("cancel", agent))
+        await self.turn_failed(running, "cancelled")
+        await self.turn_ok(queued)
+        self.assertEqual(
+            h.agent(agent).log,
+            [("start", "hold"), ("cancelled", "hold"), ("start", "next"), ("end", "next")],
+        )
+        # Only the completed turn changed the conversation.
+        self.assertEqual(await h.call("turn_count", agent), 1)
+        self.assertEqual(len(await h.call("history", agent)), 2)
+        await self.turn_ok(h.chat(agent, "after"))
+
+    async def test_cancel_right_after_chat_hits_that_turn(self) -> None:
+        h = self.harness("agents:Recorder")
+        agent = await h.create()
+        sink = h.chat(agent, "quick")
+        await h.call("cancel", agent)
+        await self.turn_failed(sink, "cancelled")
+        self.assertEqual(h.agent(agent).log, [])
+        self.assertEqual(await h.call("turn_count", agent), 0)
+
+    async def test_cancel_without_a_turn_is_a_no_op(self) -> None:
+        h = self.harness("agents:Recorder")
+        agent = await h.create()
+        self.assertIsNone(await h.call("cancel", agent))
+        await self.turn_ok(h.chat(agent, "fine"))
+
+    async def test_cancel_turn_of_a_queued_turn(self) -> None:
+        h = self.harness("agents:Recorder")
+        agent = await h.create()
+        first = h.chat(agent, "first")
+        queued = h.chat(agent, "queued")
+        last = h.chat(agent, "last")
+        h.submit("cancel_turn", agent, queued.turn_id, with_reply=False)  # type: ignore[attr-defined]
+        await self.turn_failed(queued, "cancelled")
+        await self.turn_ok(first)
+        await self.turn_ok(last)
+        self.assertNotIn(("start", "queued"), h.agent(agent).log)
+        self.assertEqual(await h.call("turn_count", agent), 2)
+
+    async def test_cancel_turn_of_the_running_turn(self) -> None:
+        h = self.harness("agents:Recorder")
+        agent = await h.create()
+        running = h.chat(agent, "hold")
+        after = h.chat(agent, "after")
+        await asyncio.sleep(0.01)
+        running.drop()  # what Rust sees when the application drops the handle
+        h.submit("cancel_turn", agent, running.turn_id, with_reply=False)  # type: ignore[attr-defined]
+        await self.turn_failed(running, "cancelled")
+        await self.turn_ok(after)
+        self.assertIn(("cancelled", "hold"), h.agent(agent).log)
+        # Unknown or finished turns: nothing happens.
+        h.submit("cancel_turn", agent, running.turn_id, with_reply=False)  # type: ignore[attr-defined]
+        h.submit("cancel_turn", agent, 12345, with_reply=False)
+
+    async def test_a_turn_dropped_while_queued_never_runs(self) -> None:
+        h = self.harness("agents:Recorder")
+        agent = await h.create()
+        first = h.chat(agent, "first")
+        dropped = h.chat(agent, "dropped")
+        dropped.drop()
+        await self.turn_ok(first)
+        await self.turn_failed(dropped, "cancelled")
+        self.assertNotIn(("start", "dropped"), h.agent(agent).log)
+
+    async def test_on_cancel_hook_runs_after_a_cancelled_turn(self) -> None:
+        h = self.harness("agents:Hooked")
+        agent = await h.create()
+        running = h.chat(agent, "hold")
+        await asyncio.sleep(0.01)
+        await h.call("cancel", agent)
+        await self.turn_failed(running, "cancelled")
+        await self.turn_ok(h.chat(agent, "next"))
+        self.assertEqual(h.agent(agent).calls, ["on_cancel"])
+
+
+class ErrorTests(HarnessCase):
+    async def test_exceptions_map_to_kinds(self) -> None:
+        h = self.harness("agents:Raiser")
+        agent = await h.create()
+        cases = {
+            "value": ("backend", "ValueError: bad value in the agent", None),
+            "quota": ("quota", "provider said slow down", 1.5),
+            "agent": ("backend", "plain agent failure", None),
+            "config": ("invalid_config", "the agent found its config lacking", None),
+            "timeout": ("backend", "TimeoutError: the agent's own network timeout", None),
+            "yield": ("backend", "unsupported type builtins.object", None),
+            "args": ("backend", "ToolCall.args is not JSON-serializable", None),
+        }
+        for text, (kind, message, retry_after) in cases.items():
+            with self.subTest(text=text):
+                sink = h.chat(agent, text)
+                outcome = await self.turn_failed(sink, kind)
+                self.assertIn(message, outcome[2])
+                self.assertEqual(outcome[3], retry_after)
+                # Text written before the failure was handed over first, in order.
+                self.assertEqual(sink.chunks, ["partial "])
+                if text == "value" or text == "timeout":
+                    self.assertIn("Traceback (most recent call last)", outcome[2])
+                    self.assertIn("agents.py", outcome[2])
+                if text in ("agent", "config", "quota"):
+                    self.assertNotIn("Traceback", outcome[2])
+        self.assertEqual(await h.call("turn_count", agent), 0)
+        self.assertEqual(await h.call("history", agent), [])
+        await self.turn_ok(h.chat(agent, "fine"))
+
+    async def test_reference_trigger_words(self) -> None:
+        h = self.harness()
+        agent = await h.create(extras={"chunk_delay_ms": 0})
+        outcome = await self.turn_failed(h.chat(agent, "please FAIL"), "backend")
+        self.assertEqual(
+            outcome[2], "reference agent: the message contains the trigger word FAIL"
+        )
+        outcome = await self.turn_failed(h.chat(agent, "over QUOTA"), "quota")
+        self.assertEqual(outcome[3], 0.05)
+        self.assertEqual(await h.call("turn_count", agent), 0)
+
+
+class TimeoutTests(HarnessCase):
+    async def test_a_slow_turn_times_out(self) -> None:
+        h = self.harness("agents:Slow", call_timeout=0.05)
+        agent = await h.create()
+        started = time.monotonic()
+        outcome = await self.turn_failed(h.chat(agent, "slow"), "timeout")
+        self.assertLess(time.monotonic() - started, 2.0)
+        self.assertIn("chat", outcome[2])
+        self.assertIn(f"agent {agent}", outcome[2])
+        self.assertIn("call_timeout", outcome[2])
+        # The agent goes on: a later turn runs (and times out again, being slow).
+        await self.turn_failed(h.chat(agent, "again"), "timeout")
+
+    async def test_a_slow_hook_times_out(self) -> None:
+        h = self.harness("agents:Slow", call_timeout=0.05)
+        agent = await h.create()
+        with self.assertRaises(ReplyError) as caught:
+            await h.call("history", agent)
+        self.assertEqual(caught.exception.kind, "timeout")
+        self.assertIn("history", caught.exception.message)
+
+    async def test_fast_turns_are_untouched(self) -> None:
+        h = self.harness("agents:Slow", call_timeout=5)
+        agent = await h.create(extras={"delay": 0.001})
+        await self.turn_ok(h.chat(agent, "fast"))
+
+
+class CoroutineAgentTests(HarnessCase):
+    async def test_a_coroutine_returning_a_str(self) -> None:
+        h = self.harness("agents:Coro")
+        agent = await h.create()
+        sink = await self.turn_ok(h.chat(agent, "hi"))
+        self.assertEqual(sink.text, "coro: hi")
+        self.assertEqual(await h.call("last_response", agent), "coro: hi")
+        outcome = await self.turn_failed(h.chat(agent, "not a str"), "backend")
+        self.assertIn("must return the whole answer as a str", outcome[2])
+
+
+class EventTests(HarnessCase):
+    async def test_every_event_kind_in_order(self) -> None:
+        h = self.harness("agents:Steps")
+        agent = await h.create()
+        sink = await self.turn_ok(h.chat(agent, "go"))
+        self.assertEqual(
+            sink.events,
+            [
+                ("step", 0, "start"),
+                ("text", "one "),
+                ("text", "two "),
+                ("thought", "hmm"),
+                ("tool_call", "c1", "search", '{"q": ["x", 1]}'),
+                ("text", "three"),
+                ("usage", (1, None, None, None, None)),
+                ("usage", (2, None, None, None, 2)),
+            ],
+        )
+        self.assertEqual(sink.outcome, ("complete", (2, None, None, None, 2), '{"a": 2}'))
+        self.assertEqual(await h.call("last_turn_usage", agent), (2, None, None, None, 2))
+        outcome = await self.turn_failed(h.chat(agent, "bad step"), "backend")
+        self.assertIn("Step.index", outcome[2])
+
+    async def test_media_content_lands_in_history(self) -> None:
+        h = self.harness("agents:Recorder")
+        agent = await h.create()
+        content = Multi([Text("look"), Image(b"\x00\x01", "image/png", "a dot")])
+        await self.turn_ok(h.chat(agent, content))
+        history = await h.call("history", agent)
+        self.assertEqual(history[0], ("user", to_parts(content)))
+        self.assertEqual(history[1], ("model", [("text", "a b c")]))
+
+
+class ShutdownTests(HarnessCase):
+    async def test_shutdown_cancels_running_and_queued_turns(self) -> None:
+        for how in ("shutdown", "delete", "try_shutdown"):
+            with self.subTest(how=how):
+                h = self.harness("agents:Recorder")
+                agent = await h.create()
+                recorder = h.agent(agent)
+                running = h.chat(agent, "hold")
+                queued = h.chat(agent, "queued")
+                idle_waiter = h.submit("wait_for_idle", agent)
+                wakeup_waiter = h.submit("wait_for_wakeup", agent, 30.0)
+                await asyncio.sleep(0.01)
+                if how == "try_shutdown":
+                    h.submit(how, agent, with_reply=False)
+                else:
+                    self.assertIsNone(await h.call(how, agent))
+                    # The reply came after the running turn had ended.
+                    self.assertTrue(running.ended)
+                await self.turn_failed(running, "cancelled")
+                await self.turn_failed(queued, "cancelled")
+                self.assertEqual(recorder.log, [("start", "hold"), ("cancelled", "hold")])
+                for waiter in (idle_waiter, wakeup_waiter):
+                    assert waiter is not None
+                    with self.assertRaises(ReplyError) as caught:
+                        await waiter.result()
+                    self.assertEqual(caught.exception.kind, "not_started")
+
+    async def test_shutdown_and_delete_hooks(self) -> None:
+        h = self.harness("agents:Hooked")
+        first, second = await h.create(), await h.create()
+        agent_one, agent_two = h.agent(first), h.agent(second)
+        await h.call("shutdown", first)
+        await h.call("delete", second)
+        self.assertEqual(agent_one.calls, ["shutdown"])
+        self.assertEqual(agent_two.calls, ["shutdown", "delete"])
+
+    async def test_a_running_turn_gets_on_cancel_then_shutdown(self) -> None:
+        h = self.harness("agents:Hooked")
+        agent = await h.create()
+        hooked = h.agent(agent)
+        running = h.chat(agent, "hold")
+        await asyncio.sleep(0.01)
+        await h.call("shutdown", agent)
+        await self.turn_failed(running, "cancelled")
+        self.assertEqual(hooked.calls, ["on_cancel", "shutdown"])
+
+    async def test_ids_stay_unique_and_others_unaffected(self) -> None:
+        h = self.harness("agents:Recorder")
+        keep, gone = await h.create(), await h.create()
+        await h.call("delete", gone)
+        await self.turn_ok(h.chat(keep, "still here"))
+        with self.assertRaises(ReplyError):
+            await h.call("turn_count", gone)
+
+    async def test_disconnect_keeps_the_agent_usable(self) -> None:
+        h = self.harness("agents:Hooked")
+        agent = await h.create()
+        self.assertIsNone(await h.call("disconnect", agent))
+        await self.turn_ok(h.chat(agent, "still usable"))
+        self.assertEqual(h.agent(agent).calls, ["disconnect"])
+        plain = self.harness("agents:Recorder")
+        other = await plain.create()
+        self.assertIsNone(await plain.call("disconnect", other))
+
+
+if __name__ == "__main__":
+    unittest.main()
+
+
+class RobustnessTests(HarnessCase):
+    async def test_submit_never_raises_on_garbage(self) -> None:
+        h = self.harness("agents:Recorder")
+        agent = await h.create()
+        sink = TurnSink()
+        h.bridge.submit("chat", agent, "not a (turn_id, parts) pair", None, sink)
+        outcome = await self.turn_failed(sink, "backend")
+        self.assertIn("Traceback", outcome[2])
+        sink = TurnSink()
+        h.bridge.submit("chat", agent, (1, [("sticker", b"", "x", None)]), None, sink)
+        outcome = await self.turn_failed(sink, "backend")
+        self.assertIn("unknown part kind 'sticker'", outcome[2])
+        with self.assertRaises(ReplyError) as caught:
+            await h.call("send", agent, [])
+        self.assertEqual(caught.exception.kind, "backend")
+        with self.assertRaises(ReplyError) as caught:
+            await h.call("create_agent", 99, None)
+        self.assertEqual(caught.exception.kind, "invalid_config")
+        with self.assertRaises(ReplyError) as caught:
+            await h.call("wait_for_wakeup", agent, "soon")
+        self.assertEqual(caught.exception.kind, "backend")
+        # No reply and no sink: reported on the loop, never raised.
+        h.bridge.submit("chat", agent, None, None, None)
+        self.assertEqual(len(self.reports), 1)
+        self.reports.clear()
+        await self.turn_ok(h.chat(agent, "still fine"))
+
+    async def test_a_raising_hook_is_a_backend_error(self) -> None:
+        h = self.harness("agents:Hooked")
+        agent = await h.create()
+        hooked = h.agent(agent)
+        # Replace the hook the runtime found with one that fails.
+        def broken() -> int:
+            raise KeyError("missing")
+        h.bridge.runtime.agents[agent].hooks["turn_count"] = broken
+        with self.assertRaises(ReplyError) as caught:
+            await h.call("turn_count", agent)
+        self.assertEqual(caught.exception.kind, "backend")
+        self.assertIn("KeyError", caught.exception.message)
+        self.assertIn("Traceback", caught.exception.message)
+        h.bridge.runtime.agents[agent].hooks["turn_count"] = lambda: "many"
+        with self.assertRaises(ReplyError) as caught:
+            await h.call("turn_count", agent)
+        self.assertIn("non-negative int", caught.exception.message)
+        self.assertEqual(hooked.calls, [])
+
+    async def test_the_documented_example_agent_works(self) -> None:
+        import agent_host
+        import sys
+        import types
+
+        doc = agent_host.__doc__ or ""
+        start = doc.index("    import agent_host\n")
+        end = doc.index("Point the plugin")
+        source = "\n".join(line[4:] for line in doc[start:end].splitlines())
+        module = types.ModuleType("ah_doc_example")
+        exec(compile(source, "ah_doc_example", "exec"), module.__dict__)
+        sys.modules["ah_doc_example"] = module
+        try:
+            h = self.harness("ah_doc_example:EchoAgent")
+            agent = await h.create()
+            sink = await self.turn_ok(h.chat(agent, "hello  world"))
+            self.assertEqual(sink.chunks, ["hello ", "world "])
+        finally:
+            del sys.modules["ah_doc_example"]
+
+    async def test_bridges_on_one_loop_share_one_flusher(self) -> None:
+        first, second = self.harness("agents:Burst"), self.harness("agents:Burst")
+        a, b = await first.create(extras={"chunks": 3}), await second.create(extras={"chunks": 3})
+        await self.turn_ok(first.chat(a, "x"))
+        await self.turn_ok(second.chat(b, "x"))
+        self.assertIs(first.bridge.runtime.flusher, second.bridge.runtime.flusher)

@@ -1,0 +1,202 @@
+//! Values between Rust and the Python side of the bridge (see `agent_host._bridge`).
+//! Every conversion runs on the interpreter thread, where the GIL is held anyway.
+
+use std::time::Duration;
+
+use agent_plugin_api::{AgentId, Content, ConversationMessage, Error, Media, Role, UsageMetadata};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+
+/// What a call answers, decoded on the interpreter thread.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    Unit,
+    Bool(bool),
+    Count(u32),
+    Usage(UsageMetadata),
+    History(Vec<ConversationMessage>),
+    Text(Option<String>),
+    Indices(Vec<u32>),
+}
+
+/// Which shape of [`Answer`] a call expects.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Expect {
+    Unit,
+    Bool,
+    Count,
+    Usage,
+    History,
+    Text,
+    Indices,
+}
+
+impl Expect {
+    pub fn decode(self, value: &Bound<'_, PyAny>) -> PyResult<Answer> {
+        Ok(match self {
+            Expect::Unit => Answer::Unit,
+            Expect::Bool => Answer::Bool(value.extract()?),
+            Expect::Count => Answer::Count(value.extract()?),
+            Expect::Usage => Answer::Usage(usage_from_tuple(value)?),
+            Expect::History => Answer::History(history_from_list(value)?),
+            Expect::Text => Answer::Text(value.extract()?),
+            Expect::Indices => Answer::Indices(value.extract()?),
+        })
+    }
+}
+
+/// The wire form of `Content`: a list of tuples in pre-order (see `_content.from_parts`).
+pub(crate) fn content_to_parts<'py>(
+    py: Python<'py>,
+    content: &Content,
+) -> PyResult<Bound<'py, PyList>> {
+    fn push<'py>(py: Python<'py>, content: &Content, parts: &Bound<'py, PyList>) -> PyResult<()> {
+        let media = |kind: &str, media: &Media| -> PyResult<Bound<'py, PyTuple>> {
+            PyTuple::new(
+                py,
+                [
+                    kind.into_pyobject(py)?.into_any(),
+                    PyBytes::new(py, &media.data).into_any(),
+                    media.mime_type.as_str().into_pyobject(py)?.into_any(),
+                    media.description.as_deref().into_pyobject(py)?.into_any(),
+                ],
+            )
+        };
+        match content {
+            Content::Text(text) => parts.append(("text", text.as_str()))?,
+            Content::Image(m) => parts.append(media("image", m)?)?,
+            Content::Document(m) => parts.append(media("document", m)?)?,
+            Content::Audio(m) => parts.append(media("audio", m)?)?,
+            Content::Video(m) => parts.append(media("video", m)?)?,
+            Content::Multi(children) => {
+                parts.append(("multi", children.len()))?;
+                for child in children {
+                    push(py, child, parts)?;
+                }
+            }
+        }
+        Ok(())
+    }
+    let parts = PyList::empty(py);
+    push(py, content, &parts)?;
+    Ok(parts)
+}
+
+pub(crate) fn content_from_parts(parts: &Bound<'_, PyAny>) -> PyResult<Content> {
+    let items: Vec<Bound<'_, PyAny>> = parts.try_iter()?.collect::<PyResult<_>>()?;
+    content_at(&items, &mut 0)
+}
+
+fn content_at(items: &[Bound<'_, PyAny>], position: &mut usize) -> PyResult<Content> {
+    let item = items
+        .get(*position)
+        .ok_or_else(|| PyValueError::new_err("content parts end too early"))?;
+    *position += 1;
+    let kind: String = item.get_item(0)?.extract()?;
+    let media = || -> PyResult<Media> {
+        Ok(Media {
+            data: item.get_item(1)?.extract()?,
+            mime_type: item.get_item(2)?.extract()?,
+            description: item.get_item(3)?.extract()?,
+        })
+    };
+    Ok(match kind.as_str() {
+        "text" => Content::Text(item.get_item(1)?.extract()?),
+        "image" => Content::Image(media()?),
+        "document" => Content::Document(media()?),
+        "audio" => Content::Audio(media()?),
+        "video" => Content::Video(media()?),
+        "multi" => {
+            let count: usize = item.get_item(1)?.extract()?;
+            let mut children = Vec::with_capacity(count);
+            for _ in 0..count {
+                children.push(content_at(items, position)?);
+            }
+            Content::Multi(children)
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown content part kind {other:?}"
+            )))
+        }
+    })
+}
+
+fn history_from_list(value: &Bound<'_, PyAny>) -> PyResult<Vec<ConversationMessage>> {
+    value
+        .try_iter()?
+        .map(|entry| {
+            let entry = entry?;
+            let role: String = entry.get_item(0)?.extract()?;
+            let role = match role.as_str() {
+                "user" => Role::User,
+                "model" => Role::Model,
+                "system" => Role::System,
+                _ => Role::Unknown(role),
+            };
+            let content = content_from_parts(&entry.get_item(1)?)?;
+            Ok(ConversationMessage { role, content })
+        })
+        .collect()
+}
+
+/// `(prompt, cached, candidates, thoughts, total)`, each an int or None.
+pub(crate) fn usage_from_tuple(value: &Bound<'_, PyAny>) -> PyResult<UsageMetadata> {
+    let (prompt, cached, candidates, thoughts, total) = value.extract()?;
+    Ok(usage(prompt, cached, candidates, thoughts, total))
+}
+
+pub(crate) fn usage(
+    prompt: Option<u32>,
+    cached: Option<u32>,
+    candidates: Option<u32>,
+    thoughts: Option<u32>,
+    total: Option<u32>,
+) -> UsageMetadata {
+    UsageMetadata {
+        prompt_token_count: prompt,
+        cached_content_token_count: cached,
+        candidates_token_count: candidates,
+        thoughts_token_count: thoughts,
+        total_token_count: total,
+    }
+}
+
+/// An error the Python side reported by kind (see `agent_host._bridge`).
+pub(crate) fn error_from_kind(
+    kind: &str,
+    message: String,
+    retry_after: Option<f64>,
+    agent_id: AgentId,
+    call_timeout: Option<Duration>,
+) -> Error {
+    match kind {
+        "not_started" => Error::AgentNotStarted(agent_id),
+        "quota" => Error::QuotaExceeded {
+            retry_after: retry_after
+                .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
+                .map(Duration::from_secs_f64),
+            message,
+        },
+        "invalid_config" => Error::InvalidConfig(message),
+        "cancelled" => Error::Cancelled,
+        "timeout" => Error::Timeout {
+            duration: call_timeout.unwrap_or_default(),
+            operation: message,
+        },
+        _ => Error::BackendError(message),
+    }
+}
+
+/// A Python exception as text: type, message and traceback.
+pub(crate) fn python_error_text(py: Python<'_>, error: &PyErr) -> String {
+    let formatted = py
+        .import("traceback")
+        .and_then(|traceback| traceback.call_method1("format_exception", (error.value(py),)))
+        .and_then(|lines| lines.extract::<Vec<String>>());
+    match formatted {
+        Ok(lines) => lines.concat().trim_end().to_owned(),
+        Err(_) => error.to_string(),
+    }
+}

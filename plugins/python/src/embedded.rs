@@ -1,0 +1,111 @@
+//! The bundled `agent_host` Python package, compiled into the plugin and imported from
+//! memory, so the plugin is one file and its Python half can never go missing.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// `(module name, source, is a package)`.
+const MODULES: &[(&str, &str, bool)] = &[
+    (
+        "agent_host",
+        include_str!("../python/agent_host/__init__.py"),
+        true,
+    ),
+    (
+        "agent_host._bridge",
+        include_str!("../python/agent_host/_bridge.py"),
+        false,
+    ),
+    (
+        "agent_host._config",
+        include_str!("../python/agent_host/_config.py"),
+        false,
+    ),
+    (
+        "agent_host._content",
+        include_str!("../python/agent_host/_content.py"),
+        false,
+    ),
+    (
+        "agent_host._events",
+        include_str!("../python/agent_host/_events.py"),
+        false,
+    ),
+    (
+        "agent_host._runtime",
+        include_str!("../python/agent_host/_runtime.py"),
+        false,
+    ),
+    (
+        "agent_host._stream",
+        include_str!("../python/agent_host/_stream.py"),
+        false,
+    ),
+    (
+        "agent_host.reference",
+        include_str!("../python/agent_host/reference.py"),
+        false,
+    ),
+];
+
+/// A meta-path finder over a dict of sources. `get_source` keeps tracebacks readable.
+const IMPORTER: &str = r#"
+import importlib.abc
+import importlib.util
+import sys
+
+
+class EmbeddedImporter(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
+    """Imports the modules compiled into the agent-host Python plugin."""
+
+    def __init__(self, modules):
+        self._modules = modules
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self._modules:
+            return None
+        _, is_package = self._modules[fullname]
+        return importlib.util.spec_from_loader(
+            fullname, self, origin=self._origin(fullname), is_package=is_package
+        )
+
+    def _origin(self, fullname):
+        _, is_package = self._modules[fullname]
+        path = fullname.replace(".", "/")
+        return f"<agent-host plugin>/{path}/__init__.py" if is_package else f"<agent-host plugin>/{path}.py"
+
+    def get_source(self, fullname):
+        return self._modules[fullname][0]
+
+    def is_package(self, fullname):
+        return self._modules[fullname][1]
+
+    def get_code(self, fullname):
+        return compile(self.get_source(fullname), self._origin(fullname), "exec", dont_inherit=True)
+
+    def exec_module(self, module):
+        module.__file__ = self._origin(module.__name__)
+        if self.is_package(module.__name__):
+            module.__path__ = []
+        exec(self.get_code(module.__name__), module.__dict__)
+
+
+def install(modules):
+    sys.meta_path.insert(0, EmbeddedImporter(modules))
+"#;
+
+/// Makes `import agent_host` find the bundled package.
+pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
+    let modules = PyDict::new(py);
+    for (name, source, is_package) in MODULES {
+        modules.set_item(name, (source, is_package))?;
+    }
+    let importer = PyModule::from_code(
+        py,
+        &std::ffi::CString::new(IMPORTER).expect("no NUL in the importer"),
+        c"<agent-host plugin>/importer.py",
+        c"agent_host_importer",
+    )?;
+    importer.call_method1("install", (modules,))?;
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! The one thread that owns CPython and its asyncio event loop.
+//!
+//! Other threads never take the GIL. They push a [`Command`] onto a queue and, when no
+//! wake-up is pending, write one byte to a socket the loop watches (`loop.add_reader`);
+//! a flag coalesces many submissions into one wake-up. The loop's reader callback reads
+//! the socket, clears the flag, then drains the queue (in that order, so no wake-up is
+//! lost) and hands each command to the Python bridge, which starts an asyncio task.
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use agent_plugin_api::{AgentId, Content, Error};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::convert::{content_to_parts, python_error_text};
+use crate::native::{PendingReply, Reply, TurnSink};
+use crate::options::PythonOptions;
+use crate::{embedded, loader, native};
+
+/// What a call hands to the Python side besides its agent id.
+pub(crate) enum Arg {
+    None,
+    Json(String),
+    Content(Content),
+    /// A chat turn: its id (for `cancel_turn`) and the message.
+    Turn(u64, Content),
+    TurnId(u64),
+    Seconds(f64),
+}
+
+/// One call of `Bridge.submit(op, agent_id, arg, reply, sink)`.
+pub(crate) struct Call {
+    pub bridge: Arc<Py<PyAny>>,
+    pub op: &'static str,
+    pub agent_id: AgentId,
+    pub arg: Arg,
+    pub reply: Option<PendingReply>,
+    pub sink: Option<TurnSink>,
+}
+
+pub(crate) enum Command {
+    /// Builds a `Bridge` for a new runtime.
+    NewBridge {
+        options: PythonOptions,
+        done: std::sync::mpsc::Sender<Result<Py<PyAny>, Error>>,
+    },
+    Call(Call),
+    /// Drops a runtime's bridge where the GIL is held.
+    Release(Arc<Py<PyAny>>),
+}
+
+pub(crate) struct Interpreter {
+    queue: Mutex<Vec<Command>>,
+    wake_pending: AtomicBool,
+    wake_writer: UnixStream,
+    wake_reader: UnixStream,
+}
+
+static INTERPRETER: OnceLock<Result<Interpreter, String>> = OnceLock::new();
+
+/// How long the first runtime waits for the interpreter to start.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The running interpreter, started on first use.
+pub(crate) fn get() -> Result<&'static Interpreter, Error> {
+    INTERPRETER
+        .get_or_init(start)
+        .as_ref()
+        .map_err(|reason| Error::BackendError(format!("cannot start Python: {reason}")))
+}
+
+fn start() -> Result<Interpreter, String> {
+    let (wake_writer, wake_reader) =
+        UnixStream::pair().map_err(|error| format!("wake-up socket: {error}"))?;
+    for socket in [&wake_writer, &wake_reader] {
+        socket
+            .set_nonblocking(true)
+            .map_err(|error| format!("wake-up socket: {error}"))?;
+    }
+    let reader_fd = wake_reader.as_raw_fd();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("agent-python".into())
+        .spawn(move || run(reader_fd, ready_tx))
+        .map_err(|error| format!("cannot spawn the interpreter thread: {error}"))?;
+    let started = Instant::now();
+    ready_rx
+        .recv_timeout(START_TIMEOUT)
+        .map_err(|_| "the interpreter thread did not start".to_owned())??;
+    tracing::debug!(elapsed = ?started.elapsed(), "Python started");
+    Ok(Interpreter {
+        queue: Mutex::new(Vec::new()),
+        wake_pending: AtomicBool::new(false),
+        wake_writer,
+        wake_reader,
+    })
+}
+
+/// The interpreter thread: start Python, then run the loop for the life of the process.
+fn run(reader_fd: i32, ready: std::sync::mpsc::Sender<Result<(), String>>) {
+    if let Err(error) = loader::promote_libpython().and_then(|()| loader::initialize()) {
+        let _ = ready.send(Err(error.to_string()));
+        return;
+    }
+    Python::attach(|py| {
+        let event_loop = match set_up(py, reader_fd) {
+            Ok(event_loop) => event_loop,
+            Err(error) => {
+                let _ = ready.send(Err(python_error_text(py, &error)));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(()));
+        if let Err(error) = event_loop.call_method0("run_forever") {
+            tracing::error!(
+                "the Python event loop stopped: {}",
+                python_error_text(py, &error)
+            );
+        }
+    });
+}
+
+fn set_up(py: Python<'_>, reader_fd: i32) -> PyResult<Bound<'_, PyAny>> {
+    let drain = native::register(py)?;
+    embedded::install(py)?;
+    py.import("agent_host")?;
+    let asyncio = py.import("asyncio")?;
+    let event_loop = asyncio.call_method0("new_event_loop")?;
+    asyncio.call_method1("set_event_loop", (&event_loop,))?;
+    event_loop.call_method1("add_reader", (reader_fd, drain))?;
+    Ok(event_loop)
+}
+
+impl Interpreter {
+    /// Queues a command and wakes the loop unless a wake-up is already on its way.
+    pub fn submit(&self, command: Command) {
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(command);
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            // A full socket buffer means wake-ups are already pending: nothing is lost.
+            let _ = (&self.wake_writer).write(&[1]);
+        }
+    }
+
+    fn take_commands(&self) -> Vec<Command> {
+        let mut buffer = [0u8; 256];
+        loop {
+            match (&self.wake_reader).read(&mut buffer) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        self.wake_pending.store(false, Ordering::Release);
+        std::mem::take(
+            &mut *self
+                .queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+}
+
+/// The loop's reader callback: runs every pending command.
+pub(crate) fn drain(py: Python<'_>) {
+    let Ok(interpreter) = get() else { return };
+    for command in interpreter.take_commands() {
+        match command {
+            Command::NewBridge { options, done } => {
+                let _ = done.send(new_bridge(py, &options));
+            }
+            Command::Call(call) => execute(py, call),
+            Command::Release(bridge) => drop(bridge),
+        }
+    }
+}
+
+fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<Py<PyAny>, Error> {
+    let build = || -> PyResult<Py<PyAny>> {
+        let sys_path = py.import("sys")?.getattr("path")?.cast_into::<PyList>()?;
+        for dir in options.python_path.iter().rev() {
+            let dir = dir.to_string_lossy();
+            if !sys_path.contains(dir.as_ref())? {
+                sys_path.insert(0, dir.as_ref())?;
+            }
+        }
+        if let Some(venv) = &options.venv {
+            let site = options
+                .site_packages(venv)
+                .map_err(|error| pyo3::exceptions::PyValueError::new_err(error.to_string()))?;
+            py.import("site")?
+                .call_method1("addsitedir", (site.to_string_lossy().as_ref(),))?;
+        }
+        let settings = PyDict::new(py);
+        settings.set_item("agent", options.agent.as_deref())?;
+        settings.set_item(
+            "call_timeout",
+            options.call_timeout().map(|timeout| timeout.as_secs_f64()),
+        )?;
+        let bridge = py.import("agent_host._bridge")?.getattr("Bridge")?;
+        Ok(bridge.call1((settings,))?.unbind())
+    };
+    build().map_err(|error| {
+        let text = python_error_text(py, &error);
+        let invalid = py
+            .import("agent_host")
+            .and_then(|module| module.getattr("InvalidConfig"))
+            .is_ok_and(|class| error.get_type(py).is_subclass(&class).unwrap_or(false));
+        if invalid {
+            Error::InvalidConfig(format!("option `agent`: {text}"))
+        } else {
+            Error::BackendError(format!("cannot start the Python bridge: {text}"))
+        }
+    })
+}
+
+fn execute(py: Python<'_>, call: Call) {
+    let Call {
+        bridge,
+        op,
+        agent_id,
+        arg,
+        reply,
+        sink,
+    } = call;
+    let reply = reply.map(Reply::new);
+    let submitted = (|| -> PyResult<()> {
+        let arg: Bound<'_, PyAny> = match &arg {
+            Arg::None => py.None().into_bound(py),
+            Arg::Json(json) => json.as_str().into_pyobject(py)?.into_any(),
+            Arg::Content(content) => content_to_parts(py, content)?.into_any(),
+            Arg::Turn(turn_id, content) => (*turn_id, content_to_parts(py, content)?)
+                .into_pyobject(py)?
+                .into_any(),
+            Arg::TurnId(turn_id) => turn_id.into_pyobject(py)?.into_any(),
+            Arg::Seconds(seconds) => seconds.into_pyobject(py)?.into_any(),
+        };
+        let reply = reply.map(|reply| Py::new(py, reply)).transpose()?;
+        let sink = sink.map(|sink| Py::new(py, sink)).transpose()?;
+        let result = bridge.call_method1(py, "submit", (op, agent_id, arg, &reply, &sink));
+        if let Err(error) = result {
+            let failure = Error::BackendError(format!(
+                "the Python bridge refused {op}: {}",
+                python_error_text(py, &error)
+            ));
+            if let Some(reply) = &reply {
+                reply.get().fail(failure.clone());
+            }
+            if let Some(sink) = &sink {
+                sink.get().fail_now(failure);
+            }
+        }
+        Ok(())
+    })();
+    if let Err(error) = submitted {
+        tracing::error!(
+            op,
+            "cannot hand a call to Python: {}",
+            python_error_text(py, &error)
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! The Python backend of agent-host: Python agents served from an embedded CPython.
+//!
+//! One OS thread owns the interpreter and one asyncio event loop; every agent operation
+//! is an asyncio task on it, so many agents share one loop. The host's threads never
+//! take the GIL: calls go over a queue with a coalesced wake-up, answers come back on
+//! channels, and a turn's events land in its event log in batches.
+//!
+//! The Python side is the bundled `agent_host` package (compiled into the plugin): an
+//! agent is a class built from the agent config with an `async def chat(self, content)`
+//! that yields events (a `str` is a text chunk). See `python/agent_host/__init__.py`.
+//!
+//! Built as a `cdylib` this is the `python` plugin; libpython is found through the
+//! plugin's RUNPATH, set at build time to the Python that built it (`PYO3_PYTHON`, or
+//! `python3` on `PATH`), so no `LD_LIBRARY_PATH` is needed.
+
+mod convert;
+mod embedded;
+mod interpreter;
+mod loader;
+mod native;
+mod options;
+mod runtime;
+
+pub use options::{PythonOptions, OPTIONS_HELP};
+pub use runtime::PythonRuntime;
+
+agent_plugin_api::export_plugin!(PythonRuntime);

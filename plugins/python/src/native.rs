@@ -1,0 +1,275 @@
+//! `agent_host._native`: the Rust objects the Python side answers through.
+//!
+//! They are only ever touched on the interpreter thread; a reply or an event leaves it
+//! through a channel or a turn's event log, never by taking the GIL elsewhere.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent_plugin_api::{AgentId, ChatEventSender, Error, QuotaRegistry, ToolCall};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use tokio::sync::oneshot;
+
+use crate::convert::{error_from_kind, python_error_text, usage, Answer, Expect};
+
+/// Where one call's answer goes.
+pub(crate) struct PendingReply {
+    pub answer: oneshot::Sender<Result<Answer, Error>>,
+    pub expect: Expect,
+    pub agent_id: AgentId,
+    pub call_timeout: Option<Duration>,
+}
+
+/// Answers one call, once: `ok(value)` or `err(kind, message, retry_after)`.
+#[pyclass(module = "agent_host._native", name = "Reply", frozen)]
+pub(crate) struct Reply {
+    pending: Mutex<Option<PendingReply>>,
+}
+
+impl Reply {
+    pub fn new(pending: PendingReply) -> Self {
+        Reply {
+            pending: Mutex::new(Some(pending)),
+        }
+    }
+
+    fn take(&self) -> Option<PendingReply> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    /// Answers with an error, unless already answered (Rust-side failures of a call).
+    pub fn fail(&self, error: Error) {
+        if let Some(pending) = self.take() {
+            let _ = pending.answer.send(Err(error));
+        }
+    }
+}
+
+#[pymethods]
+impl Reply {
+    fn ok(&self, py: Python<'_>, value: &Bound<'_, PyAny>) {
+        let Some(pending) = self.take() else { return };
+        let answer = pending.expect.decode(value).map_err(|error| {
+            Error::BackendError(format!(
+                "the Python side answered with an unexpected value: {}",
+                python_error_text(py, &error)
+            ))
+        });
+        let _ = pending.answer.send(answer);
+    }
+
+    #[pyo3(signature = (kind, message, retry_after = None))]
+    fn err(&self, kind: &str, message: String, retry_after: Option<f64>) {
+        let Some(pending) = self.take() else { return };
+        let error = error_from_kind(
+            kind,
+            message,
+            retry_after,
+            pending.agent_id,
+            pending.call_timeout,
+        );
+        let _ = pending.answer.send(Err(error));
+    }
+}
+
+/// Where a turn's quota errors are recorded.
+#[derive(Clone)]
+pub(crate) struct QuotaTarget {
+    pub registry: Arc<QuotaRegistry>,
+    pub key: Arc<str>,
+}
+
+/// One chat turn's events, written by the Python side into the turn's log.
+#[pyclass(module = "agent_host._native", name = "TurnSink", frozen)]
+pub(crate) struct TurnSink {
+    sender: Mutex<Option<ChatEventSender>>,
+    agent_id: AgentId,
+    call_timeout: Option<Duration>,
+    quota: QuotaTarget,
+}
+
+impl TurnSink {
+    pub fn new(
+        sender: ChatEventSender,
+        agent_id: AgentId,
+        call_timeout: Option<Duration>,
+        quota: QuotaTarget,
+    ) -> Self {
+        TurnSink {
+            sender: Mutex::new(Some(sender)),
+            agent_id,
+            call_timeout,
+            quota,
+        }
+    }
+
+    /// Writes with the sender, if the turn is still open.
+    fn write(&self, write: impl FnOnce(&mut ChatEventSender) -> bool) -> bool {
+        let mut sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        sender.as_mut().is_some_and(write)
+    }
+
+    fn finish(&self, finish: impl FnOnce(ChatEventSender) -> bool) -> bool {
+        let sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        sender.is_some_and(finish)
+    }
+
+    /// Ends the turn from the Rust side (the Python side could not take the call).
+    pub fn fail_now(&self, error: Error) {
+        self.finish(|sender| sender.finish(Err(error)));
+    }
+}
+
+/// Splits `packed` at character offsets `ends` (Python counts code points, not bytes).
+fn split_chunks(packed: &str, ends: &[usize]) -> Vec<String> {
+    let slice = |start: usize, end: usize| packed[start..end.max(start)].to_owned();
+    let mut start = 0;
+    if packed.is_ascii() {
+        return ends
+            .iter()
+            .map(|&end| {
+                let end = end.min(packed.len());
+                let chunk = slice(start, end);
+                start = start.max(end);
+                chunk
+            })
+            .collect();
+    }
+    // Byte offset of every character boundary, the end included.
+    let boundaries: Vec<usize> = packed
+        .char_indices()
+        .map(|(index, _)| index)
+        .chain(std::iter::once(packed.len()))
+        .collect();
+    ends.iter()
+        .map(|&end| {
+            let end = boundaries[end.min(boundaries.len() - 1)];
+            let chunk = slice(start, end);
+            start = start.max(end);
+            chunk
+        })
+        .collect()
+}
+
+#[pymethods]
+impl TurnSink {
+    /// Text chunks packed as one string plus the end offset of each chunk.
+    fn texts(&self, packed: &str, ends: Vec<usize>) -> bool {
+        let chunks = split_chunks(packed, &ends);
+        self.write(|sender| sender.texts(chunks))
+    }
+
+    fn thought(&self, text: String) -> bool {
+        self.write(|sender| sender.thought(text))
+    }
+
+    fn tool_call(&self, id: String, name: String, args_json: &str) -> bool {
+        let args = serde_json::from_str(args_json)
+            .unwrap_or_else(|_| serde_json::Value::String(args_json.to_owned()));
+        self.write(|sender| sender.tool_call(ToolCall { id, name, args }))
+    }
+
+    fn step(&self, index: u32, description: String) -> bool {
+        self.write(|sender| sender.step(index, description))
+    }
+
+    #[pyo3(signature = (prompt = None, cached = None, candidates = None, thoughts = None, total = None))]
+    fn usage(
+        &self,
+        prompt: Option<u32>,
+        cached: Option<u32>,
+        candidates: Option<u32>,
+        thoughts: Option<u32>,
+        total: Option<u32>,
+    ) -> bool {
+        let usage = usage(prompt, cached, candidates, thoughts, total);
+        self.write(|sender| sender.usage(usage))
+    }
+
+    #[pyo3(signature = (prompt, cached, candidates, thoughts, total, structured_json = None))]
+    fn complete(
+        &self,
+        prompt: Option<u32>,
+        cached: Option<u32>,
+        candidates: Option<u32>,
+        thoughts: Option<u32>,
+        total: Option<u32>,
+        structured_json: Option<&str>,
+    ) -> bool {
+        let usage = usage(prompt, cached, candidates, thoughts, total);
+        let structured = structured_json.map(|json| {
+            serde_json::from_str(json)
+                .unwrap_or_else(|_| serde_json::Value::String(json.to_owned()))
+        });
+        self.finish(|sender| sender.complete(usage, structured))
+    }
+
+    #[pyo3(signature = (kind, message, retry_after = None))]
+    fn fail(&self, kind: &str, message: String, retry_after: Option<f64>) -> bool {
+        let error = error_from_kind(kind, message, retry_after, self.agent_id, self.call_timeout);
+        if let Error::QuotaExceeded { retry_after, .. } = &error {
+            self.quota
+                .registry
+                .record_hit(&self.quota.key, retry_after.unwrap_or_default());
+        }
+        self.finish(|sender| sender.finish(Err(error)))
+    }
+
+    #[getter]
+    fn cancelled(&self) -> bool {
+        let sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        sender.as_ref().is_none_or(ChatEventSender::is_cancelled)
+    }
+}
+
+/// Called by the event loop when the wake-up socket is readable.
+#[pyfunction]
+fn drain(py: Python<'_>) {
+    crate::interpreter::drain(py);
+}
+
+/// Creates `agent_host._native` and puts it in `sys.modules`.
+pub(crate) fn register(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    let module = PyModule::new(py, "agent_host._native")?;
+    module.add_class::<Reply>()?;
+    module.add_class::<TurnSink>()?;
+    let drain = wrap_pyfunction!(drain, &module)?;
+    module.add_function(drain.clone())?;
+    let modules = py.import("sys")?.getattr("modules")?;
+    modules
+        .cast::<PyDict>()?
+        .set_item("agent_host._native", &module)?;
+    Ok(drain.into_any())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_chunks;
+
+    #[test]
+    fn chunks_split_at_character_offsets() {
+        assert_eq!(
+            split_chunks("abcdef", &[1, 3, 3, 6]),
+            ["a", "bc", "", "def"]
+        );
+        assert_eq!(
+            split_chunks("héllo wörld", &[5, 6, 11]),
+            ["héllo", " ", "wörld"]
+        );
+        assert_eq!(split_chunks("日本語", &[1, 3]), ["日", "本語"]);
+    }
+}

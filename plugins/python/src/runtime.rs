@@ -1,0 +1,381 @@
+//! `PythonRuntime`: every `Runtime` method as a command to the interpreter thread.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent_plugin_api::{
+    async_trait, channel, AgentConfig, AgentId, BackoffPolicy, ChatResponseHandle, Content,
+    ConversationMessage, Error, Plugin, QuotaRegistry, Runtime, UsageMetadata,
+};
+use pyo3::prelude::*;
+use tokio::sync::oneshot;
+
+use crate::convert::{Answer, Expect};
+use crate::interpreter::{self, Arg, Call, Command, Interpreter};
+use crate::native::{PendingReply, QuotaTarget, TurnSink};
+use crate::options::{PythonOptions, OPTIONS_HELP};
+
+/// Python agents, served from one asyncio loop on the interpreter thread.
+pub struct PythonRuntime {
+    interpreter: &'static Interpreter,
+    bridge: Arc<Py<PyAny>>,
+    options: PythonOptions,
+    quota: QuotaTarget,
+    /// Agents created and not shut down: calls on any other id fail here, at once.
+    live: Mutex<HashSet<AgentId>>,
+    next_agent: AtomicU64,
+    next_turn: AtomicU64,
+}
+
+impl std::fmt::Debug for PythonRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PythonRuntime")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PythonRuntime {
+    /// Starts the interpreter if needed and builds this runtime's bridge (which loads
+    /// the agent class): a bad `agent` is `Error::InvalidConfig` with the traceback.
+    pub fn with_options(options: PythonOptions) -> Result<Self, Error> {
+        options.validate()?;
+        let interpreter = interpreter::get()?;
+        let (done, built) = std::sync::mpsc::channel();
+        interpreter.submit(Command::NewBridge {
+            options: options.clone(),
+            done,
+        });
+        let bridge = built
+            .recv()
+            .map_err(|_| Error::BackendError("the Python thread has stopped".into()))??;
+        let quota = QuotaTarget {
+            registry: Arc::new(QuotaRegistry::new(BackoffPolicy::default())),
+            key: Arc::from(options.quota_key()),
+        };
+        Ok(PythonRuntime {
+            interpreter,
+            bridge: Arc::new(bridge),
+            options,
+            quota,
+            live: Mutex::new(HashSet::new()),
+            next_agent: AtomicU64::new(1),
+            next_turn: AtomicU64::new(1),
+        })
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashSet<AgentId>> {
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn check(&self, agent_id: AgentId) -> Result<(), Error> {
+        if self.live().contains(&agent_id) {
+            Ok(())
+        } else {
+            Err(Error::AgentNotStarted(agent_id))
+        }
+    }
+
+    fn submit(
+        &self,
+        op: &'static str,
+        agent_id: AgentId,
+        arg: Arg,
+        reply: Option<PendingReply>,
+        sink: Option<TurnSink>,
+    ) {
+        self.interpreter.submit(Command::Call(Call {
+            bridge: self.bridge.clone(),
+            op,
+            agent_id,
+            arg,
+            reply,
+            sink,
+        }));
+    }
+
+    /// Sends one call and waits for its answer (up to `call_timeout_ms`).
+    async fn call(
+        &self,
+        op: &'static str,
+        agent_id: AgentId,
+        arg: Arg,
+        expect: Expect,
+    ) -> Result<Answer, Error> {
+        let (answer, answered) = oneshot::channel();
+        let reply = PendingReply {
+            answer,
+            expect,
+            agent_id,
+            call_timeout: self.options.call_timeout(),
+        };
+        self.submit(op, agent_id, arg, Some(reply), None);
+        let dropped = || Error::BackendError(format!("the Python side dropped the {op} call"));
+        match self.options.call_timeout() {
+            None => answered.await.map_err(|_| dropped())?,
+            Some(limit) => tokio::time::timeout(limit, answered)
+                .await
+                .map_err(|_| Error::Timeout {
+                    duration: limit,
+                    operation: op.to_owned(),
+                })?
+                .map_err(|_| dropped())?,
+        }
+    }
+
+    /// A call on a live agent.
+    async fn agent_call(
+        &self,
+        op: &'static str,
+        agent_id: AgentId,
+        arg: Arg,
+        expect: Expect,
+    ) -> Result<Answer, Error> {
+        self.check(agent_id)?;
+        self.call(op, agent_id, arg, expect).await
+    }
+}
+
+impl Drop for PythonRuntime {
+    /// Stops every agent and releases the bridge on the interpreter thread.
+    fn drop(&mut self) {
+        let live: Vec<AgentId> = self.live().drain().collect();
+        for agent_id in live {
+            self.submit("try_shutdown", agent_id, Arg::None, None, None);
+        }
+        self.interpreter
+            .submit(Command::Release(self.bridge.clone()));
+    }
+}
+
+fn unexpected(op: &str, answer: Answer) -> Error {
+    Error::BackendError(format!("the Python side answered {op} with {answer:?}"))
+}
+
+#[async_trait]
+impl Runtime for PythonRuntime {
+    async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
+        let json = serde_json::to_string(&config)
+            .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
+        let agent_id = self.next_agent.fetch_add(1, Ordering::Relaxed);
+        self.call("create_agent", agent_id, Arg::Json(json), Expect::Unit)
+            .await?;
+        self.live().insert(agent_id);
+        Ok(agent_id)
+    }
+
+    async fn chat(
+        &self,
+        agent_id: AgentId,
+        content: &Content,
+    ) -> Result<ChatResponseHandle, Error> {
+        self.check(agent_id)?;
+        let (sender, handle) = channel();
+        let turn_id = self.next_turn.fetch_add(1, Ordering::Relaxed);
+        let interpreter = self.interpreter;
+        let bridge = self.bridge.clone();
+        // A dropped or cancelled handle stops the asyncio task too.
+        sender.on_cancel(move || {
+            interpreter.submit(Command::Call(Call {
+                bridge,
+                op: "cancel_turn",
+                agent_id,
+                arg: Arg::TurnId(turn_id),
+                reply: None,
+                sink: None,
+            }))
+        });
+        let sink = TurnSink::new(
+            sender,
+            agent_id,
+            self.options.call_timeout(),
+            self.quota.clone(),
+        );
+        self.submit(
+            "chat",
+            agent_id,
+            Arg::Turn(turn_id, content.clone()),
+            None,
+            Some(sink),
+        );
+        Ok(handle)
+    }
+
+    async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.check(agent_id)?;
+        self.live().remove(&agent_id);
+        self.call("shutdown", agent_id, Arg::None, Expect::Unit)
+            .await
+            .map(drop)
+    }
+
+    async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.agent_call("cancel", agent_id, Arg::None, Expect::Unit)
+            .await
+            .map(drop)
+    }
+
+    async fn wait_for_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.agent_call("wait_for_idle", agent_id, Arg::None, Expect::Unit)
+            .await
+            .map(drop)
+    }
+
+    async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
+        self.agent_call(
+            "send",
+            agent_id,
+            Arg::Content(content.clone()),
+            Expect::Unit,
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.agent_call("signal_idle", agent_id, Arg::None, Expect::Unit)
+            .await
+            .map(drop)
+    }
+
+    async fn wait_for_wakeup(&self, agent_id: AgentId, timeout: Duration) -> Result<bool, Error> {
+        match self
+            .agent_call(
+                "wait_for_wakeup",
+                agent_id,
+                Arg::Seconds(timeout.as_secs_f64()),
+                Expect::Bool,
+            )
+            .await?
+        {
+            Answer::Bool(woken) => Ok(woken),
+            other => Err(unexpected("wait_for_wakeup", other)),
+        }
+    }
+
+    async fn wait_for_quota(&self) {
+        self.quota.registry.wait(&self.quota.key).await;
+    }
+
+    async fn record_quota_hit(&self, retry_after: Duration) {
+        self.quota.registry.record_hit(&self.quota.key, retry_after);
+    }
+
+    fn quota_registry(&self) -> &QuotaRegistry {
+        &self.quota.registry
+    }
+
+    async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
+        match self
+            .agent_call("history", agent_id, Arg::None, Expect::History)
+            .await?
+        {
+            Answer::History(history) => Ok(history),
+            other => Err(unexpected("history", other)),
+        }
+    }
+
+    async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
+        match self
+            .agent_call("turn_count", agent_id, Arg::None, Expect::Count)
+            .await?
+        {
+            Answer::Count(count) => Ok(count),
+            other => Err(unexpected("turn_count", other)),
+        }
+    }
+
+    async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        match self
+            .agent_call("total_usage", agent_id, Arg::None, Expect::Usage)
+            .await?
+        {
+            Answer::Usage(usage) => Ok(usage),
+            other => Err(unexpected("total_usage", other)),
+        }
+    }
+
+    async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        match self
+            .agent_call("last_turn_usage", agent_id, Arg::None, Expect::Usage)
+            .await?
+        {
+            Answer::Usage(usage) => Ok(usage),
+            other => Err(unexpected("last_turn_usage", other)),
+        }
+    }
+
+    async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.agent_call("clear_history", agent_id, Arg::None, Expect::Unit)
+            .await
+            .map(drop)
+    }
+
+    async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
+        match self
+            .agent_call("last_response", agent_id, Arg::None, Expect::Text)
+            .await?
+        {
+            Answer::Text(text) => Ok(text),
+            other => Err(unexpected("last_response", other)),
+        }
+    }
+
+    async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
+        match self
+            .agent_call("compaction_indices", agent_id, Arg::None, Expect::Indices)
+            .await?
+        {
+            Answer::Indices(indices) => Ok(indices),
+            other => Err(unexpected("compaction_indices", other)),
+        }
+    }
+
+    async fn delete(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.check(agent_id)?;
+        self.live().remove(&agent_id);
+        self.call("delete", agent_id, Arg::None, Expect::Unit)
+            .await
+            .map(drop)
+    }
+
+    async fn disconnect(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.agent_call("disconnect", agent_id, Arg::None, Expect::Unit)
+            .await
+            .map(drop)
+    }
+
+    async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
+        match self
+            .agent_call("is_idle", agent_id, Arg::None, Expect::Bool)
+            .await?
+        {
+            Answer::Bool(idle) => Ok(idle),
+            other => Err(unexpected("is_idle", other)),
+        }
+    }
+
+    fn try_shutdown_agent(&self, agent_id: AgentId) {
+        if self.live().remove(&agent_id) {
+            self.submit("try_shutdown", agent_id, Arg::None, None, None);
+        }
+    }
+}
+
+impl Plugin for PythonRuntime {
+    const NAME: &'static str = "python";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const DESCRIPTION: &'static str =
+        "Runs Python agents (async generators) on an embedded CPython's asyncio loop";
+    const OPTIONS_HELP: &'static str = OPTIONS_HELP;
+
+    type Options = PythonOptions;
+
+    fn new(options: PythonOptions) -> Result<Self, Error> {
+        PythonRuntime::with_options(options)
+    }
+}

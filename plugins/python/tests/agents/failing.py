@@ -1,0 +1,43 @@
+"""Agents that fail in the ways the backend must report clearly."""
+
+import asyncio
+
+import agent_host
+
+
+class Raises:
+    def __init__(self, config):
+        pass
+
+    async def chat(self, content):
+        yield "partial "
+        raise ValueError("the agent broke on purpose")
+
+
+class OverQuota:
+    def __init__(self, config):
+        pass
+
+    async def chat(self, content):
+        raise agent_host.QuotaExceeded(retry_after=2.5, message="slow down")
+        yield  # pragma: no cover - makes this an async generator
+
+
+class Hangs:
+    def __init__(self, config):
+        pass
+
+    async def chat(self, content):
+        yield "thinking "
+        await asyncio.sleep(3600)
+
+
+class RefusesConfig:
+    def __init__(self, config):
+        raise agent_host.InvalidConfig("this agent needs extras.secret")
+
+    async def chat(self, content):
+        yield ""
+
+
+not_a_class = 42

@@ -1,0 +1,238 @@
+//! The Python backend through its real plugin file: user agents, every failure the
+//! backend must report clearly, C extensions, venvs, and many agents on one loop.
+//! `cargo xtask test` stages the plugin first.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agent_plugin_api::{AgentConfig, Content, Error, PluginLibrary, PluginRuntime, Runtime};
+use serde_json::json;
+
+fn plugin() -> PluginLibrary {
+    let dist = std::env::var_os("AGENT_HOST_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/dist"));
+    let path = dist.join("plugins/libagent_plugin_python.so");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask stage` first (or `cargo xtask test`)",
+        path.display()
+    );
+    PluginLibrary::open(&path).expect("the staged Python plugin loads")
+}
+
+fn agents_dir() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/agents")
+        .display()
+        .to_string()
+}
+
+fn runtime_for(agent: &str) -> Result<PluginRuntime, Error> {
+    plugin().new_runtime(&json!({"agent": agent, "python_path": [agents_dir()]}))
+}
+
+async fn ask(runtime: &PluginRuntime, text: &str) -> Result<String, Error> {
+    let agent = runtime
+        .create_agent(AgentConfig::builder("test-model").build())
+        .await?;
+    let handle = runtime.chat(agent, &Content::text(text)).await?;
+    Ok(handle.text().await?.text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reference_agent_answers_by_default() {
+    let runtime = plugin().new_runtime(&json!({})).unwrap();
+    assert_eq!(
+        ask(&runtime, "hello there").await.unwrap(),
+        "echo: hello there"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_agent_loads_from_a_directory_on_python_path() {
+    let runtime = runtime_for("shouting:Shouting").unwrap();
+    assert_eq!(
+        ask(&runtime, "make it loud").await.unwrap(),
+        "MAKE IT LOUD "
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_exception_carries_its_type_message_and_traceback() {
+    let runtime = runtime_for("failing:Raises").unwrap();
+    let error = ask(&runtime, "go").await.unwrap_err();
+    let Error::BackendError(message) = &error else {
+        panic!("expected a backend error, got {error:?}")
+    };
+    assert!(message.contains("ValueError"), "{message}");
+    assert!(message.contains("the agent broke on purpose"), "{message}");
+    assert!(message.contains("Traceback"), "{message}");
+    assert!(message.contains("failing.py"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quota_exceeded_becomes_a_quota_error_and_backs_off() {
+    let runtime = runtime_for("failing:OverQuota").unwrap();
+    let error = ask(&runtime, "go").await.unwrap_err();
+    assert_eq!(
+        error,
+        Error::QuotaExceeded {
+            retry_after: Some(Duration::from_millis(2500)),
+            message: "slow down".into(),
+        }
+    );
+    let backoff = runtime.quota_registry().remaining("python").unwrap();
+    assert!(backoff >= Duration::from_secs(2), "{backoff:?}");
+}
+
+#[test]
+fn a_missing_module_is_an_invalid_agent_option() {
+    let error = runtime_for("no_such_module:Agent").unwrap_err();
+    let Error::InvalidConfig(message) = &error else {
+        panic!("expected InvalidConfig, got {error:?}")
+    };
+    assert!(message.contains("option `agent`"), "{message}");
+    assert!(message.contains("no_such_module"), "{message}");
+}
+
+#[test]
+fn a_syntax_error_shows_the_file_and_line() {
+    let error = runtime_for("broken_syntax:Broken").unwrap_err();
+    let Error::InvalidConfig(message) = &error else {
+        panic!("expected InvalidConfig, got {error:?}")
+    };
+    assert!(message.contains("SyntaxError"), "{message}");
+    assert!(message.contains("broken_syntax.py"), "{message}");
+}
+
+#[test]
+fn a_missing_attribute_is_named() {
+    let error = runtime_for("failing:NoSuchAgent").unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidConfig(message) if message.contains("NoSuchAgent")),
+        "{error:?}"
+    );
+    let error = runtime_for("failing:not_a_class").unwrap_err();
+    assert!(matches!(error, Error::InvalidConfig(_)), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_refusing_its_config_is_invalid_config() {
+    let runtime = runtime_for("failing:RefusesConfig").unwrap();
+    let error = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidConfig(message) if message.contains("extras.secret")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_agent_times_out_and_can_be_cancelled() {
+    let runtime = plugin()
+        .new_runtime(&json!({
+            "agent": "failing:Hangs", "python_path": [agents_dir()], "call_timeout_ms": 300,
+        }))
+        .unwrap();
+    let error = ask(&runtime, "go").await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+
+    let runtime = runtime_for("failing:Hangs").unwrap();
+    let agent = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let handle = runtime.chat(agent, &"go".into()).await.unwrap();
+    let mut chunks = handle.text_stream();
+    assert_eq!(
+        futures::StreamExt::next(&mut chunks).await.as_deref(),
+        Some("thinking ")
+    );
+    runtime.cancel(agent).await.unwrap();
+    assert_eq!(handle.text().await.unwrap_err(), Error::Cancelled);
+    // The loop is free again: the agent still answers its other calls.
+    assert_eq!(runtime.turn_count(agent).await.unwrap(), 0);
+    assert!(runtime.is_idle(agent).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn c_extension_modules_import_inside_the_plugin() {
+    let runtime = runtime_for("native_modules:UsesNativeModules").unwrap();
+    let answer = ask(&runtime, "compute").await.unwrap();
+    assert_eq!(answer, r#"{"sum": "0.3", "sqrt2": 1.414}"#);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_venv_site_packages_join_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv");
+    let created = std::process::Command::new(env!("AGENT_PYTHON_EXECUTABLE"))
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let site = venv
+        .join("lib")
+        .join(format!("python{}", env!("AGENT_PYTHON_VERSION")))
+        .join("site-packages");
+    std::fs::write(
+        site.join("venv_only_agent.py"),
+        "class Agent:\n    def __init__(self, config):\n        pass\n\n    async def chat(self, content):\n        yield 'from the venv'\n",
+    )
+    .unwrap();
+    let runtime = plugin()
+        .new_runtime(&json!({"agent": "venv_only_agent:Agent", "venv": venv}))
+        .unwrap();
+    assert_eq!(ask(&runtime, "hi").await.unwrap(), "from the venv");
+
+    let error = plugin()
+        .new_runtime(&json!({"venv": dir.path().join("not-a-venv")}))
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidConfig(message) if message.contains("option `venv`")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_agents_chat_at_once_on_one_loop() {
+    let runtime = plugin().new_runtime(&json!({})).unwrap();
+    let config = AgentConfig::builder("m")
+        .extra("chunk_delay_ms", json!(0))
+        .build();
+    let mut agents = Vec::new();
+    for _ in 0..1000 {
+        agents.push(runtime.create_agent(config.clone()).await.unwrap());
+    }
+    let turns = agents.iter().map(|&agent| {
+        let runtime = &runtime;
+        async move {
+            let handle = runtime
+                .chat(agent, &Content::text(format!("agent {agent}")))
+                .await
+                .unwrap();
+            (agent, handle.text().await.unwrap().text)
+        }
+    });
+    for (agent, answer) in futures::future::join_all(turns).await {
+        assert_eq!(answer, format!("echo: agent {agent}"));
+    }
+    for &agent in &agents {
+        assert_eq!(runtime.turn_count(agent).await.unwrap(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_options_and_agents_are_refused_clearly() {
+    let error = plugin().new_runtime(&json!({"agnet": "x:y"})).unwrap_err();
+    assert!(error.to_string().contains("agnet"), "{error}");
+    let runtime = plugin().new_runtime(&json!({})).unwrap();
+    assert_eq!(
+        runtime.turn_count(77).await.unwrap_err(),
+        Error::AgentNotStarted(77)
+    );
+}
