@@ -20,11 +20,11 @@ pub enum HostError {
     DuplicatePlugin { name: String, paths: Vec<PathBuf> },
     #[error("{}", reason)]
     PluginRefused { path: PathBuf, reason: String },
-    #[error("backend {backend:?}: {source}")]
+    /// The plugin refused: its error says why (shown in full, not as a cause chain).
+    #[error("backend {backend:?}: {error}")]
     Runtime {
         backend: String,
-        #[source]
-        source: agent_plugin_api::Error,
+        error: agent_plugin_api::Error,
     },
 }
 

@@ -218,9 +218,9 @@ impl Host {
         options.extend(overrides);
         library
             .new_runtime(&serde_json::Value::Object(options))
-            .map_err(|source| HostError::Runtime {
+            .map_err(|error| HostError::Runtime {
                 backend: name.to_owned(),
-                source,
+                error,
             })
     }
 }

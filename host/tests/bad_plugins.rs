@@ -92,7 +92,7 @@ async fn a_constructor_error_is_reported_and_the_host_goes_on() {
         .runtime_with_options("misbehaving", options(json!({"constructor": "error"})))
         .unwrap_err();
     assert!(
-        matches!(&error, HostError::Runtime { source: Error::InvalidConfig(message), .. } if message.contains("refuses")),
+        matches!(&error, HostError::Runtime { error: Error::InvalidConfig(message), .. } if message.contains("refuses")),
         "{error}"
     );
     let error = host

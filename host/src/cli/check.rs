@@ -34,9 +34,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Refuse bad options up front, with the plugin's own message, not once per case.
     library
         .new_runtime(&options)
-        .map_err(|source| HostError::Runtime {
+        .map_err(|error| HostError::Runtime {
             backend: library.metadata().name.clone(),
-            source,
+            error,
         })?;
     let target = Target::from_library(library, options)
         .with_failing_prompt(args.failing_prompt.map(Content::text));

@@ -104,7 +104,7 @@ fn start() -> Result<Interpreter, String> {
 /// The interpreter thread: start Python, then run the loop for the life of the process.
 fn run(reader_fd: i32, ready: std::sync::mpsc::Sender<Result<(), String>>) {
     if let Err(error) = loader::promote_libpython().and_then(|()| loader::initialize()) {
-        let _ = ready.send(Err(error.to_string()));
+        let _ = ready.send(Err(error));
         return;
     }
     Python::attach(|py| {
@@ -209,14 +209,19 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<Py<PyAny>, Erro
         Ok(bridge.call1((settings,))?.unbind())
     };
     build().map_err(|error| {
-        let text = python_error_text(py, &error);
         let invalid = py
             .import("agent_host")
             .and_then(|module| module.getattr("InvalidConfig"))
             .is_ok_and(|class| error.get_type(py).is_subclass(&class).unwrap_or(false));
         if invalid {
-            Error::InvalidConfig(format!("option `agent`: {text}"))
+            // Its message already holds what matters, the agent module's traceback too.
+            let message = error
+                .value(py)
+                .str()
+                .map_or_else(|_| error.to_string(), |text| text.to_string());
+            Error::InvalidConfig(format!("option `agent`: {message}"))
         } else {
+            let text = python_error_text(py, &error);
             Error::BackendError(format!("cannot start the Python bridge: {text}"))
         }
     })

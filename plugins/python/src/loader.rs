@@ -6,8 +6,6 @@
 //! packages) then fail to import with "undefined symbol". So before initializing, the
 //! already-loaded libpython is promoted to `RTLD_GLOBAL`.
 
-use agent_plugin_api::Error;
-
 /// glibc's `RTLD_NOLOAD`: only look up an already-loaded library, never load one.
 #[cfg(target_os = "linux")]
 const RTLD_NOLOAD: std::ffi::c_int = 0x0004;
@@ -16,7 +14,7 @@ const RTLD_NOLOAD: std::ffi::c_int = 0x0004;
 /// only re-flag the copy the dynamic linker already mapped, never load a second one
 /// (two libpythons in one process crash it).
 #[cfg(target_os = "linux")]
-pub(crate) fn promote_libpython() -> Result<(), Error> {
+pub(crate) fn promote_libpython() -> Result<(), String> {
     use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
     let soname = env!("AGENT_PYTHON_LIBPYTHON");
     // SAFETY: with RTLD_NOLOAD, dlopen runs no initializer and maps nothing new: it
@@ -24,9 +22,7 @@ pub(crate) fn promote_libpython() -> Result<(), Error> {
     // widened to RTLD_GLOBAL.
     let library = unsafe { Library::open(Some(soname), RTLD_NOLOAD | RTLD_NOW | RTLD_GLOBAL) }
         .map_err(|error| {
-            Error::BackendError(format!(
-                "cannot make {soname} global (is the plugin linked against it?): {error}"
-            ))
+            format!("cannot make {soname} global (is the plugin linked against it?): {error}")
         })?;
     // Closing would drop the reference the promotion holds; libpython stays for good.
     std::mem::forget(library);
@@ -34,14 +30,14 @@ pub(crate) fn promote_libpython() -> Result<(), Error> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn promote_libpython() -> Result<(), Error> {
+pub(crate) fn promote_libpython() -> Result<(), String> {
     Ok(())
 }
 
 /// Starts the interpreter, reporting a failure as an error instead of the abort that
 /// `Py_InitializeEx` does (a bad `PYTHONHOME`, a missing standard library). Then releases
 /// the GIL, as PyO3's own initialization does, so `Python::attach` can take it.
-pub(crate) fn initialize() -> Result<(), Error> {
+pub(crate) fn initialize() -> Result<(), String> {
     use pyo3::ffi;
     use std::mem::MaybeUninit;
 
@@ -70,11 +66,11 @@ pub(crate) fn initialize() -> Result<(), Error> {
                         .into_owned()
                 }
             };
-            return Err(Error::BackendError(format!(
+            return Err(format!(
                 "Python failed to initialize: {} ({}); check PYTHONHOME and PYTHONPATH",
                 text(status.err_msg),
                 text(status.func)
-            )));
+            ));
         }
         ffi::PyEval_SaveThread();
     }

@@ -131,42 +131,10 @@ impl TurnSink {
     }
 }
 
-/// Splits `packed` at character offsets `ends` (Python counts code points, not bytes).
-fn split_chunks(packed: &str, ends: &[usize]) -> Vec<String> {
-    let slice = |start: usize, end: usize| packed[start..end.max(start)].to_owned();
-    let mut start = 0;
-    if packed.is_ascii() {
-        return ends
-            .iter()
-            .map(|&end| {
-                let end = end.min(packed.len());
-                let chunk = slice(start, end);
-                start = start.max(end);
-                chunk
-            })
-            .collect();
-    }
-    // Byte offset of every character boundary, the end included.
-    let boundaries: Vec<usize> = packed
-        .char_indices()
-        .map(|(index, _)| index)
-        .chain(std::iter::once(packed.len()))
-        .collect();
-    ends.iter()
-        .map(|&end| {
-            let end = boundaries[end.min(boundaries.len() - 1)];
-            let chunk = slice(start, end);
-            start = start.max(end);
-            chunk
-        })
-        .collect()
-}
-
 #[pymethods]
 impl TurnSink {
-    /// Text chunks packed as one string plus the end offset of each chunk.
-    fn texts(&self, packed: &str, ends: Vec<usize>) -> bool {
-        let chunks = split_chunks(packed, &ends);
+    /// A batch of text chunks: one call, one lock and one wake-up for all of them.
+    fn texts(&self, chunks: Vec<String>) -> bool {
         self.write(|sender| sender.texts(chunks))
     }
 
@@ -254,22 +222,4 @@ pub(crate) fn register(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
         .cast::<PyDict>()?
         .set_item("agent_host._native", &module)?;
     Ok(drain.into_any())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_chunks;
-
-    #[test]
-    fn chunks_split_at_character_offsets() {
-        assert_eq!(
-            split_chunks("abcdef", &[1, 3, 3, 6]),
-            ["a", "bc", "", "def"]
-        );
-        assert_eq!(
-            split_chunks("héllo wörld", &[5, 6, 11]),
-            ["héllo", " ", "wörld"]
-        );
-        assert_eq!(split_chunks("日本語", &[1, 3]), ["日", "本語"]);
-    }
 }

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from itertools import accumulate
 from typing import Any, AsyncIterator, Callable, Optional, Protocol
 
 from ._events import AgentError, Step, StructuredOutput, Thought, ToolCall, Usage
@@ -31,7 +30,7 @@ CAP = 4096
 class SinkLike(Protocol):
     """The Rust ``agent_host._native.TurnSink`` API (one per chat turn)."""
 
-    def texts(self, packed: str, ends: list[int]) -> bool: ...
+    def texts(self, chunks: list[str]) -> bool: ...
     def thought(self, text: str) -> bool: ...
     def tool_call(self, id: str, name: str, args_json: str) -> bool: ...
     def step(self, index: int, description: str) -> bool: ...
@@ -128,7 +127,7 @@ class _NullSink:
     __slots__ = ()
     cancelled = False
 
-    def texts(self, packed: str, ends: list[int]) -> bool:
+    def texts(self, chunks: list[str]) -> bool:
         return True
 
     def thought(self, text: str) -> bool:
@@ -202,14 +201,14 @@ class TurnWriter:
         pending = self.pending
         if not pending:
             return True
-        packed = "".join(pending)
-        self.done.append(packed)
+        self.done += pending
         if self._unread:
             pending.clear()
             return True
-        ends = [*accumulate(map(len, pending))]
+        # The sink copies the chunks during the call, so the list can be reused after.
+        taken = self.sink.texts(pending)
         pending.clear()
-        if self.sink.texts(packed, ends):
+        if taken:
             return True
         self.alive = False
         return False

@@ -45,7 +45,7 @@ class NoopSink:
         self.batches = 0
         self.done: Optional[asyncio.Future[None]] = None
 
-    def texts(self, packed: str, ends: List[int]) -> bool:
+    def texts(self, chunks: List[str]) -> bool:
         self.batches += 1
         return True
 

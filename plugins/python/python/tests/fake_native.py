@@ -95,17 +95,12 @@ class TurnSink:
 
     # -- the TurnSink API -------------------------------------------------------------
 
-    def texts(self, packed: str, ends: List[int]) -> bool:
-        assert isinstance(packed, str)
-        assert ends and ends[-1] == len(packed), (ends[-1:], len(packed))
+    def texts(self, chunks: List[str]) -> bool:
+        assert chunks and all(type(chunk) is str for chunk in chunks), chunks
         if not self._open():
             return False
         self.texts_calls += 1
-        start = 0
-        for end in ends:
-            assert end >= start
-            self.events.append(("text", packed[start:end]))
-            start = end
+        self.events.extend(("text", chunk) for chunk in chunks)
         if self.refuse_after is not None and self.texts_calls >= self.refuse_after:
             self.dropped = True
         return True
