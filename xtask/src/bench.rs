@@ -6,7 +6,10 @@ use crate::stage;
 use crate::workspace::{cargo, dist_dir, exec};
 
 /// Every criterion bench target, as `(package, bench)`.
-const BENCHES: &[(&str, &str)] = &[("agent-host", "abi_overhead")];
+const BENCHES: &[(&str, &str)] = &[
+    ("agent-host", "abi_overhead"),
+    ("agent-plugin-python", "python_bridge"),
+];
 
 pub fn run(extra: &[String]) -> Result<()> {
     stage::stage()?;

@@ -39,6 +39,14 @@ pub fn mock_plugin() -> PathBuf {
     )
 }
 
+/// The staged Python plugin.
+pub fn python_plugin() -> PathBuf {
+    existing(
+        dist_dir().join("plugins/libagent_plugin_python.so"),
+        "cargo xtask stage",
+    )
+}
+
 /// The staged `agent-host` binary.
 pub fn staged_binary() -> PathBuf {
     existing(dist_dir().join("agent-host"), "cargo xtask stage")

@@ -35,7 +35,8 @@ pub(crate) enum Arg {
 
 /// One call of `Bridge.submit(op, agent_id, arg, reply, sink)`.
 pub(crate) struct Call {
-    pub bridge: Arc<Py<PyAny>>,
+    /// The runtime's bound `Bridge.submit`, looked up once.
+    pub submit: Arc<Py<PyAny>>,
     pub op: &'static str,
     pub agent_id: AgentId,
     pub arg: Arg,
@@ -44,7 +45,7 @@ pub(crate) struct Call {
 }
 
 pub(crate) enum Command {
-    /// Builds a `Bridge` for a new runtime.
+    /// Builds a `Bridge` for a new runtime; answers with its bound `submit`.
     NewBridge {
         options: PythonOptions,
         done: std::sync::mpsc::Sender<Result<Py<PyAny>, Error>>,
@@ -206,7 +207,7 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<Py<PyAny>, Erro
             options.call_timeout().map(|timeout| timeout.as_secs_f64()),
         )?;
         let bridge = py.import("agent_host._bridge")?.getattr("Bridge")?;
-        Ok(bridge.call1((settings,))?.unbind())
+        Ok(bridge.call1((settings,))?.getattr("submit")?.unbind())
     };
     build().map_err(|error| {
         let invalid = py
@@ -229,7 +230,7 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<Py<PyAny>, Erro
 
 fn execute(py: Python<'_>, call: Call) {
     let Call {
-        bridge,
+        submit,
         op,
         agent_id,
         arg,
@@ -250,7 +251,7 @@ fn execute(py: Python<'_>, call: Call) {
         };
         let reply = reply.map(|reply| Py::new(py, reply)).transpose()?;
         let sink = sink.map(|sink| Py::new(py, sink)).transpose()?;
-        let result = bridge.call_method1(py, "submit", (op, agent_id, arg, &reply, &sink));
+        let result = submit.call1(py, (op, agent_id, arg, &reply, &sink));
         if let Err(error) = result {
             let failure = Error::BackendError(format!(
                 "the Python bridge refused {op}: {}",

@@ -20,7 +20,8 @@ use crate::options::{PythonOptions, OPTIONS_HELP};
 /// Python agents, served from one asyncio loop on the interpreter thread.
 pub struct PythonRuntime {
     interpreter: &'static Interpreter,
-    bridge: Arc<Py<PyAny>>,
+    /// This runtime's `Bridge.submit`, bound.
+    submit: Arc<Py<PyAny>>,
     options: PythonOptions,
     quota: QuotaTarget,
     /// Agents created and not shut down: calls on any other id fail here, at once.
@@ -48,7 +49,7 @@ impl PythonRuntime {
             options: options.clone(),
             done,
         });
-        let bridge = built
+        let submit = built
             .recv()
             .map_err(|_| Error::BackendError("the Python thread has stopped".into()))??;
         let quota = QuotaTarget {
@@ -57,7 +58,7 @@ impl PythonRuntime {
         };
         Ok(PythonRuntime {
             interpreter,
-            bridge: Arc::new(bridge),
+            submit: Arc::new(submit),
             options,
             quota,
             live: Mutex::new(HashSet::new()),
@@ -89,7 +90,7 @@ impl PythonRuntime {
         sink: Option<TurnSink>,
     ) {
         self.interpreter.submit(Command::Call(Call {
-            bridge: self.bridge.clone(),
+            submit: self.submit.clone(),
             op,
             agent_id,
             arg,
@@ -148,7 +149,7 @@ impl Drop for PythonRuntime {
             self.submit("try_shutdown", agent_id, Arg::None, None, None);
         }
         self.interpreter
-            .submit(Command::Release(self.bridge.clone()));
+            .submit(Command::Release(self.submit.clone()));
     }
 }
 
@@ -177,11 +178,11 @@ impl Runtime for PythonRuntime {
         let (sender, handle) = channel();
         let turn_id = self.next_turn.fetch_add(1, Ordering::Relaxed);
         let interpreter = self.interpreter;
-        let bridge = self.bridge.clone();
+        let submit = self.submit.clone();
         // A dropped or cancelled handle stops the asyncio task too.
         sender.on_cancel(move || {
             interpreter.submit(Command::Call(Call {
-                bridge,
+                submit,
                 op: "cancel_turn",
                 agent_id,
                 arg: Arg::TurnId(turn_id),

@@ -1,0 +1,122 @@
+//! The Python backend from the `agent-host` binary, as a user runs it.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn python_dir() -> tempfile::TempDir {
+    common::plugin_dir(&[(common::python_plugin(), "libagent_plugin_python.so")])
+}
+
+fn agent_host(args: &[&str], plugin_dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .args(args)
+        .arg("--plugin-dir")
+        .arg(plugin_dir)
+        .env_remove("AGENT_HOST_PLUGIN_PATH")
+        .env_remove("AGENT_HOST_CONFIG")
+        .env_remove("PYTHONHOME")
+        .current_dir(plugin_dir)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn example_agents() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/python/tests/agents")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn chat_streams_the_reference_agents_answer_and_exits_cleanly() {
+    let dir = python_dir();
+    let output = agent_host(&["chat", "--backend", "python", "hello"], dir.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "echo: hello\n");
+}
+
+#[test]
+fn chat_serves_a_user_agent_given_by_option() {
+    let dir = python_dir();
+    let agents = example_agents();
+    let output = agent_host(
+        &[
+            "chat",
+            "--backend",
+            "python",
+            "--option",
+            "agent=shouting:Shouting",
+            "--option",
+            &format!("python_path=[{agents:?}]"),
+            "quiet please",
+        ],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "QUIET PLEASE \n");
+}
+
+#[test]
+fn a_broken_agent_module_gives_a_readable_error() {
+    let dir = python_dir();
+    let agents = example_agents();
+    let output = agent_host(
+        &[
+            "chat",
+            "--backend",
+            "python",
+            "--option",
+            "agent=broken_syntax:Broken",
+            "--option",
+            &format!("python_path=[{agents:?}]"),
+            "hi",
+        ],
+        dir.path(),
+    );
+    assert!(!output.status.success());
+    let message = text(&output.stderr);
+    assert!(message.contains("option `agent`"), "{message}");
+    assert!(message.contains("SyntaxError"), "{message}");
+    assert!(message.contains("broken_syntax.py"), "{message}");
+}
+
+#[test]
+fn a_python_that_cannot_start_is_an_error_not_a_crash() {
+    let dir = python_dir();
+    let output = Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .args(["chat", "--backend", "python", "hi", "--plugin-dir"])
+        .arg(dir.path())
+        .env("PYTHONHOME", "/nonexistent/python-home")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let message = text(&output.stderr);
+    assert!(message.contains("Python failed to initialize"), "{message}");
+}
+
+#[test]
+fn check_passes_on_the_python_plugin() {
+    let dir = python_dir();
+    let plugin = dir.path().join("libagent_plugin_python.so");
+    let output = agent_host(
+        &[
+            "check",
+            plugin.to_str().unwrap(),
+            "--failing-prompt",
+            "please FAIL",
+        ],
+        dir.path(),
+    );
+    let report = text(&output.stdout);
+    assert!(output.status.success(), "{report}{}", text(&output.stderr));
+    assert!(
+        report.contains(" passed, 0 failed, 0 skipped, 0 crashed"),
+        "{report}"
+    );
+}
