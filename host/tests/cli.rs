@@ -2,27 +2,16 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Output};
 
-fn agent_host(args: &[&str], plugin_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_agent-host"))
-        .args(args)
-        .arg("--plugin-dir")
-        .arg(plugin_dir)
-        .env_remove("AGENT_HOST_PLUGIN_PATH")
-        .env_remove("AGENT_HOST_CONFIG")
-        .current_dir(plugin_dir)
-        .output()
-        .unwrap()
-}
+use common::run_host as agent_host;
 
 fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    common::text(&output.stdout)
 }
 
 fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    common::text(&output.stderr)
 }
 
 fn mock_dir() -> tempfile::TempDir {

@@ -3,34 +3,30 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 fn python_dir() -> tempfile::TempDir {
     common::plugin_dir(&[(common::python_plugin(), "libagent_plugin_python.so")])
 }
 
-fn agent_host(args: &[&str], plugin_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_agent-host"))
-        .args(args)
-        .arg("--plugin-dir")
-        .arg(plugin_dir)
-        .env_remove("AGENT_HOST_PLUGIN_PATH")
-        .env_remove("AGENT_HOST_CONFIG")
-        .env_remove("PYTHONHOME")
-        .current_dir(plugin_dir)
-        .output()
-        .unwrap()
-}
+use common::{run_host as agent_host, text};
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn example_agents() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/python/tests/agents")
-        .display()
-        .to_string()
+/// `chat` with an agent from the Python plugin's test agents.
+fn chat_with_agent(agent: &str, message: &str, dir: &Path) -> std::process::Output {
+    let agents = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/python/tests/agents");
+    agent_host(
+        &[
+            "chat",
+            "--backend",
+            "python",
+            "--option",
+            &format!("agent={agent}"),
+            "--option",
+            &format!("python_path=[{:?}]", agents.display().to_string()),
+            message,
+        ],
+        dir,
+    )
 }
 
 #[test]
@@ -44,20 +40,7 @@ fn chat_streams_the_reference_agents_answer_and_exits_cleanly() {
 #[test]
 fn chat_serves_a_user_agent_given_by_option() {
     let dir = python_dir();
-    let agents = example_agents();
-    let output = agent_host(
-        &[
-            "chat",
-            "--backend",
-            "python",
-            "--option",
-            "agent=shouting:Shouting",
-            "--option",
-            &format!("python_path=[{agents:?}]"),
-            "quiet please",
-        ],
-        dir.path(),
-    );
+    let output = chat_with_agent("shouting:Shouting", "quiet please", dir.path());
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(text(&output.stdout), "QUIET PLEASE \n");
 }
@@ -65,20 +48,7 @@ fn chat_serves_a_user_agent_given_by_option() {
 #[test]
 fn a_broken_agent_module_gives_a_readable_error() {
     let dir = python_dir();
-    let agents = example_agents();
-    let output = agent_host(
-        &[
-            "chat",
-            "--backend",
-            "python",
-            "--option",
-            "agent=broken_syntax:Broken",
-            "--option",
-            &format!("python_path=[{agents:?}]"),
-            "hi",
-        ],
-        dir.path(),
-    );
+    let output = chat_with_agent("broken_syntax:Broken", "hi", dir.path());
     assert!(!output.status.success());
     let message = text(&output.stderr);
     assert!(message.contains("option `agent`"), "{message}");

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 fn workspace_target() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -81,4 +82,23 @@ pub fn junk_file(dir: &Path) -> PathBuf {
     let path = dir.join("libjunk.so");
     std::fs::write(&path, b"this is not a shared library\n").unwrap();
     path
+}
+
+/// Runs the `agent-host` binary under test with `plugin_dir` as its only plugin
+/// directory and working directory, and no plugin or config settings from outside.
+pub fn run_host(args: &[&str], plugin_dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .args(args)
+        .arg("--plugin-dir")
+        .arg(plugin_dir)
+        .env_remove("AGENT_HOST_PLUGIN_PATH")
+        .env_remove("AGENT_HOST_CONFIG")
+        .env_remove("PYTHONHOME")
+        .current_dir(plugin_dir)
+        .output()
+        .unwrap()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }

@@ -20,6 +20,40 @@ pub(crate) enum Answer {
     Indices(Vec<u32>),
 }
 
+/// A Rust value a call answers with: which [`Expect`] decodes it, and how to take it out.
+pub(crate) trait FromAnswer: Sized {
+    const EXPECT: Expect;
+    fn from_answer(answer: Answer) -> Option<Self>;
+}
+
+macro_rules! from_answer {
+    ($type:ty, $expect:ident, $variant:ident) => {
+        impl FromAnswer for $type {
+            const EXPECT: Expect = Expect::$expect;
+            fn from_answer(answer: Answer) -> Option<Self> {
+                match answer {
+                    Answer::$variant(value) => Some(value),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+impl FromAnswer for () {
+    const EXPECT: Expect = Expect::Unit;
+    fn from_answer(answer: Answer) -> Option<Self> {
+        matches!(answer, Answer::Unit).then_some(())
+    }
+}
+
+from_answer!(bool, Bool, Bool);
+from_answer!(u32, Count, Count);
+from_answer!(UsageMetadata, Usage, Usage);
+from_answer!(Vec<ConversationMessage>, History, History);
+from_answer!(Option<String>, Text, Text);
+from_answer!(Vec<u32>, Indices, Indices);
+
 /// Which shape of [`Answer`] a call expects.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Expect {

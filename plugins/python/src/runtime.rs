@@ -12,7 +12,7 @@ use agent_plugin_api::{
 use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
-use crate::convert::{Answer, Expect};
+use crate::convert::FromAnswer;
 use crate::interpreter::{self, Arg, Call, Command, Interpreter};
 use crate::native::{PendingReply, QuotaTarget, TurnSink};
 use crate::options::{PythonOptions, OPTIONS_HELP};
@@ -100,44 +100,46 @@ impl PythonRuntime {
     }
 
     /// Sends one call and waits for its answer (up to `call_timeout_ms`).
-    async fn call(
+    async fn call<T: FromAnswer>(
         &self,
         op: &'static str,
         agent_id: AgentId,
         arg: Arg,
-        expect: Expect,
-    ) -> Result<Answer, Error> {
+    ) -> Result<T, Error> {
         let (answer, answered) = oneshot::channel();
         let reply = PendingReply {
             answer,
-            expect,
+            expect: T::EXPECT,
             agent_id,
             call_timeout: self.options.call_timeout(),
         };
         self.submit(op, agent_id, arg, Some(reply), None);
         let dropped = || Error::BackendError(format!("the Python side dropped the {op} call"));
-        match self.options.call_timeout() {
-            None => answered.await.map_err(|_| dropped())?,
+        let answer = match self.options.call_timeout() {
+            None => answered.await.map_err(|_| dropped())??,
             Some(limit) => tokio::time::timeout(limit, answered)
                 .await
                 .map_err(|_| Error::Timeout {
                     duration: limit,
                     operation: op.to_owned(),
                 })?
-                .map_err(|_| dropped())?,
-        }
+                .map_err(|_| dropped())??,
+        };
+        let shown = format!("{answer:?}");
+        T::from_answer(answer).ok_or_else(|| {
+            Error::BackendError(format!("the Python side answered {op} with {shown}"))
+        })
     }
 
     /// A call on a live agent.
-    async fn agent_call(
+    async fn agent_call<T: FromAnswer>(
         &self,
         op: &'static str,
         agent_id: AgentId,
         arg: Arg,
-        expect: Expect,
-    ) -> Result<Answer, Error> {
+    ) -> Result<T, Error> {
         self.check(agent_id)?;
-        self.call(op, agent_id, arg, expect).await
+        self.call(op, agent_id, arg).await
     }
 }
 
@@ -153,17 +155,13 @@ impl Drop for PythonRuntime {
     }
 }
 
-fn unexpected(op: &str, answer: Answer) -> Error {
-    Error::BackendError(format!("the Python side answered {op} with {answer:?}"))
-}
-
 #[async_trait]
 impl Runtime for PythonRuntime {
     async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
         let json = serde_json::to_string(&config)
             .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
         let agent_id = self.next_agent.fetch_add(1, Ordering::Relaxed);
-        self.call("create_agent", agent_id, Arg::Json(json), Expect::Unit)
+        self.call::<()>("create_agent", agent_id, Arg::Json(json))
             .await?;
         self.live().insert(agent_id);
         Ok(agent_id)
@@ -209,53 +207,29 @@ impl Runtime for PythonRuntime {
     async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
         self.check(agent_id)?;
         self.live().remove(&agent_id);
-        self.call("shutdown", agent_id, Arg::None, Expect::Unit)
-            .await
-            .map(drop)
+        self.call("shutdown", agent_id, Arg::None).await
     }
 
     async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("cancel", agent_id, Arg::None, Expect::Unit)
-            .await
-            .map(drop)
+        self.agent_call("cancel", agent_id, Arg::None).await
     }
 
     async fn wait_for_idle(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("wait_for_idle", agent_id, Arg::None, Expect::Unit)
-            .await
-            .map(drop)
+        self.agent_call("wait_for_idle", agent_id, Arg::None).await
     }
 
     async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
-        self.agent_call(
-            "send",
-            agent_id,
-            Arg::Content(content.clone()),
-            Expect::Unit,
-        )
-        .await
-        .map(drop)
+        self.agent_call("send", agent_id, Arg::Content(content.clone()))
+            .await
     }
 
     async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("signal_idle", agent_id, Arg::None, Expect::Unit)
-            .await
-            .map(drop)
+        self.agent_call("signal_idle", agent_id, Arg::None).await
     }
 
     async fn wait_for_wakeup(&self, agent_id: AgentId, timeout: Duration) -> Result<bool, Error> {
-        match self
-            .agent_call(
-                "wait_for_wakeup",
-                agent_id,
-                Arg::Seconds(timeout.as_secs_f64()),
-                Expect::Bool,
-            )
-            .await?
-        {
-            Answer::Bool(woken) => Ok(woken),
-            other => Err(unexpected("wait_for_wakeup", other)),
-        }
+        let seconds = Arg::Seconds(timeout.as_secs_f64());
+        self.agent_call("wait_for_wakeup", agent_id, seconds).await
     }
 
     async fn wait_for_quota(&self) {
@@ -271,93 +245,47 @@ impl Runtime for PythonRuntime {
     }
 
     async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
-        match self
-            .agent_call("history", agent_id, Arg::None, Expect::History)
-            .await?
-        {
-            Answer::History(history) => Ok(history),
-            other => Err(unexpected("history", other)),
-        }
+        self.agent_call("history", agent_id, Arg::None).await
     }
 
     async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
-        match self
-            .agent_call("turn_count", agent_id, Arg::None, Expect::Count)
-            .await?
-        {
-            Answer::Count(count) => Ok(count),
-            other => Err(unexpected("turn_count", other)),
-        }
+        self.agent_call("turn_count", agent_id, Arg::None).await
     }
 
     async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
-        match self
-            .agent_call("total_usage", agent_id, Arg::None, Expect::Usage)
-            .await?
-        {
-            Answer::Usage(usage) => Ok(usage),
-            other => Err(unexpected("total_usage", other)),
-        }
+        self.agent_call("total_usage", agent_id, Arg::None).await
     }
 
     async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
-        match self
-            .agent_call("last_turn_usage", agent_id, Arg::None, Expect::Usage)
-            .await?
-        {
-            Answer::Usage(usage) => Ok(usage),
-            other => Err(unexpected("last_turn_usage", other)),
-        }
+        self.agent_call("last_turn_usage", agent_id, Arg::None)
+            .await
     }
 
     async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("clear_history", agent_id, Arg::None, Expect::Unit)
-            .await
-            .map(drop)
+        self.agent_call("clear_history", agent_id, Arg::None).await
     }
 
     async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
-        match self
-            .agent_call("last_response", agent_id, Arg::None, Expect::Text)
-            .await?
-        {
-            Answer::Text(text) => Ok(text),
-            other => Err(unexpected("last_response", other)),
-        }
+        self.agent_call("last_response", agent_id, Arg::None).await
     }
 
     async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
-        match self
-            .agent_call("compaction_indices", agent_id, Arg::None, Expect::Indices)
-            .await?
-        {
-            Answer::Indices(indices) => Ok(indices),
-            other => Err(unexpected("compaction_indices", other)),
-        }
+        self.agent_call("compaction_indices", agent_id, Arg::None)
+            .await
     }
 
     async fn delete(&self, agent_id: AgentId) -> Result<(), Error> {
         self.check(agent_id)?;
         self.live().remove(&agent_id);
-        self.call("delete", agent_id, Arg::None, Expect::Unit)
-            .await
-            .map(drop)
+        self.call("delete", agent_id, Arg::None).await
     }
 
     async fn disconnect(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("disconnect", agent_id, Arg::None, Expect::Unit)
-            .await
-            .map(drop)
+        self.agent_call("disconnect", agent_id, Arg::None).await
     }
 
     async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
-        match self
-            .agent_call("is_idle", agent_id, Arg::None, Expect::Bool)
-            .await?
-        {
-            Answer::Bool(idle) => Ok(idle),
-            other => Err(unexpected("is_idle", other)),
-        }
+        self.agent_call("is_idle", agent_id, Arg::None).await
     }
 
     fn try_shutdown_agent(&self, agent_id: AgentId) {
