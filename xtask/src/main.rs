@@ -3,6 +3,7 @@
 
 mod bench;
 mod fixtures;
+mod python_env;
 mod stage;
 mod test;
 mod workspace;
@@ -29,7 +30,9 @@ enum Command {
     },
     /// Build the test plugins (misbehaving fixtures, the example plugin) into target/fixtures/.
     Fixtures,
-    /// Stage, build the fixtures, and run every test (nextest when installed) and doc test.
+    /// Make target/python-venv (the plugin's Python) with the Python examples' requirements.
+    PythonEnv,
+    /// Stage, build the fixtures, make the Python venv, and run every test (nextest when installed) and doc test.
     Test {
         /// Extra arguments for the test runner (after `--`).
         #[arg(last = true)]
@@ -48,6 +51,7 @@ fn main() -> Result<()> {
         Command::Stage => stage::stage().map(|_| ()),
         Command::Demo { message } => stage::demo(&message),
         Command::Fixtures => fixtures::build().map(|_| ()),
+        Command::PythonEnv => python_env::ensure().map(|_| ()),
         Command::Test { args } => test::run(&args),
         Command::Bench { args } => bench::run(&args),
     }

@@ -1,13 +1,15 @@
 //! `test`: everything, against the staged binary and plugins.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::Result;
 
 use crate::workspace::{cargo, dist_dir, exec};
-use crate::{fixtures, stage};
+use crate::{fixtures, python_env, stage};
 
 pub fn run_tests(extra: &[String]) -> Result<()> {
+    let venv = python_env::venv_dir()?;
     let nextest = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["nextest", "--version"])
         .output()
@@ -19,27 +21,29 @@ pub fn run_tests(extra: &[String]) -> Result<()> {
         tests.args(["test", "--workspace", "--no-fail-fast"]);
     }
     tests.args(extra);
-    with_layout(&mut tests);
+    with_layout(&mut tests, &venv);
     exec(&mut tests)?;
     if nextest {
         // nextest does not run doc tests.
         let mut doc = cargo();
         doc.args(["test", "--workspace", "--doc"]);
-        with_layout(&mut doc);
+        with_layout(&mut doc, &venv);
         exec(&mut doc)?;
     }
     Ok(())
 }
 
-/// Tells the tests where the staged layout and the fixtures are.
-fn with_layout(command: &mut Command) {
+/// Tells the tests where the staged layout, the fixtures and the Python venv are.
+fn with_layout(command: &mut Command, venv: &Path) {
     command
         .env("AGENT_HOST_DIST", dist_dir())
-        .env("AGENT_HOST_FIXTURES", crate::workspace::fixtures_dir());
+        .env("AGENT_HOST_FIXTURES", crate::workspace::fixtures_dir())
+        .env("AGENT_HOST_PYTHON_VENV", venv);
 }
 
 pub fn run(extra: &[String]) -> Result<()> {
     stage::stage()?;
     fixtures::build()?;
+    python_env::ensure()?;
     run_tests(extra)
 }

@@ -197,8 +197,25 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<Py<PyAny>, Erro
             let site = options
                 .site_packages(venv)
                 .map_err(|error| pyo3::exceptions::PyValueError::new_err(error.to_string()))?;
+            // `addsitedir` (which also reads .pth files) appends; the venv must come
+            // before the interpreter's own site-packages (as in a real venv), or the
+            // older copies there win. The standard library stays first.
+            let known = sys_path.len();
+            let first_site = sys_path
+                .iter()
+                .position(|entry| {
+                    entry
+                        .extract::<String>()
+                        .is_ok_and(|entry| entry.ends_with("site-packages"))
+                })
+                .unwrap_or(known);
             py.import("site")?
                 .call_method1("addsitedir", (site.to_string_lossy().as_ref(),))?;
+            let added = sys_path.get_slice(known, sys_path.len());
+            sys_path.del_slice(known, sys_path.len())?;
+            for (offset, entry) in added.iter().enumerate() {
+                sys_path.insert(first_site + offset, entry)?;
+            }
         }
         let settings = PyDict::new(py);
         settings.set_item("agent", options.agent.as_deref())?;
