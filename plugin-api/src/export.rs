@@ -1,6 +1,7 @@
 //! What a plugin author uses: implement [`Plugin`] for a `Runtime`, then call
-//! [`export_plugin!`](crate::export_plugin). Panic containment, the plugin's own executor
-//! and the log bridge come with it.
+//! [`export_plugin!`](crate::export_plugin) (defined in `ffi/export_macro.rs`, since it
+//! emits the unmangled symbols). Panic containment, the plugin's own executor and the
+//! log bridge come with it.
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,33 +34,6 @@ pub trait Plugin: Runtime + Sized + 'static {
 
     /// Builds a runtime. Runs inside the plugin's own tokio runtime, so it may spawn.
     fn new(options: Self::Options) -> Result<Self, Error>;
-}
-
-/// Exports a [`Plugin`] from a `cdylib`: the handshake symbol and the root module.
-///
-/// ```ignore
-/// agent_plugin_api::export_plugin!(MyBackend);
-/// ```
-#[macro_export]
-macro_rules! export_plugin {
-    ($plugin:ty) => {
-        $crate::export_plugin!(@api_version $crate::__private::API_VERSION_C, $plugin);
-    };
-    // Test fixtures only: claim another api version in the handshake.
-    (@api_version $api_version:expr, $plugin:ty) => {
-        #[doc(hidden)]
-        #[allow(non_upper_case_globals)]
-        #[unsafe(no_mangle)]
-        pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::__private::LibHeader =
-            $crate::__private::lib_header($crate::__private::root_module_loader::<$plugin>);
-
-        #[doc(hidden)]
-        #[unsafe(no_mangle)]
-        pub extern "C" fn agent_plugin_api_version() -> *const ::std::ffi::c_char {
-            let version: &'static ::std::ffi::CStr = $api_version;
-            version.as_ptr()
-        }
-    };
 }
 
 /// `API_VERSION` as a C string, for the handshake.

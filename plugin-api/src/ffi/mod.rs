@@ -9,6 +9,7 @@
 #[allow(non_local_definitions)]
 mod chat_stream;
 mod data;
+mod export_macro;
 mod guard;
 mod library;
 mod logging;
