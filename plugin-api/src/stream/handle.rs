@@ -187,6 +187,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_last_chunks_can_come_with_the_result() {
+        let (mut sender, handle) = channel();
+        sender.text("a");
+        assert!(sender.complete_with_texts(
+            ["b".to_string(), "c".to_string()],
+            Default::default(),
+            None
+        ));
+        let chunks: Vec<_> = handle.text_stream().collect().await;
+        assert_eq!(chunks, ["a", "b", "c"]);
+        assert_eq!(handle.text().await.unwrap().text, "abc");
+    }
+
+    #[tokio::test]
     async fn a_dropped_sender_ends_the_turn_with_an_error() {
         let (mut sender, handle) = channel();
         sender.text("partial");

@@ -81,6 +81,29 @@ impl ChatEventSender {
         }))
     }
 
+    /// Ends the turn well with its last text chunks, waking readers once for both.
+    pub fn complete_with_texts(
+        mut self,
+        chunks: impl IntoIterator<Item = String>,
+        usage: UsageMetadata,
+        structured_output: Option<Value>,
+    ) -> bool {
+        let mut text = std::mem::take(&mut self.text);
+        let events: Vec<ChatEvent> = chunks
+            .into_iter()
+            .map(|chunk| {
+                text.push_str(&chunk);
+                ChatEvent::Text(chunk)
+            })
+            .collect();
+        let result = ChatResult {
+            text,
+            usage,
+            structured_output,
+        };
+        self.turn.finish_with(events, Ok(result))
+    }
+
     /// Ends the turn with exactly this outcome; `false` if it had already ended.
     pub fn finish(self, outcome: Result<ChatResult, Error>) -> bool {
         self.turn.finish(outcome)
@@ -88,7 +111,7 @@ impl ChatEventSender {
 
     /// True once the application cancelled the turn or dropped its handle.
     pub fn is_cancelled(&self) -> bool {
-        self.turn.lock().cancelled
+        self.turn.is_cancelled()
     }
 
     /// Resolves when the application cancels the turn or drops its handle.
@@ -118,7 +141,7 @@ pub struct Cancellation {
 
 impl Cancellation {
     pub fn is_cancelled(&self) -> bool {
-        self.turn.lock().cancelled
+        self.turn.is_cancelled()
     }
 
     /// Resolves when the application cancels the turn or drops its handle.

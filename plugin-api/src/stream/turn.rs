@@ -1,6 +1,7 @@
 //! The state one turn shares between its writer and all its readers.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -23,6 +24,8 @@ pub(crate) struct SourceBatch {
 
 pub(crate) struct Turn {
     state: Mutex<TurnState>,
+    /// Mirrors `TurnState::cancelled` for writers that ask per event, without the lock.
+    cancelled: AtomicBool,
     /// Readers waiting for a change. Kept apart from `state` because a source may wake
     /// us from inside `poll_batch`, while `state` is locked.
     readers: Mutex<Vec<Waker>>,
@@ -50,6 +53,7 @@ pub(crate) enum Read<T> {
 impl Turn {
     pub(crate) fn new(source: Option<Box<dyn EventSource>>) -> Arc<Turn> {
         Arc::new(Turn {
+            cancelled: AtomicBool::new(false),
             state: Mutex::new(TurnState {
                 events: VecDeque::new(),
                 base: 0,
@@ -116,11 +120,21 @@ impl Turn {
 
     /// Sets the outcome once; later calls are ignored and return `false`.
     pub(crate) fn finish(&self, outcome: Outcome) -> bool {
+        self.finish_with(std::iter::empty(), outcome)
+    }
+
+    /// Appends the last events and sets the outcome under one lock, with one wake-up.
+    pub(crate) fn finish_with(
+        &self,
+        events: impl IntoIterator<Item = ChatEvent>,
+        outcome: Outcome,
+    ) -> bool {
         let source = {
             let mut state = self.lock();
             if state.outcome.is_some() {
                 return false;
             }
+            state.events.extend(events);
             state.outcome = Some(outcome);
             state.cancel_hooks.clear();
             state.source.take()
@@ -138,6 +152,7 @@ impl Turn {
                 return;
             }
             state.cancelled = true;
+            self.cancelled.store(true, Ordering::Release);
             state.outcome = Some(Err(Error::Cancelled));
             (
                 state.source.take(),
@@ -148,6 +163,10 @@ impl Turn {
         drop(source);
         waiters.into_iter().for_each(Waker::wake);
         self.wake_readers();
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
     }
 
     pub(crate) fn poll_cancelled(&self, cx: &mut Context<'_>) -> Poll<()> {

@@ -165,7 +165,10 @@ impl TurnSink {
         self.write(|sender| sender.usage(usage))
     }
 
-    #[pyo3(signature = (prompt, cached, candidates, thoughts, total, structured_json = None))]
+    /// Ends the turn well. `chunks`, the last text not yet handed over, comes in the
+    /// same call, so the reader is woken once, when the result is there too.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (prompt, cached, candidates, thoughts, total, structured_json = None, chunks = None))]
     fn complete(
         &self,
         prompt: Option<u32>,
@@ -174,13 +177,16 @@ impl TurnSink {
         thoughts: Option<u32>,
         total: Option<u32>,
         structured_json: Option<&str>,
+        chunks: Option<Vec<String>>,
     ) -> bool {
         let usage = usage(prompt, cached, candidates, thoughts, total);
         let structured = structured_json.map(|json| {
             serde_json::from_str(json)
                 .unwrap_or_else(|_| serde_json::Value::String(json.to_owned()))
         });
-        self.finish(|sender| sender.complete(usage, structured))
+        self.finish(|sender| {
+            sender.complete_with_texts(chunks.unwrap_or_default(), usage, structured)
+        })
     }
 
     #[pyo3(signature = (kind, message, retry_after = None))]

@@ -123,6 +123,18 @@ def _collect_text(content: Content | str, out: list[str]) -> None:
             stack.extend(reversed(item.parts))
 
 
+_object_new = object.__new__
+_set_text = Text.__dict__["text"].__set__  # the slot itself
+
+
+def _new_text(text: str) -> Text:
+    """``Text(text)`` without the frozen dataclass ``__init__``, which goes through
+    ``object.__setattr__``: the same object for about half the cost (one per turn)."""
+    value = _object_new(Text)
+    _set_text(value, text)
+    return value
+
+
 Part = Tuple[Any, ...]
 """One wire item: ``("text", str)``, ``(kind, bytes, mime_type, description)`` or
 ``("multi", n)`` followed by its ``n`` parts."""
@@ -138,7 +150,8 @@ def from_parts(parts: Sequence[Part]) -> Content:
         # The common case, a single text part, without the general machinery.
         item = parts[0]
         if item[0] == "text":
-            return Text(_as_str(item[1], "text"))
+            text = item[1]
+            return _new_text(text) if type(text) is str else Text(_as_str(text, "text"))
     position, content = _parse(parts, 0)
     if position != len(parts):
         raise ValueError(

@@ -14,12 +14,24 @@ import asyncio
 import inspect
 import traceback
 from collections import deque
-from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, Protocol, Tuple
+from types import AsyncGeneratorType
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Deque,
+    Dict,
+    List,
+    Optional,
+    Protocol,
+    Tuple,
+)
 
 from ._config import AgentConfig
 from ._content import Content, Message, Text, from_parts, to_parts
 from ._events import AgentError, InvalidConfig, QuotaExceeded, Usage
-from ._stream import Flusher, SinkLike, TurnOver, TurnWriter, flusher_for, pump
+from ._stream import CAP, Flusher, SinkLike, TurnOver, TurnWriter, flusher_for
 
 __all__ = ["Runtime", "ReplyLike", "classify", "HOOKS"]
 
@@ -48,6 +60,8 @@ HOOKS = (
 
 UsageTuple = Tuple[Optional[int], Optional[int], Optional[int], Optional[int], Optional[int]]
 _NO_USAGE: UsageTuple = (None, None, None, None, None)
+
+_STOCK_CREATE_TASK = asyncio.BaseEventLoop.create_task
 
 # Turn states.
 _QUEUED = 0
@@ -82,21 +96,25 @@ def describe(error: BaseException) -> str:
         return head
 
 
-class _Turn:
-    """One queued or running turn of one agent."""
+class _Turn(TurnWriter):
+    """One queued or running turn of one agent; it is also the writer of its output
+    (one object per turn instead of two)."""
 
-    __slots__ = ("turn_id", "content", "writer", "task", "state", "stopping", "entered")
+    __slots__ = ("turn_id", "content", "task", "state", "stopping", "entered", "timed_out")
 
-    def __init__(self, turn_id: Optional[int], content: Content, writer: TurnWriter) -> None:
+    def __init__(
+        self, turn_id: Optional[int], content: Content, sink: Optional[SinkLike], flusher: Flusher
+    ) -> None:
+        TurnWriter.__init__(self, sink, flusher)
         self.turn_id = turn_id
         self.content = content
-        self.writer = writer
         self.task: Optional[asyncio.Task[None]] = None
         self.state = _QUEUED
         self.stopping = False
         # The task has begun running its body (before that, cancelling the task would
         # skip the body, and with it the code that ends the turn).
         self.entered = False
+        self.timed_out = False
 
     def stop(self) -> None:
         """Cancels the running turn (no-op once its outcome is decided)."""
@@ -104,9 +122,22 @@ class _Turn:
             return
         self.stopping = True
         # Dead writer: an agent that swallows the cancellation still ends at its next write.
-        self.writer.kill()
+        self.alive = False
         task = self.task
         if self.entered and task is not None and not task.done():
+            task.cancel()
+
+    def turn_over(self) -> None:
+        """The flusher found the handle gone: stop the turn."""
+        self.alive = False
+        self.stop()
+
+    def time_out(self) -> None:
+        """``call_timeout`` passed while the turn was running: cancel its task, which then
+        ends the turn with a timeout (unless it was being stopped anyway)."""
+        task = self.task
+        if self.state == _RUNNING and not self.stopping and task is not None:
+            self.timed_out = True
             task.cancel()
 
 
@@ -155,7 +186,11 @@ class _Agent:
                 self.hooks[name] = hook
         self.queue: Deque[_Turn] = deque()
         self.current: Optional[_Turn] = None
-        self.history: List[Message] = []
+        # Per completed turn, its user content then its model answer (a str); a plain
+        # text message is kept as its str. So recording a turn allocates nothing and
+        # keeps no object the garbage collector must track (a history of Text objects
+        # made every full collection slower); the wire form is built only when read.
+        self.history: List[Any] = []
         self.turn_count = 0
         # Kept as tuples: adding per turn must stay cheap (no dataclass validation).
         self.total_usage: UsageTuple = _NO_USAGE
@@ -190,6 +225,8 @@ class Runtime:
         self.agents: Dict[int, _Agent] = {}
         self.turns: Dict[int, _Turn] = {}
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        # The loop's create_task is asyncio's own (see ``_new_turn_task``).
+        self._stock_create_task = False
         self._flusher: Optional[Flusher] = None
         # Strong references to background tasks (asyncio keeps only weak ones).
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -201,7 +238,17 @@ class Runtime:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
+            self._stock_create_task = type(loop).create_task is _STOCK_CREATE_TASK
         return loop
+
+    def _new_turn_task(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """``loop.create_task(coro)``; on asyncio's own loop without a task factory, the
+        ``Task`` it would build, made directly: its Python-level wrapper is a good share
+        of a short turn's fixed cost."""
+        loop = self._loop or self.loop
+        if self._stock_create_task and loop.get_task_factory() is None:
+            return asyncio.Task(coro, loop=loop)
+        return loop.create_task(coro)
 
     @property
     def flusher(self) -> Flusher:
@@ -290,10 +337,12 @@ class Runtime:
         if slot is None:
             sink.fail("not_started", self.not_started(agent_id), None)
             return
-        turn = _Turn(turn_id, from_parts(parts), TurnWriter(sink, self.flusher))
-        turn.writer.on_over = turn.stop  # the flusher found the handle gone
+        turn = _Turn(turn_id, from_parts(parts), sink, self._flusher or self.flusher)
         self.turns[turn_id] = turn
-        self._enqueue(slot, turn)
+        if slot.current is None and not slot.queue:
+            self._start(slot, turn)
+        else:
+            slot.queue.append(turn)
 
     def send(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
@@ -302,21 +351,18 @@ class Runtime:
         if slot is None:
             reply.err("not_started", self.not_started(agent_id))
             return
-        turn = _Turn(None, from_parts(arg), TurnWriter(None, self.flusher))
-        self._enqueue(slot, turn)
-        self._wake(slot)
-        reply.ok(None)
-
-    def _enqueue(self, slot: _Agent, turn: _Turn) -> None:
+        turn = _Turn(None, from_parts(arg), None, self.flusher)
         if slot.current is None and not slot.queue:
             self._start(slot, turn)
         else:
             slot.queue.append(turn)
+        self._wake(slot)
+        reply.ok(None)
 
     def _start(self, slot: _Agent, turn: Optional[_Turn]) -> None:
         """Starts ``turn`` (or the next queued one), skipping turns dropped while queued."""
         while turn is not None:
-            if turn.writer.sink.cancelled:
+            if turn.sink.cancelled:
                 self._end_unstarted(turn)
                 turn = slot.queue.popleft() if slot.queue else None
                 continue
@@ -324,7 +370,7 @@ class Runtime:
             slot.signalled_idle = False
             slot.current = turn
             turn.state = _RUNNING
-            turn.task = self.loop.create_task(self._run(slot, turn))
+            turn.task = self._new_turn_task(self._run(slot, turn))
             return
 
     def _end_unstarted(self, turn: _Turn) -> None:
@@ -332,48 +378,82 @@ class Runtime:
         if turn.turn_id is not None:
             self.turns.pop(turn.turn_id, None)
         try:
-            turn.writer.fail("cancelled", "the turn was cancelled before it started", None)
+            turn.fail("cancelled", "the turn was cancelled before it started", None)
         except BaseException as error:
             self.report("agent_host: ending a cancelled turn failed", error)
 
     async def _run(self, slot: _Agent, turn: _Turn) -> None:
-        """Plays one turn, ends its handle, records it, then starts the next turn."""
-        writer = turn.writer
+        """The turn's task: plays it, ends its handle, records it, then starts the next.
+
+        The agent's generator is driven right here, not through another coroutine (one
+        frame less per turn), and ``call_timeout`` is a timer that cancels this task.
+        """
         kind: Optional[str] = None
         message = ""
         retry_after: Optional[float] = None
         cancelled = False
+        timer: Optional[asyncio.TimerHandle] = None
         turn.entered = True
         try:
             if turn.stopping:  # stopped before this task got to run
                 raise asyncio.CancelledError
-            await self._bounded(slot.id, "chat", self._play(slot, turn))
+            if self.call_timeout is not None:
+                timer = self.loop.call_later(self.call_timeout, turn.time_out)
+            agen = slot.chat(turn.content)
+            if type(agen) is AsyncGeneratorType or hasattr(type(agen), "__anext__"):
+                # The per-chunk hot path: a str costs a type check, a truth test, a list
+                # append and a length check; anything else goes through ``turn.event``.
+                # (``pending.append`` is as fast as a bound local and allocates nothing.)
+                pending = turn.pending
+                try:
+                    async for item in agen:
+                        if type(item) is str:
+                            if pending:
+                                pending.append(item)
+                                # A turn that never awaits never lets the flusher run.
+                                if len(pending) >= CAP and not turn.flush():
+                                    raise TurnOver
+                            else:
+                                pending.append(item)
+                                turn.flusher.schedule(turn)  # first chunk since a flush
+                        elif not turn.event(item):
+                            raise TurnOver
+                except BaseException:
+                    # Stopped early: close the generator (runs its ``finally``). One that
+                    # ran out or raised is closed already, so the usual end skips this.
+                    await _close_quietly(agen)
+                    raise
+            else:
+                await self._whole_answer(slot, turn, agen)
         except (asyncio.CancelledError, TurnOver):
-            cancelled = True
+            if turn.timed_out and not turn.stopping:
+                kind, message = "timeout", self._operation(slot.id, "chat")
+            else:
+                cancelled = True
             task = turn.task
             if task is not None:
-                task.uncancel()  # this task goes on: it still has to end the turn
-        except _CallTimedOut as error:
-            kind, message = "timeout", str(error)
+                while task.uncancel():  # this task goes on: it still has to end the turn
+                    pass
         except BaseException as error:
             kind, message, retry_after = classify(error)
+        if timer is not None:
+            timer.cancel()
         turn.state = _FINISHING
-        completed = False
         try:
             if kind is None and not cancelled and not turn.stopping:
-                completed = writer.complete()
-                if completed:
-                    self._record(slot, turn.content, writer)
+                answer = turn.complete()
+                if answer is not None:
+                    self._record(slot, turn, answer)
                 else:
                     cancelled = True  # the handle went away as the turn ended
             elif kind is not None:
-                writer.fail(kind, message, retry_after)
+                turn.fail(kind, message, retry_after)
             else:
                 cancelled = True
-                writer.fail("cancelled", "the turn was cancelled", None)
+                turn.fail("cancelled", "the turn was cancelled", None)
         except BaseException as error:  # a sink that raises: end the turn with that
             try:
-                writer.fail(*classify(error))
+                turn.fail(*classify(error))
             except BaseException:
                 self.report("agent_host: ending a turn failed", error)
         if cancelled:
@@ -388,44 +468,35 @@ class Runtime:
             return
         if slot.queue:
             self._start(slot, slot.queue.popleft())
-        self._refresh_idle(slot)
+        if slot.idle_waiters:
+            self._refresh_idle(slot)
 
-    async def _play(self, slot: _Agent, turn: _Turn) -> None:
-        result = slot.chat(turn.content)
-        if hasattr(type(result), "__anext__"):
-            try:
-                await pump(result, turn.writer)
-            finally:
-                aclose = getattr(result, "aclose", None)
-                if aclose is not None:
-                    try:
-                        await aclose()
-                    except Exception:
-                        pass  # the turn's own outcome matters more than cleanup noise
-        elif inspect.isawaitable(result):
-            answer = await result
-            if not isinstance(answer, str):
-                raise AgentError(
-                    f"{type(slot.agent).__qualname__}.chat returned "
-                    f"{type(answer).__qualname__}; a coroutine chat must return the whole "
-                    "answer as a str"
-                )
-            if answer and not turn.writer.text(answer):
-                raise TurnOver
-        else:
+    async def _whole_answer(self, slot: _Agent, turn: _Turn, result: Any) -> None:
+        """A ``chat`` that is a coroutine returning the whole answer as a ``str``."""
+        if not inspect.isawaitable(result):
             raise AgentError(
                 f"{type(slot.agent).__qualname__}.chat returned {type(result).__qualname__}; "
                 "it must be an async generator (`async def chat` with `yield`) or a "
                 "coroutine (`async def chat` returning a str)"
             )
+        answer = await result
+        if not isinstance(answer, str):
+            raise AgentError(
+                f"{type(slot.agent).__qualname__}.chat returned "
+                f"{type(answer).__qualname__}; a coroutine chat must return the whole "
+                "answer as a str"
+            )
+        if answer and not turn.text(answer):
+            raise TurnOver
 
-    def _record(self, slot: _Agent, content: Content, writer: TurnWriter) -> None:
+    def _record(self, slot: _Agent, turn: _Turn, answer: str) -> None:
         """A turn that completed well changes the conversation; nothing else does."""
-        answer = writer.answer()
-        slot.history.append(Message("user", content))
-        slot.history.append(Message("model", Text(answer)))
+        content = turn.content
+        history = slot.history
+        history.append(content.text if type(content) is Text else content)
+        history.append(answer)
         slot.turn_count += 1
-        usage = writer.usage
+        usage = turn.usage
         if usage is not None:
             counts = usage.as_tuple()
             slot.last_usage = counts
@@ -670,9 +741,7 @@ class Runtime:
         reply.ok(value)
 
     def history(self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]) -> None:
-        self._answer(
-            agent_id, "history", reply, _history_parts, lambda s: _history_parts(s.history)
-        )
+        self._answer(agent_id, "history", reply, _history_parts, _own_history_parts)
 
     def turn_count(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
@@ -724,6 +793,16 @@ class _CallTimedOut(Exception):
     """Agent code outran ``call_timeout``; the message names the operation."""
 
 
+async def _close_quietly(agen: Any) -> None:
+    """Closes an agent's generator that was left suspended (runs its ``finally``)."""
+    aclose = getattr(agen, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:
+            pass  # the turn's own outcome matters more than cleanup noise
+
+
 # -- converting hook results to the wire form --------------------------------------------
 
 
@@ -770,6 +849,16 @@ def _indices(value: Any) -> List[int]:
                 f"compaction_indices() must return non-negative ints, got {index!r}"
             )
     return indices
+
+
+def _own_history_parts(slot: _Agent) -> List[Tuple[str, list]]:
+    """The runtime's history in the wire form: user then model message per turn."""
+    out: List[Tuple[str, list]] = []
+    history = slot.history
+    for index in range(0, len(history), 2):
+        out.append(("user", to_parts(history[index])))  # to_parts takes a str as Text
+        out.append(("model", [("text", history[index + 1])]))
+    return out
 
 
 def _history_parts(messages: Any) -> List[Tuple[str, list]]:

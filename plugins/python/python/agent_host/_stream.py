@@ -2,11 +2,11 @@
 
 Why: a crossing into Rust costs far more than appending to a list, and agents often
 stream many tiny chunks. So text chunks are appended to a per-turn list, and a single
-``loop.call_soon`` per loop iteration (shared by every turn with pending text) packs each
-turn's chunks into one string plus end offsets and hands them over in one call. A turn
-whose generator never awaits would never let that callback run, so a turn is also
-flushed on the spot once it holds ``CAP`` chunks. Anything else the turn writes (events,
-its end) first flushes the turn's pending text, which keeps the order intact.
+``loop.call_soon`` per loop iteration (shared by every turn with pending text) hands each
+turn's list over in one ``TurnSink.texts`` call. A turn whose generator never awaits
+would never let that callback run, so a turn is also flushed on the spot once it holds
+``CAP`` chunks. Anything else the turn writes (events, its end) first flushes the turn's
+pending text, which keeps the order intact.
 
 A sink method returning ``False`` means the turn is over on the Rust side (its handle
 was dropped or cancelled): the writer goes dead and the turn stops.
@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from typing import Any, AsyncIterator, Callable, Optional, Protocol
+from typing import Any, Optional, Protocol
 
 from ._events import AgentError, Step, StructuredOutput, Thought, ToolCall, Usage
 
-__all__ = ["CAP", "Flusher", "TurnWriter", "TurnOver", "pump", "SinkLike", "flusher_for"]
+__all__ = ["CAP", "Flusher", "TurnWriter", "TurnOver", "SinkLike", "flusher_for"]
 
 CAP = 4096
 """Pending chunks at which a turn is flushed without waiting for the loop's next turn."""
@@ -50,6 +50,7 @@ class SinkLike(Protocol):
         thoughts: Optional[int],
         total: Optional[int],
         structured_json: Optional[str],
+        chunks: Optional[list[str]] = None,
     ) -> bool: ...
     def fail(self, kind: str, message: str, retry_after: Optional[float]) -> bool: ...
     @property
@@ -155,8 +156,8 @@ NULL_SINK: SinkLike = _NullSink()  # type: ignore[assignment]
 class TurnWriter:
     """Writes one turn into its sink, batching text; keeps what the history needs.
 
-    ``pending`` is public on purpose: the hot loop in ``pump`` appends to it through a
-    bound ``append`` and never calls a method per chunk.
+    ``pending`` and ``flusher`` are public on purpose: the runtime's per-chunk loop
+    appends to ``pending`` directly and never calls a method per chunk.
     """
 
     __slots__ = (
@@ -166,33 +167,23 @@ class TurnWriter:
         "alive",
         "usage",
         "structured_json",
-        "_flusher",
-        "on_over",
+        "flusher",
         "_unread",
     )
 
-    def __init__(
-        self,
-        sink: Optional[SinkLike],
-        flusher: Flusher,
-        on_over: Optional[Callable[[], None]] = None,
-    ) -> None:
+    def __init__(self, sink: Optional[SinkLike], flusher: Flusher) -> None:
         self._unread = sink is None
         self.sink: SinkLike = NULL_SINK if sink is None else sink
         self.pending: list[str] = []
-        # Text already handed over, kept for the history and ``last_response``.
-        self.done: list[str] = []
+        # Text already handed over, kept for the history and ``last_response``; made at
+        # the first flush before the end (most short turns never need it).
+        self.done: Optional[list[str]] = None
         self.alive = True
         self.usage: Optional[Usage] = None
         self.structured_json: Optional[str] = None
-        self._flusher = flusher
-        self.on_over = on_over
+        self.flusher = flusher
 
     # -- text -------------------------------------------------------------------------
-
-    def schedule(self) -> None:
-        """Called when a chunk lands in an empty ``pending`` list."""
-        self._flusher.schedule(self)
 
     def flush(self) -> bool:
         """Hands the pending chunks over in one call; ``False`` once the turn is over."""
@@ -201,7 +192,15 @@ class TurnWriter:
         pending = self.pending
         if not pending:
             return True
-        self.done += pending
+        done = self.done
+        if done is None:
+            self.done = pending.copy()
+        else:
+            done += pending
+        return self._hand_over(pending)
+
+    def _hand_over(self, pending: list[str]) -> bool:
+        """Gives ``pending`` to the sink and empties it; ``False`` if the sink refused."""
         if self._unread:
             pending.clear()
             return True
@@ -218,7 +217,7 @@ class TurnWriter:
         if not self.alive:
             return False
         if not self.pending:
-            self.schedule()
+            self.flusher.schedule(self)
         self.pending.append(chunk)
         if len(self.pending) >= CAP:
             return self.flush()
@@ -226,7 +225,10 @@ class TurnWriter:
 
     def answer(self) -> str:
         """Every text chunk so far, concatenated: the model message of the history."""
-        return "".join(self.done) + "".join(self.pending)
+        done, pending = self.done, self.pending
+        if done is None:
+            return "".join(pending)
+        return "".join(done) + "".join(pending)
 
     # -- other events -----------------------------------------------------------------
 
@@ -268,14 +270,36 @@ class TurnWriter:
 
     # -- the end ----------------------------------------------------------------------
 
-    def complete(self) -> bool:
-        """Ends the turn well; ``False`` if it was already over (then it did not count)."""
-        if not self.flush():
-            return False
+    def complete(self) -> Optional[str]:
+        """Ends the turn well and returns its whole answer, or ``None`` if the turn was
+        already over (then it does not count)."""
+        if not self.alive:
+            return None
+        pending = self.pending
+        # The last chunks ride along with the result: one call, and the reader is woken
+        # once, when everything is there. They are kept until the result is out: the
+        # answer is joined afterwards, off the path of whoever waits for the turn.
+        last = pending if pending and not self._unread else None
         self.alive = False
         usage = self.usage
-        counts = usage.as_tuple() if usage is not None else (None, None, None, None, None)
-        return self.sink.complete(*counts, self.structured_json)
+        # Plain positional arguments: the cheapest call into Rust (no tuple unpacking).
+        if usage is None:
+            completed = self.sink.complete(
+                None, None, None, None, None, self.structured_json, last
+            )
+        else:
+            completed = self.sink.complete(
+                usage.prompt,
+                usage.cached,
+                usage.candidates,
+                usage.thoughts,
+                usage.total,
+                self.structured_json,
+                last,
+            )
+        answer = self.answer() if completed else None
+        pending.clear()
+        return answer
 
     def fail(self, kind: str, message: str, retry_after: Optional[float] = None) -> bool:
         """Ends the turn with an error, after handing over the text written so far."""
@@ -292,10 +316,9 @@ class TurnWriter:
         self.alive = False
 
     def turn_over(self) -> None:
-        """The sink refused a write outside the turn's task: stop the turn."""
+        """The sink refused a write outside the turn's task (the flusher's): the turn is
+        over. A subclass that runs the turn stops it here."""
         self.alive = False
-        if self.on_over is not None:
-            self.on_over()
 
 
 def _to_json(value: Any, what: str) -> str:
@@ -311,28 +334,3 @@ def _short_repr(value: object) -> str:
     except Exception:
         return "unprintable"
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-async def pump(agen: AsyncIterator[Any], writer: TurnWriter) -> None:
-    """Drives an agent's async generator into ``writer``: the per-chunk hot path.
-
-    A ``str`` costs one ``type`` check, a truth test and a list append (plus a length
-    check); everything else goes through ``TurnWriter.event``. Raises ``TurnOver`` when
-    the sink says the turn has ended. Does not close ``agen``: the caller does.
-    """
-    pending = writer.pending
-    append = pending.append
-    schedule = writer.schedule
-    flush = writer.flush
-    event = writer.event
-    async for item in agen:
-        if type(item) is str:
-            if pending:
-                append(item)
-                if len(pending) >= CAP and not flush():
-                    raise TurnOver
-            else:
-                append(item)
-                schedule()
-        elif not event(item):
-            raise TurnOver

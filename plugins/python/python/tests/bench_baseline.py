@@ -8,9 +8,8 @@ It prints chunks/s for the same 10,000-chunk async generator consumed by
 
 1. a plain asyncio loop that drops every chunk (the floor);
 2. a plain asyncio loop that keeps every chunk in a list (what any consumer must do);
-3. ``agent_host._stream.pump`` into a ``TurnWriter`` with a no-op sink (the batching);
-4. a whole turn through ``Bridge.submit("chat", ...)`` with a no-op sink (batching plus
-   queueing, the turn's task, history and completion),
+3. a whole turn through ``Bridge.submit("chat", ...)`` with a no-op sink (the batching
+   plus queueing, the turn's task, history and completion),
 
 and each one's ratio to (1). The Rust crossing itself is not measured here.
 """
@@ -28,7 +27,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from agent_host import AgentConfig  # noqa: E402
 from agent_host._bridge import Bridge  # noqa: E402
 from agent_host._content import Text, to_parts  # noqa: E402
-from agent_host._stream import Flusher, TurnWriter, pump  # noqa: E402
 
 
 async def chunks(count: int) -> AsyncIterator[str]:
@@ -106,15 +104,6 @@ async def plain_keep(count: int) -> None:
         append(chunk)
 
 
-_FLUSHER = Flusher()
-
-
-async def batched(count: int) -> None:
-    writer = TurnWriter(NoopSink(), _FLUSHER)  # type: ignore[arg-type]
-    await pump(chunks(count), writer)
-    writer.complete()
-
-
 def whole_turn_runner() -> Callable[[int], Coroutine[None, None, None]]:
     state: dict[str, object] = {}
 
@@ -162,7 +151,6 @@ async def main() -> None:
     rows = [
         ("plain asyncio, chunks dropped", floor),
         ("plain asyncio, chunks kept in a list", await measure(plain_keep, count, turns)),
-        ("agent_host pump + TurnWriter (no-op sink)", await measure(batched, count, turns)),
         ("agent_host whole turn via Bridge.submit", await measure(whole_turn_runner(), count, turns)),
     ]
     for name, rate in rows:

@@ -147,9 +147,13 @@ class TurnSink:
         thoughts: Optional[int],
         total: Optional[int],
         structured_json: Optional[str] = None,
+        chunks: Optional[List[str]] = None,
     ) -> bool:
         if not self._open():
             return False
+        if chunks:
+            assert all(type(chunk) is str for chunk in chunks), chunks
+            self.events.extend(("text", chunk) for chunk in chunks)
         self._end(("complete", (prompt, cached, candidates, thoughts, total), structured_json))
         return True
 

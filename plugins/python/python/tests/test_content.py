@@ -41,7 +41,12 @@ class ContentTests(unittest.TestCase):
         self.assertEqual(from_parts(parts), content)
 
     def test_single_text(self) -> None:
-        self.assertEqual(from_parts([("text", "hi")]), Text("hi"))
+        text = from_parts([("text", "hi")])
+        self.assertEqual(text, Text("hi"))
+        self.assertIs(type(text), Text)
+        self.assertEqual((repr(text), hash(text)), (repr(Text("hi")), hash(Text("hi"))))
+        with self.assertRaises(AttributeError):  # still frozen
+            text.text = "changed"  # type: ignore[misc]
         self.assertEqual(to_parts(Text("hi")), [("text", "hi")])
         self.assertEqual(to_parts("bare"), [("text", "bare")])
 

@@ -244,6 +244,18 @@ class TimeoutTests(HarnessCase):
         self.assertEqual(caught.exception.kind, "timeout")
         self.assertIn("history", caught.exception.message)
 
+    async def test_a_turn_cancelled_as_it_times_out_is_cancelled(self) -> None:
+        h = self.harness("agents:Slow", call_timeout=0.05)
+        agent = await h.create()
+        sink = h.chat(agent, "slow")
+        await asyncio.sleep(0.02)
+        turn = h.bridge.runtime.turns[sink.turn_id]  # type: ignore[attr-defined]
+        turn.time_out()  # the timer fires, and in the same pass the turn is cancelled
+        h.submit("cancel", agent)
+        await self.turn_failed(sink, "cancelled")
+        # The timer did not outlive the turn, and the agent goes on.
+        await self.turn_failed(h.chat(agent, "again"), "timeout")
+
     async def test_fast_turns_are_untouched(self) -> None:
         h = self.harness("agents:Slow", call_timeout=5)
         agent = await h.create(extras={"delay": 0.001})
@@ -259,6 +271,27 @@ class CoroutineAgentTests(HarnessCase):
         self.assertEqual(await h.call("last_response", agent), "coro: hi")
         outcome = await self.turn_failed(h.chat(agent, "not a str"), "backend")
         self.assertIn("must return the whole answer as a str", outcome[2])
+
+
+class TaskFactoryTests(HarnessCase):
+    async def test_turns_go_through_the_loops_task_factory(self) -> None:
+        loop = asyncio.get_running_loop()
+        made = []
+
+        def factory(loop, coro, **kwargs):  # type: ignore[no-untyped-def]
+            made.append(coro)
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+        h = self.harness("agents:Recorder")
+        agent = await h.create()
+        loop.set_task_factory(factory)
+        try:
+            await self.turn_ok(h.chat(agent, "one"))
+        finally:
+            loop.set_task_factory(None)
+        self.assertEqual(len(made), 1)
+        await self.turn_ok(h.chat(agent, "two"))  # and without one
+        self.assertEqual(len(made), 1)
 
 
 class EventTests(HarnessCase):
