@@ -25,7 +25,7 @@ pub fn venv_dir() -> Result<PathBuf> {
 }
 
 /// The Python PyO3 builds the plugin with: `$PYO3_PYTHON`, else `python3` on PATH.
-fn build_python() -> OsString {
+pub fn build_python() -> OsString {
     std::env::var_os("PYO3_PYTHON")
         .filter(|python| !python.is_empty())
         .unwrap_or_else(|| "python3".into())

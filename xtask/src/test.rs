@@ -30,6 +30,12 @@ pub fn run_tests(extra: &[String]) -> Result<()> {
         with_layout(&mut doc, &venv);
         exec(&mut doc)?;
     }
+    // The Python half of the Python backend, on its own (with a fake Rust side).
+    let mut python = Command::new(python_env::build_python());
+    python
+        .current_dir(crate::workspace::root().join("plugins/python/python"))
+        .args(["-m", "unittest", "discover", "-s", "tests"]);
+    exec(&mut python)?;
     Ok(())
 }
 
