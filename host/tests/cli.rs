@@ -18,20 +18,25 @@ fn mock_dir() -> tempfile::TempDir {
     common::plugin_dir(&[(common::mock_plugin(), "libagent_plugin_mock.so")])
 }
 
-#[test]
-fn chat_streams_the_mock_answer() {
-    let dir = mock_dir();
-    let output = agent_host(
+/// `chat` on the mock, answering at once.
+fn chat_with_mock(message: &str, plugin_dir: &std::path::Path) -> Output {
+    agent_host(
         &[
             "chat",
             "--backend",
             "mock",
             "--option",
             "chunk_delay_ms=0",
-            "Hello there",
+            message,
         ],
-        dir.path(),
-    );
+        plugin_dir,
+    )
+}
+
+#[test]
+fn chat_streams_the_mock_answer() {
+    let dir = mock_dir();
+    let output = chat_with_mock("Hello there", dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "echo: Hello there\n");
 }
@@ -96,17 +101,7 @@ fn plugins_lists_loaded_and_refused_files() {
 fn a_junk_plugin_does_not_stop_chat() {
     let dir = mock_dir();
     common::junk_file(dir.path());
-    let output = agent_host(
-        &[
-            "chat",
-            "--backend",
-            "mock",
-            "--option",
-            "chunk_delay_ms=0",
-            "still works",
-        ],
-        dir.path(),
-    );
+    let output = chat_with_mock("still works", dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "echo: still works\n");
 }
