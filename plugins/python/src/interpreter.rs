@@ -6,7 +6,7 @@
 //! the socket, clears the flag, then drains the queue (in that order, so no wake-up is
 //! lost) and hands each command to the Python bridge, which starts an asyncio task.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -151,15 +151,10 @@ impl Interpreter {
     }
 
     fn take_commands(&self) -> Vec<Command> {
-        let mut buffer = [0u8; 256];
-        loop {
-            match (&self.wake_reader).read(&mut buffer) {
-                Ok(0) => break,
-                Ok(_) => continue,
-                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
+        // One read is enough: a wake-up is one byte, written only while no other is
+        // pending. A byte left over just makes the loop call us once more.
+        let mut buffer = [0u8; 64];
+        let _ = (&self.wake_reader).read(&mut buffer);
         self.wake_pending.store(false, Ordering::Release);
         std::mem::take(
             &mut *self
