@@ -36,7 +36,7 @@ pub use quota::{BackoffPolicy, QuotaRegistry};
 pub use runtime::Runtime;
 pub use stream::{
     channel, Cancellation, ChatEvent, ChatEventSender, ChatResponseHandle, ChatResult, EventStream,
-    Step, ToolCall,
+    Step, TextBatch, ToolCall,
 };
 pub use types::{
     AgentConfig, AgentConfigBuilder, AgentId, Content, ConversationMessage, Error, Media, Role,

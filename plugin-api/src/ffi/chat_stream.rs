@@ -11,7 +11,7 @@ use async_ffi::FfiFuture;
 
 use super::data::{FfiBatch, FfiChatEvent, FfiChatResult, FfiResult};
 use super::guard::PluginContext;
-use crate::stream::{ChatEvent, ChatResponseHandle, EventSource, SourceBatch};
+use crate::stream::{ChatResponseHandle, EventSource, SourceBatch};
 use crate::types::Error;
 
 /// How many events one crossing carries at most.
@@ -86,7 +86,13 @@ impl EventSource for ImportedStream {
         self.pending = None;
         Poll::Ready(match batch.into_result() {
             Ok(batch) => SourceBatch {
-                events: batch.events.into_iter().map(ChatEvent::from).collect(),
+                events: {
+                    let mut events = Vec::with_capacity(batch.events.len());
+                    for event in batch.events {
+                        event.unpack_into(&mut events);
+                    }
+                    events
+                },
                 outcome: batch
                     .outcome
                     .into_option()

@@ -8,7 +8,7 @@ use std::time::Duration;
 use abi_stable::std_types::{ROption, RResult, RString, RVec};
 use abi_stable::StableAbi;
 
-use crate::stream::{ChatEvent, ChatResult, Step, ToolCall};
+use crate::stream::{ChatEvent, ChatResult, Entry, Step, TextBatch, ToolCall};
 use crate::types::{Content, ConversationMessage, Error, Media, Role, UsageMetadata};
 
 #[repr(C)]
@@ -327,6 +327,26 @@ pub enum FfiChatEvent {
         description: RString,
     },
     Usage(FfiUsage),
+    /// Many text chunks packed end to end; `ends[i]` is where chunk `i` ends.
+    Texts {
+        packed: RString,
+        ends: RVec<u32>,
+    },
+}
+
+impl From<Entry> for FfiChatEvent {
+    fn from(entry: Entry) -> Self {
+        match entry {
+            Entry::Event(event) => event.into(),
+            Entry::Texts(batch) => {
+                let (packed, ends) = batch.into_parts();
+                FfiChatEvent::Texts {
+                    packed: packed.into(),
+                    ends: ends.into(),
+                }
+            }
+        }
+    }
 }
 
 impl From<ChatEvent> for FfiChatEvent {
@@ -348,9 +368,10 @@ impl From<ChatEvent> for FfiChatEvent {
     }
 }
 
-impl From<FfiChatEvent> for ChatEvent {
-    fn from(event: FfiChatEvent) -> Self {
-        match event {
+impl FfiChatEvent {
+    /// The events this stands for: one, or one per chunk of a text batch.
+    pub(crate) fn unpack_into(self, events: &mut Vec<ChatEvent>) {
+        let event = match self {
             FfiChatEvent::Text(text) => ChatEvent::Text(text.into_string()),
             FfiChatEvent::Thought(text) => ChatEvent::Thought(text.into_string()),
             FfiChatEvent::ToolCall {
@@ -367,7 +388,17 @@ impl From<FfiChatEvent> for ChatEvent {
                 description: description.into_string(),
             }),
             FfiChatEvent::Usage(usage) => ChatEvent::Usage(usage.into()),
-        }
+            FfiChatEvent::Texts { packed, ends } => {
+                let batch = TextBatch::from_parts(packed.into_string(), ends.into_vec());
+                events.extend(
+                    batch
+                        .chunks()
+                        .map(|chunk| ChatEvent::Text(chunk.to_owned())),
+                );
+                return;
+            }
+        };
+        events.push(event);
     }
 }
 
@@ -503,8 +534,19 @@ mod tests {
             }),
         ];
         for event in events {
-            assert_eq!(ChatEvent::from(FfiChatEvent::from(event.clone())), event);
+            let mut back = Vec::new();
+            FfiChatEvent::from(event.clone()).unpack_into(&mut back);
+            assert_eq!(back, [event]);
         }
+        let mut batch = TextBatch::new();
+        batch.push("a");
+        batch.push("bc");
+        let mut back = Vec::new();
+        FfiChatEvent::from(Entry::Texts(batch)).unpack_into(&mut back);
+        assert_eq!(
+            back,
+            [ChatEvent::Text("a".into()), ChatEvent::Text("bc".into())]
+        );
         let result = ChatResult {
             text: "answer".into(),
             usage: UsageMetadata {

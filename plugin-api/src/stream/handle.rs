@@ -190,11 +190,10 @@ mod tests {
     async fn the_last_chunks_can_come_with_the_result() {
         let (mut sender, handle) = channel();
         sender.text("a");
-        assert!(sender.complete_with_texts(
-            ["b".to_string(), "c".to_string()],
-            Default::default(),
-            None
-        ));
+        let mut last = super::super::TextBatch::new();
+        last.push("b");
+        last.push("c");
+        assert!(sender.complete_with_texts(last, Default::default(), None));
         let chunks: Vec<_> = handle.text_stream().collect().await;
         assert_eq!(chunks, ["a", "b", "c"]);
         assert_eq!(handle.text().await.unwrap().text, "abc");

@@ -7,13 +7,15 @@
 mod event;
 mod handle;
 mod sender;
+mod text_batch;
 mod turn;
 
 pub use event::{ChatEvent, ChatResult, Step, ToolCall};
 pub use handle::{ChatResponseHandle, EventStream};
 pub use sender::{Cancellation, ChatEventSender};
+pub use text_batch::TextBatch;
 
-pub(crate) use turn::{EventSource, SourceBatch};
+pub(crate) use turn::{Entry, EventSource, SourceBatch};
 
 /// A connected pair: the backend keeps the sender, the application gets the handle.
 pub fn channel() -> (ChatEventSender, ChatResponseHandle) {

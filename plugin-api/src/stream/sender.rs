@@ -4,7 +4,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::turn::Turn;
-use super::{ChatEvent, ChatResult, Step, ToolCall};
+use super::{ChatEvent, ChatResult, Step, TextBatch, ToolCall};
 use crate::types::{Error, UsageMetadata};
 
 /// The backend's side of one chat turn: write events, then finish once.
@@ -81,27 +81,27 @@ impl ChatEventSender {
         }))
     }
 
+    /// A batch of text chunks, kept packed: no allocation per chunk on this thread.
+    pub fn text_batch(&mut self, batch: TextBatch) -> bool {
+        self.text.push_str(batch.as_str());
+        self.turn.push_texts(batch)
+    }
+
     /// Ends the turn well with its last text chunks, waking readers once for both.
     pub fn complete_with_texts(
         mut self,
-        chunks: impl IntoIterator<Item = String>,
+        last: TextBatch,
         usage: UsageMetadata,
         structured_output: Option<Value>,
     ) -> bool {
         let mut text = std::mem::take(&mut self.text);
-        let events: Vec<ChatEvent> = chunks
-            .into_iter()
-            .map(|chunk| {
-                text.push_str(&chunk);
-                ChatEvent::Text(chunk)
-            })
-            .collect();
+        text.push_str(last.as_str());
         let result = ChatResult {
             text,
             usage,
             structured_output,
         };
-        self.turn.finish_with(events, Ok(result))
+        self.turn.finish_with(Some(last), Ok(result))
     }
 
     /// Ends the turn with exactly this outcome; `false` if it had already ended.

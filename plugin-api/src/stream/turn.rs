@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
-use super::{ChatEvent, ChatResult};
+use super::{ChatEvent, ChatResult, TextBatch};
 use crate::types::Error;
 
 pub(crate) type Outcome = Result<ChatResult, Error>;
@@ -14,6 +14,22 @@ pub(crate) type Outcome = Result<ChatResult, Error>;
 pub(crate) trait EventSource: Send {
     /// Fetches the next batch; called only when every event so far has been read.
     fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<SourceBatch>;
+}
+
+/// One entry of a turn's log: an event, or a batch of text chunks that stays packed until
+/// a reader reaches it (it then counts as one event per chunk).
+pub(crate) enum Entry {
+    Event(ChatEvent),
+    Texts(TextBatch),
+}
+
+impl Entry {
+    fn events(&self) -> usize {
+        match self {
+            Entry::Event(_) => 1,
+            Entry::Texts(batch) => batch.len(),
+        }
+    }
 }
 
 /// What one pull from an [`EventSource`] brought.
@@ -33,7 +49,9 @@ pub(crate) struct Turn {
 
 pub(crate) struct TurnState {
     /// `events[0]` is event number `base`; only a plugin-side export drains events.
-    events: VecDeque<ChatEvent>,
+    /// Every entry before a reader's cursor is a single event (readers unpack batches
+    /// they reach), so a cursor is also an index.
+    events: VecDeque<Entry>,
     base: usize,
     pub(crate) outcome: Option<Outcome>,
     pub(crate) cancelled: bool,
@@ -96,7 +114,26 @@ impl Turn {
             let mut state = self.lock();
             let open = state.outcome.is_none();
             if open {
-                state.events.extend(events);
+                state.events.extend(events.into_iter().map(Entry::Event));
+            }
+            open
+        };
+        if kept {
+            self.wake_readers();
+        }
+        kept
+    }
+
+    /// Appends a batch of text chunks, kept packed; `false` if the turn has ended.
+    pub(crate) fn push_texts(&self, batch: TextBatch) -> bool {
+        if batch.is_empty() {
+            return self.lock().outcome.is_none();
+        }
+        let kept = {
+            let mut state = self.lock();
+            let open = state.outcome.is_none();
+            if open {
+                state.events.push_back(Entry::Texts(batch));
             }
             open
         };
@@ -120,21 +157,19 @@ impl Turn {
 
     /// Sets the outcome once; later calls are ignored and return `false`.
     pub(crate) fn finish(&self, outcome: Outcome) -> bool {
-        self.finish_with(std::iter::empty(), outcome)
+        self.finish_with(None, outcome)
     }
 
-    /// Appends the last events and sets the outcome under one lock, with one wake-up.
-    pub(crate) fn finish_with(
-        &self,
-        events: impl IntoIterator<Item = ChatEvent>,
-        outcome: Outcome,
-    ) -> bool {
+    /// Appends the last text and sets the outcome under one lock, with one wake-up.
+    pub(crate) fn finish_with(&self, last: Option<TextBatch>, outcome: Outcome) -> bool {
         let source = {
             let mut state = self.lock();
             if state.outcome.is_some() {
                 return false;
             }
-            state.events.extend(events);
+            if let Some(batch) = last.filter(|batch| !batch.is_empty()) {
+                state.events.push_back(Entry::Texts(batch));
+            }
             state.outcome = Some(outcome);
             state.cancel_hooks.clear();
             state.source.take()
@@ -193,12 +228,19 @@ impl Turn {
         cx: &mut Context<'_>,
     ) -> Poll<Read<T>> {
         loop {
-            let state = self.lock();
+            let mut state = self.lock();
             *cursor = (*cursor).max(state.base);
-            while let Some(event) = state.events.get(*cursor - state.base) {
-                *cursor += 1;
-                if let Some(item) = select(event) {
-                    return Poll::Ready(Read::Event(item));
+            loop {
+                let index = *cursor - state.base;
+                match state.events.get(index) {
+                    None => break,
+                    Some(Entry::Texts(_)) => unpack_at(&mut state.events, index),
+                    Some(Entry::Event(event)) => {
+                        *cursor += 1;
+                        if let Some(item) = select(event) {
+                            return Poll::Ready(Read::Event(item));
+                        }
+                    }
                 }
             }
             if state.outcome.is_some() {
@@ -224,7 +266,9 @@ impl Turn {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(batch) => batch,
         };
-        state.events.extend(batch.events);
+        state
+            .events
+            .extend(batch.events.into_iter().map(Entry::Event));
         let finished_source = match batch.outcome {
             Some(outcome) => {
                 state.outcome = Some(outcome);
@@ -250,13 +294,14 @@ impl Turn {
         }
     }
 
-    /// Moves out up to `max` unread events for a plugin-side export, which is the turn's
-    /// only reader; the outcome comes along once every event has been taken.
+    /// Moves out up to `max` unread entries for a plugin-side export, which is the turn's
+    /// only reader; the outcome comes along once every entry has been taken. Text
+    /// batches leave packed: the host unpacks them, on its own threads.
     pub(crate) fn poll_take_batch(
         &self,
         max: usize,
         cx: &mut Context<'_>,
-    ) -> Poll<(Vec<ChatEvent>, Option<Outcome>)> {
+    ) -> Poll<(Vec<Entry>, Option<Outcome>)> {
         let mut state = self.lock();
         if state.events.is_empty() && state.outcome.is_none() {
             drop(state);
@@ -267,14 +312,14 @@ impl Turn {
             }
         }
         let count = state.events.len().min(max.max(1));
-        let events: Vec<ChatEvent> = state.events.drain(..count).collect();
-        state.base += count;
+        let entries: Vec<Entry> = state.events.drain(..count).collect();
+        state.base += entries.iter().map(Entry::events).sum::<usize>();
         let outcome = if state.events.is_empty() {
             state.outcome.clone()
         } else {
             None
         };
-        Poll::Ready((events, outcome))
+        Poll::Ready((entries, outcome))
     }
 }
 
@@ -286,4 +331,17 @@ impl Wake for Turn {
     fn wake_by_ref(self: &Arc<Self>) {
         self.wake_readers();
     }
+}
+
+/// Replaces the text batch at `index` with one event per chunk, in place.
+fn unpack_at(events: &mut VecDeque<Entry>, index: usize) {
+    let mut tail = events.split_off(index);
+    if let Some(Entry::Texts(batch)) = tail.pop_front() {
+        events.extend(
+            batch
+                .chunks()
+                .map(|chunk| Entry::Event(ChatEvent::Text(chunk.to_owned()))),
+        );
+    }
+    events.append(&mut tail);
 }

@@ -6,9 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agent_plugin_api::{AgentId, ChatEventSender, Error, QuotaRegistry, ToolCall};
+use agent_plugin_api::{AgentId, ChatEventSender, Error, QuotaRegistry, TextBatch, ToolCall};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList, PyString};
 use tokio::sync::oneshot;
 
 use crate::convert::{error_from_kind, python_error_text, usage, Answer, Expect};
@@ -133,9 +133,11 @@ impl TurnSink {
 
 #[pymethods]
 impl TurnSink {
-    /// A batch of text chunks: one call, one lock and one wake-up for all of them.
-    fn texts(&self, chunks: Vec<String>) -> bool {
-        self.write(|sender| sender.texts(chunks))
+    /// A batch of text chunks: one call, one lock and one wake-up for all of them, and
+    /// no allocation per chunk on this thread (they are copied into one buffer).
+    fn texts(&self, chunks: &Bound<'_, PyList>) -> PyResult<bool> {
+        let batch = pack(chunks)?;
+        Ok(self.write(|sender| sender.text_batch(batch)))
     }
 
     fn thought(&self, text: String) -> bool {
@@ -177,16 +179,15 @@ impl TurnSink {
         thoughts: Option<u32>,
         total: Option<u32>,
         structured_json: Option<&str>,
-        chunks: Option<Vec<String>>,
-    ) -> bool {
+        chunks: Option<&Bound<'_, PyList>>,
+    ) -> PyResult<bool> {
         let usage = usage(prompt, cached, candidates, thoughts, total);
         let structured = structured_json.map(|json| {
             serde_json::from_str(json)
                 .unwrap_or_else(|_| serde_json::Value::String(json.to_owned()))
         });
-        self.finish(|sender| {
-            sender.complete_with_texts(chunks.unwrap_or_default(), usage, structured)
-        })
+        let last = chunks.map(pack).transpose()?.unwrap_or_default();
+        Ok(self.finish(|sender| sender.complete_with_texts(last, usage, structured)))
     }
 
     #[pyo3(signature = (kind, message, retry_after = None))]
@@ -208,6 +209,15 @@ impl TurnSink {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         sender.as_ref().is_none_or(ChatEventSender::is_cancelled)
     }
+}
+
+/// Copies a list of `str` into one [`TextBatch`], borrowing each string's UTF-8.
+fn pack(chunks: &Bound<'_, PyList>) -> PyResult<TextBatch> {
+    let mut batch = TextBatch::with_capacity(chunks.len() * 8, chunks.len());
+    for chunk in chunks.iter() {
+        batch.push(chunk.cast::<PyString>()?.to_str()?);
+    }
+    Ok(batch)
 }
 
 /// Called by the event loop when the wake-up socket is readable.
