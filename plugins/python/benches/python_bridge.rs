@@ -10,32 +10,21 @@
 //! The baseline runs inside the plugin's interpreter (`bench_agents:Baseline` answers
 //! with the nanoseconds it took), so both sides share the interpreter and its loop.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::{AgentConfig, AgentId, Content, PluginLibrary, PluginRuntime, Runtime};
+use agent_plugin_api::{AgentConfig, AgentId, Content, PluginRuntime, Runtime};
 use criterion::{criterion_group, Criterion, Throughput};
 use futures::StreamExt;
 
-const STARTUP_CHILD: &str = "AGENT_BENCH_STARTUP_CHILD";
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-fn staged_plugin() -> PathBuf {
-    let dist = std::env::var_os("AGENT_HOST_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/dist"));
-    let path = dist.join("plugins/libagent_plugin_python.so");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo xtask bench`",
-        path.display()
-    );
-    path
-}
+const STARTUP_CHILD: &str = "AGENT_BENCH_STARTUP_CHILD";
 
 fn runtime(agent: &str) -> PluginRuntime {
     let agents = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/agents");
-    PluginLibrary::open(staged_plugin())
-        .unwrap()
+    common::staged_plugin()
         .new_runtime(&serde_json::json!({
             "agent": format!("bench_agents:{agent}"),
             "python_path": [agents],

@@ -23,17 +23,18 @@ pub(crate) enum Answer {
 /// A Rust value a call answers with: which [`Expect`] decodes it, and how to take it out.
 pub(crate) trait FromAnswer: Sized {
     const EXPECT: Expect;
-    fn from_answer(answer: Answer) -> Option<Self>;
+    /// The value, or the answer back when it has another shape.
+    fn from_answer(answer: Answer) -> Result<Self, Answer>;
 }
 
 macro_rules! from_answer {
     ($type:ty, $expect:ident, $variant:ident) => {
         impl FromAnswer for $type {
             const EXPECT: Expect = Expect::$expect;
-            fn from_answer(answer: Answer) -> Option<Self> {
+            fn from_answer(answer: Answer) -> Result<Self, Answer> {
                 match answer {
-                    Answer::$variant(value) => Some(value),
-                    _ => None,
+                    Answer::$variant(value) => Ok(value),
+                    other => Err(other),
                 }
             }
         }
@@ -42,8 +43,11 @@ macro_rules! from_answer {
 
 impl FromAnswer for () {
     const EXPECT: Expect = Expect::Unit;
-    fn from_answer(answer: Answer) -> Option<Self> {
-        matches!(answer, Answer::Unit).then_some(())
+    fn from_answer(answer: Answer) -> Result<Self, Answer> {
+        match answer {
+            Answer::Unit => Ok(()),
+            other => Err(other),
+        }
     }
 }
 

@@ -125,9 +125,9 @@ impl PythonRuntime {
                 })?
                 .map_err(|_| dropped())??,
         };
-        let shown = format!("{answer:?}");
-        T::from_answer(answer).ok_or_else(|| {
-            Error::BackendError(format!("the Python side answered {op} with {shown}"))
+        // Formatted only when the shape is wrong: a history can be large.
+        T::from_answer(answer).map_err(|other| {
+            Error::BackendError(format!("the Python side answered {op} with {other:?}"))
         })
     }
 

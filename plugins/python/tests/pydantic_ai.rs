@@ -5,33 +5,20 @@
 //! `cargo xtask test` stages the plugin and makes the venv (`cargo xtask python-env`,
 //! target/python-venv) first, and says where the venv is in `AGENT_HOST_PYTHON_VENV`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 
 use agent_plugin_api::{
     AgentConfig, AgentId, ChatEvent, ChatResult, Content, ConversationMessage, Error,
-    PluginLibrary, PluginRuntime, Role, Runtime, Step, ToolCall, UsageMetadata,
+    PluginRuntime, Role, Runtime, Step, ToolCall, UsageMetadata,
 };
 use futures::StreamExt;
 use serde_json::json;
 
 const AGENT: &str = "pydantic_agent:PydanticAgent";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn plugin() -> PluginLibrary {
-    let dist = std::env::var_os("AGENT_HOST_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/dist"));
-    let path = dist.join("plugins/libagent_plugin_python.so");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo xtask stage` first (or `cargo xtask test`)",
-        path.display()
-    );
-    PluginLibrary::open(&path).expect("the staged Python plugin loads")
-}
+use common::{staged_plugin as plugin, workspace};
 
 /// The venv with pydantic-ai; a missing one fails the test, it never passes silently.
 fn venv() -> PathBuf {

@@ -2,24 +2,15 @@
 //! backend must report clearly, C extensions, venvs, and many agents on one loop.
 //! `cargo xtask test` stages the plugin first.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
 
-use agent_plugin_api::{AgentConfig, Content, Error, PluginLibrary, PluginRuntime, Runtime};
+use agent_plugin_api::{AgentConfig, Content, Error, PluginRuntime, Runtime};
 use serde_json::json;
 
-fn plugin() -> PluginLibrary {
-    let dist = std::env::var_os("AGENT_HOST_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/dist"));
-    let path = dist.join("plugins/libagent_plugin_python.so");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo xtask stage` first (or `cargo xtask test`)",
-        path.display()
-    );
-    PluginLibrary::open(&path).expect("the staged Python plugin loads")
-}
+use common::staged_plugin as plugin;
 
 fn agents_dir() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
