@@ -28,6 +28,15 @@ impl TextBatch {
             .push(u32::try_from(self.buffer.len()).unwrap_or(u32::MAX));
     }
 
+    /// Appends every chunk of `other`, in order.
+    pub fn append(&mut self, other: &TextBatch) {
+        let offset = self.buffer.len();
+        self.buffer.push_str(&other.buffer);
+        self.ends.extend(other.ends.iter().map(|&end| {
+            u32::try_from(offset + end as usize).unwrap_or(u32::MAX)
+        }));
+    }
+
     pub fn len(&self) -> usize {
         self.ends.len()
     }
@@ -78,6 +87,17 @@ mod tests {
             batch.chunks().collect::<Vec<_>>(),
             ["héllo", " ", "", "wörld"]
         );
+    }
+
+    #[test]
+    fn appended_chunks_keep_their_bounds() {
+        let mut first = TextBatch::new();
+        first.push("ab");
+        let mut second = TextBatch::new();
+        second.push("ç");
+        second.push("d");
+        first.append(&second);
+        assert_eq!(first.chunks().collect::<Vec<_>>(), ["ab", "ç", "d"]);
     }
 
     #[test]

@@ -32,6 +32,11 @@ const MODULES: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        "agent_host._loop",
+        include_str!("../python/agent_host/_loop.py"),
+        false,
+    ),
+    (
         "agent_host._runtime",
         include_str!("../python/agent_host/_runtime.py"),
         false,

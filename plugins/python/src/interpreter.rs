@@ -1,10 +1,17 @@
 //! The one thread that owns CPython and its asyncio event loop.
 //!
-//! Other threads never take the GIL. They push a [`Command`] onto a queue and, when no
-//! wake-up is pending, write one byte to a socket the loop watches (`loop.add_reader`);
-//! a flag coalesces many submissions into one wake-up. The loop's reader callback reads
-//! the socket, clears the flag, then drains the queue (in that order, so no wake-up is
-//! lost) and hands each command to the Python bridge, which starts an asyncio task.
+//! Other threads never take the GIL. They push a [`Command`] onto a queue; the loop
+//! hands each command to the Python bridge, which starts an asyncio task. How the loop
+//! learns of a command depends on what it is doing:
+//!
+//! - running or about to wait (see [`before_wait`], called before every wait for I/O):
+//!   it checks a flag, so the submitter only sets it;
+//! - asleep in `epoll`: the submitter also writes one byte to a socket the loop watches
+//!   (`loop.add_reader`).
+//!
+//! Before sleeping the loop watches the flag for a moment ([`SPIN`]): the next command
+//! often follows the answer to the last one, and catching it awake saves both sides a
+//! system call and the sleeper's wake-up latency.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -57,10 +64,16 @@ pub(crate) enum Command {
 
 pub(crate) struct Interpreter {
     queue: Mutex<Vec<Command>>,
+    /// Commands are queued that the loop has not taken yet.
     wake_pending: AtomicBool,
+    /// The loop may be asleep in `epoll`: a submitter must write to `wake_writer`.
+    asleep: AtomicBool,
     wake_writer: UnixStream,
     wake_reader: UnixStream,
 }
+
+/// How long the loop watches for the next command before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
 
 static INTERPRETER: OnceLock<Result<Interpreter, String>> = OnceLock::new();
 
@@ -97,6 +110,7 @@ fn start() -> Result<Interpreter, String> {
     Ok(Interpreter {
         queue: Mutex::new(Vec::new()),
         wake_pending: AtomicBool::new(false),
+        asleep: AtomicBool::new(true),
         wake_writer,
         wake_reader,
     })
@@ -127,35 +141,37 @@ fn run(reader_fd: i32, ready: std::sync::mpsc::Sender<Result<(), String>>) {
 }
 
 fn set_up(py: Python<'_>, reader_fd: i32) -> PyResult<Bound<'_, PyAny>> {
-    let drain = native::register(py)?;
+    let hooks = native::register(py)?;
     embedded::install(py)?;
     py.import("agent_host")?;
-    let asyncio = py.import("asyncio")?;
-    let event_loop = asyncio.call_method0("new_event_loop")?;
-    asyncio.call_method1("set_event_loop", (&event_loop,))?;
+    let event_loop = py
+        .import("agent_host._loop")?
+        .call_method1("new_event_loop", (hooks.before_wait,))?;
+    let drain = hooks.drain;
+    py.import("asyncio")?
+        .call_method1("set_event_loop", (&event_loop,))?;
     event_loop.call_method1("add_reader", (reader_fd, drain))?;
     Ok(event_loop)
 }
 
 impl Interpreter {
-    /// Queues a command and wakes the loop unless a wake-up is already on its way.
+    /// Queues a command; wakes the loop if it may be asleep and nobody else did.
     pub fn submit(&self, command: Command) {
         self.queue
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(command);
-        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+        // SeqCst pairs with `before_wait`: either the loop sees the flag before it
+        // sleeps, or this sees `asleep` and writes the byte.
+        if !self.wake_pending.swap(true, Ordering::SeqCst) && self.asleep.load(Ordering::SeqCst)
+        {
             // A full socket buffer means wake-ups are already pending: nothing is lost.
             let _ = (&self.wake_writer).write(&[1]);
         }
     }
 
     fn take_commands(&self) -> Vec<Command> {
-        // One read is enough: a wake-up is one byte, written only while no other is
-        // pending. A byte left over just makes the loop call us once more.
-        let mut buffer = [0u8; 64];
-        let _ = (&self.wake_reader).read(&mut buffer);
-        self.wake_pending.store(false, Ordering::Release);
+        self.wake_pending.store(false, Ordering::SeqCst);
         std::mem::take(
             &mut *self
                 .queue
@@ -163,11 +179,14 @@ impl Interpreter {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         )
     }
+
+    fn has_commands(&self) -> bool {
+        self.wake_pending.load(Ordering::SeqCst)
+    }
 }
 
-/// The loop's reader callback: runs every pending command.
-pub(crate) fn drain(py: Python<'_>) {
-    let Ok(interpreter) = get() else { return };
+/// Runs every queued command.
+fn run_commands(py: Python<'_>, interpreter: &Interpreter) {
     for command in interpreter.take_commands() {
         match command {
             Command::NewBridge { options, done } => {
@@ -177,6 +196,51 @@ pub(crate) fn drain(py: Python<'_>) {
             Command::Release(bridge) => drop(bridge),
         }
     }
+}
+
+/// The loop's reader callback: the wake-up socket is readable, so the loop was asleep.
+pub(crate) fn drain(py: Python<'_>) {
+    let Ok(interpreter) = get() else { return };
+    // One read is enough: a wake-up is one byte, written only while the loop sleeps. A
+    // byte left over just makes the loop call us once more.
+    let mut buffer = [0u8; 64];
+    let _ = (&interpreter.wake_reader).read(&mut buffer);
+    interpreter.asleep.store(false, Ordering::SeqCst);
+    run_commands(py, interpreter);
+}
+
+/// Called by the loop's selector before every wait for I/O (`timeout` in seconds,
+/// `None` for no limit). Returns `true` when it ran commands: the loop must not sleep.
+pub(crate) fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
+    // Not `get()`: the first waits come while the starting thread is still building the
+    // interpreter (it then finds the loop asleep and writes the byte).
+    let Some(Ok(interpreter)) = INTERPRETER.get() else {
+        return false;
+    };
+    interpreter.asleep.store(false, Ordering::SeqCst);
+    if interpreter.has_commands() {
+        run_commands(py, interpreter);
+        return true;
+    }
+    if timeout == Some(0.0) {
+        return false;
+    }
+    let watch_until = Instant::now() + SPIN;
+    while Instant::now() < watch_until {
+        if interpreter.has_commands() {
+            run_commands(py, interpreter);
+            return true;
+        }
+        // Lets any other thread that wants this CPU have it.
+        std::thread::yield_now();
+    }
+    interpreter.asleep.store(true, Ordering::SeqCst);
+    if interpreter.has_commands() {
+        interpreter.asleep.store(false, Ordering::SeqCst);
+        run_commands(py, interpreter);
+        return true;
+    }
+    false
 }
 
 fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<Py<PyAny>, Error> {

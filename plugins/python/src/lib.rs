@@ -19,6 +19,7 @@ mod interpreter;
 mod loader;
 mod native;
 mod options;
+mod pump;
 mod runtime;
 
 pub use options::{PythonOptions, OPTIONS_HELP};

@@ -12,6 +12,7 @@ use pyo3::types::{PyDict, PyList, PyString};
 use tokio::sync::oneshot;
 
 use crate::convert::{error_from_kind, python_error_text, usage, Answer, Expect};
+use crate::pump::Pump;
 
 /// Where one call's answer goes.
 pub(crate) struct PendingReply {
@@ -86,10 +87,18 @@ pub(crate) struct QuotaTarget {
 /// One chat turn's events, written by the Python side into the turn's log.
 #[pyclass(module = "agent_host._native", name = "TurnSink", frozen)]
 pub(crate) struct TurnSink {
-    sender: Mutex<Option<ChatEventSender>>,
+    state: Mutex<SinkState>,
     agent_id: AgentId,
     call_timeout: Option<Duration>,
     quota: QuotaTarget,
+}
+
+struct SinkState {
+    /// `None` once the turn has ended.
+    sender: Option<ChatEventSender>,
+    /// Text a [`Pump`] left when its generator stopped: it goes out with the next write
+    /// or with the turn's end, so the last chunks and the result wake the reader once.
+    kept: TextBatch,
 }
 
 impl TurnSink {
@@ -100,34 +109,65 @@ impl TurnSink {
         quota: QuotaTarget,
     ) -> Self {
         TurnSink {
-            sender: Mutex::new(Some(sender)),
+            state: Mutex::new(SinkState {
+                sender: Some(sender),
+                kept: TextBatch::new(),
+            }),
             agent_id,
             call_timeout,
             quota,
         }
     }
 
-    /// Writes with the sender, if the turn is still open.
-    fn write(&self, write: impl FnOnce(&mut ChatEventSender) -> bool) -> bool {
-        let mut sender = self
-            .sender
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        sender.as_mut().is_some_and(write)
-    }
-
-    fn finish(&self, finish: impl FnOnce(ChatEventSender) -> bool) -> bool {
-        let sender = self
-            .sender
+    fn lock(&self) -> std::sync::MutexGuard<'_, SinkState> {
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        sender.is_some_and(finish)
+    }
+
+    /// Writes with the sender (kept text first), if the turn is still open.
+    fn write(&self, write: impl FnOnce(&mut ChatEventSender) -> bool) -> bool {
+        let mut state = self.lock();
+        let SinkState { sender, kept } = &mut *state;
+        let Some(sender) = sender else { return false };
+        if !kept.is_empty() && !sender.text_batch(std::mem::take(kept)) {
+            return false;
+        }
+        write(sender)
+    }
+
+    /// Ends the turn with an error, after the text kept so far.
+    fn finish_with_error(&self, error: Error) -> bool {
+        let mut state = self.lock();
+        let Some(mut sender) = state.sender.take() else {
+            return false;
+        };
+        let kept = std::mem::take(&mut state.kept);
+        drop(state);
+        if !kept.is_empty() {
+            sender.text_batch(kept);
+        }
+        sender.finish(Err(error))
     }
 
     /// Ends the turn from the Rust side (the Python side could not take the call).
     pub fn fail_now(&self, error: Error) {
-        self.finish(|sender| sender.finish(Err(error)));
+        self.finish_with_error(error);
+    }
+
+    /// A batch of text chunks into the turn's log; `false` once the turn has ended.
+    pub fn push_texts(&self, batch: TextBatch) -> bool {
+        self.write(|sender| sender.text_batch(batch))
+    }
+
+    /// Text to go out with the next write or the turn's end.
+    pub fn keep_texts(&self, batch: TextBatch) {
+        let mut state = self.lock();
+        if state.kept.is_empty() {
+            state.kept = batch;
+        } else {
+            state.kept.append(&batch);
+        }
     }
 }
 
@@ -136,8 +176,14 @@ impl TurnSink {
     /// A batch of text chunks: one call, one lock and one wake-up for all of them, and
     /// no allocation per chunk on this thread (they are copied into one buffer).
     fn texts(&self, chunks: &Bound<'_, PyList>) -> PyResult<bool> {
-        let batch = pack(chunks)?;
-        Ok(self.write(|sender| sender.text_batch(batch)))
+        let mut batch = TextBatch::with_capacity(chunks.len() * 8, chunks.len());
+        pack_into(&mut batch, chunks)?;
+        Ok(self.push_texts(batch))
+    }
+
+    /// A [`Pump`] that drives `agen` and writes its text here (see `agent_host._stream`).
+    fn pump(slf: &Bound<'_, Self>, agen: Py<PyAny>) -> Pump {
+        Pump::new(agen, slf.clone().unbind())
     }
 
     fn thought(&self, text: String) -> bool {
@@ -167,27 +213,45 @@ impl TurnSink {
         self.write(|sender| sender.usage(usage))
     }
 
-    /// Ends the turn well. `chunks`, the last text not yet handed over, comes in the
-    /// same call, so the reader is woken once, when the result is there too.
+    /// Ends the turn well and returns its whole text (for the history), or `None` if
+    /// the turn had already ended. `chunks`, the last text not yet handed over, comes in
+    /// the same call, so the reader is woken once, when the result is there too.
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (prompt, cached, candidates, thoughts, total, structured_json = None, chunks = None))]
-    fn complete(
+    fn complete<'py>(
         &self,
+        py: Python<'py>,
         prompt: Option<u32>,
         cached: Option<u32>,
         candidates: Option<u32>,
         thoughts: Option<u32>,
         total: Option<u32>,
         structured_json: Option<&str>,
-        chunks: Option<&Bound<'_, PyList>>,
-    ) -> PyResult<bool> {
+        chunks: Option<&Bound<'py, PyList>>,
+    ) -> PyResult<Option<Bound<'py, PyString>>> {
         let usage = usage(prompt, cached, candidates, thoughts, total);
         let structured = structured_json.map(|json| {
             serde_json::from_str(json)
                 .unwrap_or_else(|_| serde_json::Value::String(json.to_owned()))
         });
-        let last = chunks.map(pack).transpose()?.unwrap_or_default();
-        Ok(self.finish(|sender| sender.complete_with_texts(last, usage, structured)))
+        let mut state = self.lock();
+        let mut last = std::mem::take(&mut state.kept);
+        if let Some(chunks) = chunks {
+            pack_into(&mut last, chunks)?;
+        }
+        let Some(sender) = state.sender.take() else {
+            return Ok(None);
+        };
+        drop(state);
+        let earlier = sender.text_so_far();
+        let answer = if earlier.is_empty() {
+            PyString::new(py, last.as_str())
+        } else {
+            PyString::new(py, &[earlier, last.as_str()].concat())
+        };
+        Ok(sender
+            .complete_with_texts(last, usage, structured)
+            .then_some(answer))
     }
 
     #[pyo3(signature = (kind, message, retry_after = None))]
@@ -198,26 +262,24 @@ impl TurnSink {
                 .registry
                 .record_hit(&self.quota.key, retry_after.unwrap_or_default());
         }
-        self.finish(|sender| sender.finish(Err(error)))
+        self.finish_with_error(error)
     }
 
     #[getter]
     fn cancelled(&self) -> bool {
-        let sender = self
+        self.lock()
             .sender
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        sender.as_ref().is_none_or(ChatEventSender::is_cancelled)
+            .as_ref()
+            .is_none_or(ChatEventSender::is_cancelled)
     }
 }
 
-/// Copies a list of `str` into one [`TextBatch`], borrowing each string's UTF-8.
-fn pack(chunks: &Bound<'_, PyList>) -> PyResult<TextBatch> {
-    let mut batch = TextBatch::with_capacity(chunks.len() * 8, chunks.len());
+/// Copies a list of `str` into `batch`, borrowing each string's UTF-8.
+fn pack_into(batch: &mut TextBatch, chunks: &Bound<'_, PyList>) -> PyResult<()> {
     for chunk in chunks.iter() {
         batch.push(chunk.cast::<PyString>()?.to_str()?);
     }
-    Ok(batch)
+    Ok(())
 }
 
 /// Called by the event loop when the wake-up socket is readable.
@@ -226,16 +288,35 @@ fn drain(py: Python<'_>) {
     crate::interpreter::drain(py);
 }
 
+/// Called by the event loop's selector before it waits for I/O.
+#[pyfunction]
+#[pyo3(signature = (timeout = None))]
+fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
+    crate::interpreter::before_wait(py, timeout)
+}
+
+/// The functions the interpreter thread gives the event loop.
+pub(crate) struct LoopHooks<'py> {
+    pub drain: Bound<'py, PyAny>,
+    pub before_wait: Bound<'py, PyAny>,
+}
+
 /// Creates `agent_host._native` and puts it in `sys.modules`.
-pub(crate) fn register(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn register(py: Python<'_>) -> PyResult<LoopHooks<'_>> {
     let module = PyModule::new(py, "agent_host._native")?;
     module.add_class::<Reply>()?;
     module.add_class::<TurnSink>()?;
+    module.add_class::<Pump>()?;
     let drain = wrap_pyfunction!(drain, &module)?;
     module.add_function(drain.clone())?;
+    let before_wait = wrap_pyfunction!(before_wait, &module)?;
+    module.add_function(before_wait.clone())?;
     let modules = py.import("sys")?.getattr("modules")?;
     modules
         .cast::<PyDict>()?
         .set_item("agent_host._native", &module)?;
-    Ok(drain.into_any())
+    Ok(LoopHooks {
+        drain: drain.into_any(),
+        before_wait: before_wait.into_any(),
+    })
 }

@@ -31,7 +31,7 @@ from typing import (
 from ._config import AgentConfig
 from ._content import Content, Message, Text, from_parts, to_parts
 from ._events import AgentError, InvalidConfig, QuotaExceeded, Usage
-from ._stream import CAP, Flusher, SinkLike, TurnOver, TurnWriter, flusher_for
+from ._stream import PUMP_END, PUMP_OVER, Flusher, SinkLike, TurnOver, TurnWriter, flusher_for
 
 __all__ = ["Runtime", "ReplyLike", "classify", "HOOKS"]
 
@@ -385,8 +385,8 @@ class Runtime:
     async def _run(self, slot: _Agent, turn: _Turn) -> None:
         """The turn's task: plays it, ends its handle, records it, then starts the next.
 
-        The agent's generator is driven right here, not through another coroutine (one
-        frame less per turn), and ``call_timeout`` is a timer that cancels this task.
+        The agent's generator is driven by the turn's pump, awaited right here (no other
+        coroutine in between), and ``call_timeout`` is a timer that cancels this task.
         """
         kind: Optional[str] = None
         message = ""
@@ -401,22 +401,15 @@ class Runtime:
                 timer = self.loop.call_later(self.call_timeout, turn.time_out)
             agen = slot.chat(turn.content)
             if type(agen) is AsyncGeneratorType or hasattr(type(agen), "__anext__"):
-                # The per-chunk hot path: a str costs a type check, a truth test, a list
-                # append and a length check; anything else goes through ``turn.event``.
-                # (``pending.append`` is as fast as a bound local and allocates nothing.)
-                pending = turn.pending
+                # Text goes from the generator to the sink inside the pump; only other
+                # events come back here.
+                pump = turn.pump(agen)
                 try:
-                    async for item in agen:
-                        if type(item) is str:
-                            if pending:
-                                pending.append(item)
-                                # A turn that never awaits never lets the flusher run.
-                                if len(pending) >= CAP and not turn.flush():
-                                    raise TurnOver
-                            else:
-                                pending.append(item)
-                                turn.flusher.schedule(turn)  # first chunk since a flush
-                        elif not turn.event(item):
+                    while True:
+                        item = await pump
+                        if item is PUMP_END:
+                            break
+                        if item is PUMP_OVER or not turn.event(item):
                             raise TurnOver
                 except BaseException:
                     # Stopped early: close the generator (runs its ``finally``). One that

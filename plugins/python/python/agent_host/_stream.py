@@ -1,12 +1,16 @@
-"""One turn's writer: batches text chunks so that they do not cost one Rust call each.
+"""One turn's writer, and the pump that drives a turn's async generator into it.
 
 Why: a crossing into Rust costs far more than appending to a list, and agents often
-stream many tiny chunks. So text chunks are appended to a per-turn list, and a single
-``loop.call_soon`` per loop iteration (shared by every turn with pending text) hands each
-turn's list over in one ``TurnSink.texts`` call. A turn whose generator never awaits
-would never let that callback run, so a turn is also flushed on the spot once it holds
-``CAP`` chunks. Anything else the turn writes (events, its end) first flushes the turn's
-pending text, which keeps the order intact.
+stream many tiny chunks. The native sink (``agent_host._native.TurnSink``) therefore
+comes with a native pump that steps the generator itself and packs text chunks into one
+buffer without running Python code per chunk (see ``PythonPump`` for the contract).
+Sinks without one (a turn nobody reads, test doubles) get ``PythonPump``: text chunks
+are appended to a per-turn list, and a single ``loop.call_soon`` per loop iteration
+(shared by every turn with pending text) hands each turn's list over in one
+``TurnSink.texts`` call. A turn whose generator never awaits would never let that
+callback run, so a turn is also flushed on the spot once it holds ``CAP`` chunks.
+Anything else the turn writes (events, its end) first flushes the turn's pending text,
+which keeps the order intact.
 
 A sink method returning ``False`` means the turn is over on the Rust side (its handle
 was dropped or cancelled): the writer goes dead and the turn stops.
@@ -21,10 +25,37 @@ from typing import Any, Optional, Protocol
 
 from ._events import AgentError, Step, StructuredOutput, Thought, ToolCall, Usage
 
-__all__ = ["CAP", "Flusher", "TurnWriter", "TurnOver", "SinkLike", "flusher_for"]
+__all__ = [
+    "CAP",
+    "Flusher",
+    "PUMP_END",
+    "PUMP_OVER",
+    "PythonPump",
+    "SinkLike",
+    "TurnOver",
+    "TurnWriter",
+    "flusher_for",
+]
 
 CAP = 4096
-"""Pending chunks at which a turn is flushed without waiting for the loop's next turn."""
+"""Pending chunks at which a turn is flushed without waiting for the loop's next turn
+(the native pump uses the same figure)."""
+
+
+class _Marker:
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"agent_host._stream.{self._name}"
+
+
+PUMP_END: Any = _Marker("PUMP_END")
+"""What ``await pump`` returns once the generator is exhausted."""
+PUMP_OVER: Any = _Marker("PUMP_OVER")
+"""What ``await pump`` returns once the turn is over and wants no more text."""
 
 
 class SinkLike(Protocol):
@@ -51,10 +82,13 @@ class SinkLike(Protocol):
         total: Optional[int],
         structured_json: Optional[str],
         chunks: Optional[list[str]] = None,
-    ) -> bool: ...
+    ) -> Optional[str]:
+        """Ends the turn well; returns its whole text, or ``None`` if it was over."""
     def fail(self, kind: str, message: str, retry_after: Optional[float]) -> bool: ...
     @property
     def cancelled(self) -> bool: ...
+
+    # A sink may also offer ``pump(agen)``, returning its own pump (the native one does).
 
 
 class TurnOver(Exception):
@@ -122,13 +156,17 @@ def _report(message: str, error: BaseException) -> None:
         pass
 
 
-class _NullSink:
-    """The sink of a turn nobody reads (``send``): accepts everything."""
+class _UnreadSink:
+    """The sink of a turn nobody reads (``send``): keeps only the text, for the history."""
 
-    __slots__ = ()
+    __slots__ = ("_chunks",)
     cancelled = False
 
+    def __init__(self) -> None:
+        self._chunks: list[str] = []
+
     def texts(self, chunks: list[str]) -> bool:
+        self._chunks += chunks
         return True
 
     def thought(self, text: str) -> bool:
@@ -143,41 +181,78 @@ class _NullSink:
     def usage(self, *counts: Optional[int]) -> bool:
         return True
 
-    def complete(self, *args: Any) -> bool:
-        return True
+    def complete(self, *args: Any) -> Optional[str]:
+        chunks = args[6] if len(args) > 6 else None
+        if chunks:
+            self._chunks += chunks
+        return "".join(self._chunks)
 
     def fail(self, kind: str, message: str, retry_after: Optional[float] = None) -> bool:
         return True
 
 
-NULL_SINK: SinkLike = _NullSink()  # type: ignore[assignment]
+class PythonPump:
+    """Drives a turn's async generator into its writer; ``await pump`` returns the next
+    item that is not text, ``PUMP_END`` once the generator is exhausted, or ``PUMP_OVER``
+    once the turn is over (its sink refused text, or the turn was stopped and the
+    generator still yields text). Text chunks (``str``) go to the writer in batches, and
+    an exception from the generator propagates. Each ``await`` runs the generator until
+    it has something for the caller: the native pump (``TurnSink.pump``) keeps this
+    contract without running Python code per chunk."""
+
+    __slots__ = ("_anext", "_writer")
+
+    def __init__(self, agen: Any, writer: "TurnWriter") -> None:
+        self._anext = agen.__anext__
+        self._writer = writer
+
+    def __await__(self) -> Any:
+        return self._next().__await__()
+
+    async def _next(self) -> Any:
+        writer = self._writer
+        pending = writer.pending
+        anext = self._anext
+        while True:
+            try:
+                item = await anext()
+            except StopAsyncIteration:
+                return PUMP_END
+            if type(item) is not str:
+                if not isinstance(item, str):
+                    return item
+                item = str(item)  # a str subclass: its plain text, like the native pump
+            if not writer.alive:
+                return PUMP_OVER
+            if pending:
+                pending.append(item)
+                # A turn that never awaits never lets the flusher run.
+                if len(pending) >= CAP and not writer.flush():
+                    return PUMP_OVER
+            else:
+                pending.append(item)
+                writer.flusher.schedule(writer)  # first chunk since a flush
 
 
 class TurnWriter:
     """Writes one turn into its sink, batching text; keeps what the history needs.
 
-    ``pending`` and ``flusher`` are public on purpose: the runtime's per-chunk loop
-    appends to ``pending`` directly and never calls a method per chunk.
+    ``pending`` and ``flusher`` are public on purpose: ``PythonPump`` appends to
+    ``pending`` directly and never calls a method per chunk.
     """
 
     __slots__ = (
         "sink",
         "pending",
-        "done",
         "alive",
         "usage",
         "structured_json",
         "flusher",
-        "_unread",
     )
 
     def __init__(self, sink: Optional[SinkLike], flusher: Flusher) -> None:
-        self._unread = sink is None
-        self.sink: SinkLike = NULL_SINK if sink is None else sink
+        self.sink: SinkLike = _UnreadSink() if sink is None else sink
         self.pending: list[str] = []
-        # Text already handed over, kept for the history and ``last_response``; made at
-        # the first flush before the end (most short turns never need it).
-        self.done: Optional[list[str]] = None
         self.alive = True
         self.usage: Optional[Usage] = None
         self.structured_json: Optional[str] = None
@@ -185,24 +260,17 @@ class TurnWriter:
 
     # -- text -------------------------------------------------------------------------
 
+    def pump(self, agen: Any) -> Any:
+        """The pump that drives ``agen`` (an async iterator) into this turn."""
+        native = getattr(self.sink, "pump", None)
+        return PythonPump(agen, self) if native is None else native(agen)
+
     def flush(self) -> bool:
         """Hands the pending chunks over in one call; ``False`` once the turn is over."""
         if not self.alive:
             return False
         pending = self.pending
         if not pending:
-            return True
-        done = self.done
-        if done is None:
-            self.done = pending.copy()
-        else:
-            done += pending
-        return self._hand_over(pending)
-
-    def _hand_over(self, pending: list[str]) -> bool:
-        """Gives ``pending`` to the sink and empties it; ``False`` if the sink refused."""
-        if self._unread:
-            pending.clear()
             return True
         # The sink copies the chunks during the call, so the list can be reused after.
         taken = self.sink.texts(pending)
@@ -222,13 +290,6 @@ class TurnWriter:
         if len(self.pending) >= CAP:
             return self.flush()
         return True
-
-    def answer(self) -> str:
-        """Every text chunk so far, concatenated: the model message of the history."""
-        done, pending = self.done, self.pending
-        if done is None:
-            return "".join(pending)
-        return "".join(done) + "".join(pending)
 
     # -- other events -----------------------------------------------------------------
 
@@ -277,18 +338,15 @@ class TurnWriter:
             return None
         pending = self.pending
         # The last chunks ride along with the result: one call, and the reader is woken
-        # once, when everything is there. They are kept until the result is out: the
-        # answer is joined afterwards, off the path of whoever waits for the turn.
-        last = pending if pending and not self._unread else None
+        # once, when everything is there.
+        last = pending if pending else None
         self.alive = False
         usage = self.usage
         # Plain positional arguments: the cheapest call into Rust (no tuple unpacking).
         if usage is None:
-            completed = self.sink.complete(
-                None, None, None, None, None, self.structured_json, last
-            )
+            answer = self.sink.complete(None, None, None, None, None, self.structured_json, last)
         else:
-            completed = self.sink.complete(
+            answer = self.sink.complete(
                 usage.prompt,
                 usage.cached,
                 usage.candidates,
@@ -297,7 +355,6 @@ class TurnWriter:
                 self.structured_json,
                 last,
             )
-        answer = self.answer() if completed else None
         pending.clear()
         return answer
 

@@ -59,10 +59,10 @@ class NoopSink:
     def usage(self, *counts: Optional[int]) -> bool:
         return True
 
-    def complete(self, *args: object) -> bool:
+    def complete(self, *args: object) -> str:
         if self.done is not None:
             self.done.set_result(None)
-        return True
+        return ""
 
     def fail(self, kind: str, message: str, retry_after: Optional[float] = None) -> bool:
         if self.done is not None:

@@ -50,9 +50,9 @@ class CountingSink:
     def usage(self, *counts: Optional[int]) -> bool:
         return True
 
-    def complete(self, *args: object) -> bool:
+    def complete(self, *args: object) -> str:
         CountingSink.completed += 1
-        return True
+        return ""
 
     def fail(self, kind: str, message: str, retry_after: Optional[float] = None) -> bool:
         raise RuntimeError(f"a turn failed: {kind}: {message}")

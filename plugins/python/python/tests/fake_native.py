@@ -148,14 +148,14 @@ class TurnSink:
         total: Optional[int],
         structured_json: Optional[str] = None,
         chunks: Optional[List[str]] = None,
-    ) -> bool:
+    ) -> Optional[str]:
         if not self._open():
-            return False
+            return None
         if chunks:
             assert all(type(chunk) is str for chunk in chunks), chunks
             self.events.extend(("text", chunk) for chunk in chunks)
         self._end(("complete", (prompt, cached, candidates, thoughts, total), structured_json))
-        return True
+        return self.text
 
     def fail(self, kind: str, message: str, retry_after: Optional[float] = None) -> bool:
         assert isinstance(kind, str) and isinstance(message, str)
