@@ -34,16 +34,22 @@ pub(crate) enum Arg {
     None,
     Json(String),
     Content(Content),
-    /// A chat turn: its id (for `cancel_turn`) and the message.
+    /// A chat turn: its id (for `cancel_turn`) and the message (goes to `start_turn`).
     Turn(u64, Content),
     TurnId(u64),
     Seconds(f64),
 }
 
+/// A runtime's bridge as Rust calls it, methods bound once: `Bridge.submit` takes every
+/// operation; chat turns, the most frequent by far, go straight to `Runtime.start_turn`.
+pub(crate) struct BridgeEntry {
+    pub submit: Py<PyAny>,
+    pub start_turn: Py<PyAny>,
+}
+
 /// One call of `Bridge.submit(op, agent_id, arg, reply, sink)`.
 pub(crate) struct Call {
-    /// The runtime's bound `Bridge.submit`, looked up once.
-    pub submit: Arc<Py<PyAny>>,
+    pub bridge: Arc<BridgeEntry>,
     pub op: &'static str,
     pub agent_id: AgentId,
     pub arg: Arg,
@@ -52,14 +58,14 @@ pub(crate) struct Call {
 }
 
 pub(crate) enum Command {
-    /// Builds a `Bridge` for a new runtime; answers with its bound `submit`.
+    /// Builds a `Bridge` for a new runtime.
     NewBridge {
         options: PythonOptions,
-        done: std::sync::mpsc::Sender<Result<Py<PyAny>, Error>>,
+        done: std::sync::mpsc::Sender<Result<BridgeEntry, Error>>,
     },
     Call(Call),
     /// Drops a runtime's bridge where the GIL is held.
-    Release(Arc<Py<PyAny>>),
+    Release(Arc<BridgeEntry>),
 }
 
 pub(crate) struct Interpreter {
@@ -243,8 +249,8 @@ pub(crate) fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
     false
 }
 
-fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<Py<PyAny>, Error> {
-    let build = || -> PyResult<Py<PyAny>> {
+fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Error> {
+    let build = || -> PyResult<BridgeEntry> {
         let sys_path = py.import("sys")?.getattr("path")?.cast_into::<PyList>()?;
         for dir in options.python_path.iter().rev() {
             let dir = dir.to_string_lossy();
@@ -282,12 +288,18 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<Py<PyAny>, Erro
             "call_timeout",
             options.call_timeout().map(|timeout| timeout.as_secs_f64()),
         )?;
-        let bridge = py.import("agent_host._bridge")?.getattr("Bridge")?;
-        let submit = bridge.call1((settings,))?.getattr("submit")?.unbind();
+        let bridge = py
+            .import("agent_host._bridge")?
+            .getattr("Bridge")?
+            .call1((settings,))?;
+        let entry = BridgeEntry {
+            submit: bridge.getattr("submit")?.unbind(),
+            start_turn: bridge.getattr("runtime")?.getattr("start_turn")?.unbind(),
+        };
         // What start-up and the agent's imports created lives for good: moving it out of
         // the collector's sight keeps every later collection short.
         py.import("gc")?.call_method0("freeze")?;
-        Ok(submit)
+        Ok(entry)
     };
     build().map_err(|error| {
         let invalid = py
@@ -310,7 +322,7 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<Py<PyAny>, Erro
 
 fn execute(py: Python<'_>, call: Call) {
     let Call {
-        submit,
+        bridge,
         op,
         agent_id,
         arg,
@@ -319,19 +331,29 @@ fn execute(py: Python<'_>, call: Call) {
     } = call;
     let reply = reply.map(Reply::new);
     let submitted = (|| -> PyResult<()> {
-        let arg: Bound<'_, PyAny> = match &arg {
-            Arg::None => py.None().into_bound(py),
-            Arg::Json(json) => json.as_str().into_pyobject(py)?.into_any(),
-            Arg::Content(content) => content_to_parts(py, content)?.into_any(),
-            Arg::Turn(turn_id, content) => (*turn_id, content_to_parts(py, content)?)
-                .into_pyobject(py)?
-                .into_any(),
-            Arg::TurnId(turn_id) => turn_id.into_pyobject(py)?.into_any(),
-            Arg::Seconds(seconds) => seconds.into_pyobject(py)?.into_any(),
-        };
         let reply = reply.map(|reply| Py::new(py, reply)).transpose()?;
         let sink = sink.map(|sink| Py::new(py, sink)).transpose()?;
-        let result = submit.call1(py, (op, agent_id, arg, &reply, &sink));
+        let result = match &arg {
+            Arg::Turn(turn_id, content) => {
+                let content = match content {
+                    Content::Text(text) => text.as_str().into_pyobject(py)?.into_any(),
+                    content => content_to_parts(py, content)?.into_any(),
+                };
+                bridge
+                    .start_turn
+                    .call1(py, (agent_id, *turn_id, content, &sink))
+            }
+            arg => {
+                let arg: Bound<'_, PyAny> = match arg {
+                    Arg::None | Arg::Turn(..) => py.None().into_bound(py),
+                    Arg::Json(json) => json.as_str().into_pyobject(py)?.into_any(),
+                    Arg::Content(content) => content_to_parts(py, content)?.into_any(),
+                    Arg::TurnId(turn_id) => turn_id.into_pyobject(py)?.into_any(),
+                    Arg::Seconds(seconds) => seconds.into_pyobject(py)?.into_any(),
+                };
+                bridge.submit.call1(py, (op, agent_id, arg, &reply, &sink))
+            }
+        };
         if let Err(error) = result {
             let failure = Error::BackendError(format!(
                 "the Python bridge refused {op}: {}",

@@ -9,19 +9,18 @@ use agent_plugin_api::{
     async_trait, channel, AgentConfig, AgentId, BackoffPolicy, ChatResponseHandle, Content,
     ConversationMessage, Error, Plugin, QuotaRegistry, Runtime, UsageMetadata,
 };
-use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::convert::FromAnswer;
-use crate::interpreter::{self, Arg, Call, Command, Interpreter};
+use crate::interpreter::{self, Arg, BridgeEntry, Call, Command, Interpreter};
 use crate::native::{PendingReply, QuotaTarget, TurnSink};
 use crate::options::{PythonOptions, OPTIONS_HELP};
 
 /// Python agents, served from one asyncio loop on the interpreter thread.
 pub struct PythonRuntime {
     interpreter: &'static Interpreter,
-    /// This runtime's `Bridge.submit`, bound.
-    submit: Arc<Py<PyAny>>,
+    /// This runtime's bridge on the interpreter thread.
+    bridge: Arc<BridgeEntry>,
     options: PythonOptions,
     quota: QuotaTarget,
     /// Agents created and not shut down: calls on any other id fail here, at once.
@@ -49,7 +48,7 @@ impl PythonRuntime {
             options: options.clone(),
             done,
         });
-        let submit = built
+        let bridge = built
             .recv()
             .map_err(|_| Error::BackendError("the Python thread has stopped".into()))??;
         let quota = QuotaTarget {
@@ -58,7 +57,7 @@ impl PythonRuntime {
         };
         Ok(PythonRuntime {
             interpreter,
-            submit: Arc::new(submit),
+            bridge: Arc::new(bridge),
             options,
             quota,
             live: Mutex::new(HashSet::new()),
@@ -90,7 +89,7 @@ impl PythonRuntime {
         sink: Option<TurnSink>,
     ) {
         self.interpreter.submit(Command::Call(Call {
-            submit: self.submit.clone(),
+            bridge: self.bridge.clone(),
             op,
             agent_id,
             arg,
@@ -151,7 +150,7 @@ impl Drop for PythonRuntime {
             self.submit("try_shutdown", agent_id, Arg::None, None, None);
         }
         self.interpreter
-            .submit(Command::Release(self.submit.clone()));
+            .submit(Command::Release(self.bridge.clone()));
     }
 }
 
@@ -176,11 +175,11 @@ impl Runtime for PythonRuntime {
         let (sender, handle) = channel();
         let turn_id = self.next_turn.fetch_add(1, Ordering::Relaxed);
         let interpreter = self.interpreter;
-        let submit = self.submit.clone();
+        let bridge = self.bridge.clone();
         // A dropped or cancelled handle stops the asyncio task too.
         sender.on_cancel(move || {
             interpreter.submit(Command::Call(Call {
-                submit,
+                bridge,
                 op: "cancel_turn",
                 agent_id,
                 arg: Arg::TurnId(turn_id),

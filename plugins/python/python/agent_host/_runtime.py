@@ -29,9 +29,19 @@ from typing import (
 )
 
 from ._config import AgentConfig
-from ._content import Content, Message, Text, from_parts, to_parts
+from ._content import Content, Message, Text, _new_text, from_parts, to_parts
 from ._events import AgentError, InvalidConfig, QuotaExceeded, Usage
-from ._stream import PUMP_END, PUMP_OVER, Flusher, SinkLike, TurnOver, TurnWriter, flusher_for
+from ._stream import (
+    PUMP_END,
+    PUMP_OVER,
+    Flusher,
+    PythonPump,
+    SinkLike,
+    TurnOver,
+    TurnWriter,
+    _UnreadSink,
+    flusher_for,
+)
 
 __all__ = ["Runtime", "ReplyLike", "classify", "HOOKS"]
 
@@ -105,7 +115,13 @@ class _Turn(TurnWriter):
     def __init__(
         self, turn_id: Optional[int], content: Content, sink: Optional[SinkLike], flusher: Flusher
     ) -> None:
-        TurnWriter.__init__(self, sink, flusher)
+        # TurnWriter.__init__, inlined (one frame less per turn).
+        self.sink: SinkLike = _UnreadSink() if sink is None else sink
+        self.pending: List[str] = []
+        self.alive = True
+        self.usage: Optional[Usage] = None
+        self.structured_json: Optional[str] = None
+        self.flusher = flusher
         self.turn_id = turn_id
         self.content = content
         self.task: Optional[asyncio.Task[None]] = None
@@ -333,14 +349,22 @@ class Runtime:
 
     def chat(self, agent_id: int, arg: Any, reply: Optional[ReplyLike], sink: SinkLike) -> None:
         turn_id, parts = arg
+        self.start_turn(agent_id, turn_id, parts, sink)
+
+    def start_turn(self, agent_id: int, turn_id: int, content: Any, sink: SinkLike) -> None:
+        """``chat`` as the Rust side calls it, without ``Bridge.submit`` in between (it
+        answers an exception by failing the turn): ``content`` is a ``str`` for a plain
+        text message, or its wire parts."""
         slot = self.agents.get(agent_id)
         if slot is None:
             sink.fail("not_started", self.not_started(agent_id), None)
             return
-        turn = _Turn(turn_id, from_parts(parts), sink, self._flusher or self.flusher)
+        message = _new_text(content) if type(content) is str else from_parts(content)
+        turn = _Turn(turn_id, message, sink, self._flusher or self.flusher)
         self.turns[turn_id] = turn
         if slot.current is None and not slot.queue:
-            self._start(slot, turn)
+            # Just submitted: a handle dropped meanwhile stops it at its first write.
+            self._begin(slot, turn)
         else:
             slot.queue.append(turn)
 
@@ -366,12 +390,15 @@ class Runtime:
                 self._end_unstarted(turn)
                 turn = slot.queue.popleft() if slot.queue else None
                 continue
-            slot.turns_started += 1
-            slot.signalled_idle = False
-            slot.current = turn
-            turn.state = _RUNNING
-            turn.task = self._new_turn_task(self._run(slot, turn))
+            self._begin(slot, turn)
             return
+
+    def _begin(self, slot: _Agent, turn: _Turn) -> None:
+        slot.turns_started += 1
+        slot.signalled_idle = False
+        slot.current = turn
+        turn.state = _RUNNING
+        turn.task = self._new_turn_task(self._run(slot, turn))
 
     def _end_unstarted(self, turn: _Turn) -> None:
         turn.state = _DONE
@@ -403,7 +430,10 @@ class Runtime:
             if type(agen) is AsyncGeneratorType or hasattr(type(agen), "__anext__"):
                 # Text goes from the generator to the sink inside the pump; only other
                 # events come back here.
-                pump = turn.pump(agen)
+                try:
+                    pump = turn.sink.pump(agen)
+                except AttributeError:  # a sink with no native pump
+                    pump = PythonPump(agen, turn)
                 try:
                     while True:
                         item = await pump
