@@ -32,9 +32,12 @@ impl TextBatch {
     pub fn append(&mut self, other: &TextBatch) {
         let offset = self.buffer.len();
         self.buffer.push_str(&other.buffer);
-        self.ends.extend(other.ends.iter().map(|&end| {
-            u32::try_from(offset + end as usize).unwrap_or(u32::MAX)
-        }));
+        self.ends.extend(
+            other
+                .ends
+                .iter()
+                .map(|&end| u32::try_from(offset + end as usize).unwrap_or(u32::MAX)),
+        );
     }
 
     pub fn len(&self) -> usize {

@@ -78,25 +78,6 @@ fn bridge(c: &mut Criterion) {
         (new_agent(&driver).await, agents)
     });
 
-    if std::env::var_os("XPHASE").is_some() {
-        tokio.block_on(async {
-            for round in 0..5 {
-                let (mut submit, mut wait) = (Duration::ZERO, Duration::ZERO);
-                for _ in 0..200 {
-                    let start = Instant::now();
-                    let mut handles = Vec::new();
-                    for &agent in &agents {
-                        handles.push(fast.chat(agent, &Content::text("chunks=1")).await.unwrap());
-                    }
-                    let submitted = Instant::now();
-                    futures::future::join_all(handles.iter().map(|h| h.text())).await;
-                    submit += submitted - start;
-                    wait += submitted.elapsed();
-                }
-                eprintln!("round {round}: submit 100: {:?}, then wait: {:?}", submit / 200, wait / 200);
-            }
-        });
-    }
     let mut group = c.benchmark_group("turn_latency");
     group.bench_function("baseline", |b| {
         b.to_async(&tokio)

@@ -169,8 +169,7 @@ impl Interpreter {
             .push(command);
         // SeqCst pairs with `before_wait`: either the loop sees the flag before it
         // sleeps, or this sees `asleep` and writes the byte.
-        if !self.wake_pending.swap(true, Ordering::SeqCst) && self.asleep.load(Ordering::SeqCst)
-        {
+        if !self.wake_pending.swap(true, Ordering::SeqCst) && self.asleep.load(Ordering::SeqCst) {
             // A full socket buffer means wake-ups are already pending: nothing is lost.
             let _ = (&self.wake_writer).write(&[1]);
         }

@@ -161,7 +161,9 @@ impl Pump {
     /// chunks and the result then reach the reader together.
     fn leave_text(&mut self) {
         if !self.pending.is_empty() {
-            self.sink.get().keep_texts(std::mem::take(&mut self.pending));
+            self.sink
+                .get()
+                .keep_texts(std::mem::take(&mut self.pending));
         }
     }
 }
@@ -218,15 +220,13 @@ impl Pump {
             return Err(PyErr::from_value(exception(args)?));
         };
         let step = step.into_bound(py);
-        let stepped = self.resume(step, |step| {
-            match step.call_method1("throw", args) {
-                Ok(awaited) => Ok(PySendResult::Next(awaited)),
-                Err(error) if error.is_instance_of::<PyStopIteration>(py) => {
-                    let item = error.value(py).getattr("value")?;
-                    Ok(PySendResult::Return(item))
-                }
-                Err(error) => Err(error),
+        let stepped = self.resume(step, |step| match step.call_method1("throw", args) {
+            Ok(awaited) => Ok(PySendResult::Next(awaited)),
+            Err(error) if error.is_instance_of::<PyStopIteration>(py) => {
+                let item = error.value(py).getattr("value")?;
+                Ok(PySendResult::Return(item))
             }
+            Err(error) => Err(error),
         });
         self.run(py, stepped)
     }
@@ -252,11 +252,7 @@ fn result(item: Bound<'_, PyAny>) -> PyErr {
 
 /// `StopIteration` carrying one of the pump's markers, which live in `agent_host._stream`
 /// so that both pumps return the same objects.
-fn marker(
-    py: Python<'_>,
-    cell: &'static PyOnceLock<Py<PyAny>>,
-    name: &str,
-) -> PyResult<PyErr> {
+fn marker(py: Python<'_>, cell: &'static PyOnceLock<Py<PyAny>>, name: &str) -> PyResult<PyErr> {
     let marker = cell.import(py, "agent_host._stream", name)?;
     Ok(PyStopIteration::new_err(marker.clone().unbind()))
 }

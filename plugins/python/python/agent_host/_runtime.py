@@ -19,7 +19,6 @@ from typing import (
     Any,
     Awaitable,
     Callable,
-    Coroutine,
     Deque,
     Dict,
     List,
@@ -241,7 +240,7 @@ class Runtime:
         self.agents: Dict[int, _Agent] = {}
         self.turns: Dict[int, _Turn] = {}
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        # The loop's create_task is asyncio's own (see ``_new_turn_task``).
+        # The loop's create_task is asyncio's own (see ``_begin``).
         self._stock_create_task = False
         self._flusher: Optional[Flusher] = None
         # Strong references to background tasks (asyncio keeps only weak ones).
@@ -256,15 +255,6 @@ class Runtime:
             loop = self._loop = asyncio.get_running_loop()
             self._stock_create_task = type(loop).create_task is _STOCK_CREATE_TASK
         return loop
-
-    def _new_turn_task(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """``loop.create_task(coro)``; on asyncio's own loop without a task factory, the
-        ``Task`` it would build, made directly: its Python-level wrapper is a good share
-        of a short turn's fixed cost."""
-        loop = self._loop or self.loop
-        if self._stock_create_task and loop.get_task_factory() is None:
-            return asyncio.Task(coro, loop=loop)
-        return loop.create_task(coro)
 
     @property
     def flusher(self) -> Flusher:
@@ -398,7 +388,14 @@ class Runtime:
         slot.signalled_idle = False
         slot.current = turn
         turn.state = _RUNNING
-        turn.task = self._new_turn_task(self._run(slot, turn))
+        # ``loop.create_task``; on asyncio's own loop without a task factory, the ``Task``
+        # it would build, made directly: its Python-level wrapper is a good share of a
+        # short turn's fixed cost.
+        loop = self._loop or self.loop
+        if self._stock_create_task and loop.get_task_factory() is None:
+            turn.task = asyncio.Task(self._run(slot, turn), loop=loop)
+        else:
+            turn.task = loop.create_task(self._run(slot, turn))
 
     def _end_unstarted(self, turn: _Turn) -> None:
         turn.state = _DONE

@@ -261,11 +261,6 @@ class TurnWriter:
 
     # -- text -------------------------------------------------------------------------
 
-    def pump(self, agen: Any) -> Any:
-        """The pump that drives ``agen`` (an async iterator) into this turn."""
-        native = getattr(self.sink, "pump", None)
-        return PythonPump(agen, self) if native is None else native(agen)
-
     def flush(self) -> bool:
         """Hands the pending chunks over in one call; ``False`` once the turn is over."""
         if not self.alive:

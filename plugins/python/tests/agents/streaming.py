@@ -1,0 +1,88 @@
+"""Agents that stream in the ways the native pump must carry faithfully."""
+
+import asyncio
+
+from agent_host import Step, Thought, content_text
+
+
+class Drip:
+    """One chunk, a pause, another chunk: the first must reach the reader at once."""
+
+    def __init__(self, config):
+        pass
+
+    async def chat(self, content):
+        yield "first "
+        await asyncio.sleep(0.5)
+        yield "second"
+
+
+class Burst:
+    """`N`: N numbered chunks without ever awaiting (more than one batch's worth)."""
+
+    def __init__(self, config):
+        pass
+
+    async def chat(self, content):
+        for index in range(int(content_text(content))):
+            yield f"{index},"
+
+
+class Mixed:
+    """Text and other events interleaved, including a str subclass chunk."""
+
+    class Loud(str):
+        pass
+
+    def __init__(self, config):
+        pass
+
+    async def chat(self, content):
+        yield "one "
+        yield Thought("thinking")
+        yield self.Loud("two ")
+        await asyncio.sleep(0)
+        yield Step(1, "halfway")
+        yield "three"
+
+
+class Swallows:
+    """Ignores its cancellation and keeps talking: the turn must still end."""
+
+    def __init__(self, config):
+        self.after_cancel = []
+
+    async def chat(self, content):
+        yield "started"
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            pass
+        while True:
+            yield "still here"
+            await asyncio.sleep(0.01)
+
+
+class Iterator:
+    """Not an async generator: an object with `__anext__` (a coroutine)."""
+
+    def __init__(self, config):
+        pass
+
+    def chat(self, content):
+        return _Countdown(3)
+
+
+class _Countdown:
+    def __init__(self, start):
+        self.left = start
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self.left == 0:
+            raise StopAsyncIteration
+        await asyncio.sleep(0)
+        self.left -= 1
+        return f"{self.left + 1} "
