@@ -227,10 +227,13 @@ pub(crate) fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
         run_commands(py, interpreter);
         return true;
     }
-    if timeout == Some(0.0) {
-        return false;
-    }
-    let watch_until = Instant::now() + SPIN;
+    let watch = match timeout {
+        Some(seconds) if seconds <= 0.0 => return false,
+        // A timer due sooner than that is not kept waiting.
+        Some(seconds) => Duration::try_from_secs_f64(seconds).map_or(SPIN, |due| SPIN.min(due)),
+        None => SPIN,
+    };
+    let watch_until = Instant::now() + watch;
     while Instant::now() < watch_until {
         if interpreter.has_commands() {
             run_commands(py, interpreter);
