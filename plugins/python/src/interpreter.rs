@@ -347,6 +347,7 @@ fn execute(py: Python<'_>, call: Call) {
             }
             arg => {
                 let arg: Bound<'_, PyAny> = match arg {
+                    // (Turns took the branch above.)
                     Arg::None | Arg::Turn(..) => py.None().into_bound(py),
                     Arg::Json(json) => json.as_str().into_pyobject(py)?.into_any(),
                     Arg::Content(content) => content_to_parts(py, content)?.into_any(),

@@ -180,13 +180,7 @@ impl Pump {
 
     /// A task step: resume the suspended `__anext__`, or start the next one.
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let stepped = match self.step.take() {
-            Some(step) => self.resume(step.into_bound(py), |step| {
-                step.send(&py.None().into_bound(py))
-            }),
-            None => self.next_step(py),
-        };
-        self.run(py, stepped)
+        self.send(py, &py.None().into_bound(py))
     }
 
     fn send<'py>(
@@ -194,13 +188,11 @@ impl Pump {
         py: Python<'py>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        match self.step.take() {
-            Some(step) => {
-                let stepped = self.resume(step.into_bound(py), |step| step.send(value));
-                self.run(py, stepped)
-            }
-            None => self.__next__(py),
-        }
+        let stepped = match self.step.take() {
+            Some(step) => self.resume(step.into_bound(py), |step| step.send(value)),
+            None => self.next_step(py),
+        };
+        self.run(py, stepped)
     }
 
     /// The task was cancelled (or something else was thrown in): the generator gets it

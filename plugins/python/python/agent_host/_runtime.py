@@ -38,7 +38,6 @@ from ._stream import (
     SinkLike,
     TurnOver,
     TurnWriter,
-    _UnreadSink,
     flusher_for,
 )
 
@@ -114,13 +113,7 @@ class _Turn(TurnWriter):
     def __init__(
         self, turn_id: Optional[int], content: Content, sink: Optional[SinkLike], flusher: Flusher
     ) -> None:
-        # TurnWriter.__init__, inlined (one frame less per turn).
-        self.sink: SinkLike = _UnreadSink() if sink is None else sink
-        self.pending: List[str] = []
-        self.alive = True
-        self.usage: Optional[Usage] = None
-        self.structured_json: Optional[str] = None
-        self.flusher = flusher
+        TurnWriter.__init__(self, sink, flusher)
         self.turn_id = turn_id
         self.content = content
         self.task: Optional[asyncio.Task[None]] = None
@@ -506,8 +499,11 @@ class Runtime:
                 f"{type(answer).__qualname__}; a coroutine chat must return the whole "
                 "answer as a str"
             )
-        if answer and not turn.text(answer):
-            raise TurnOver
+        if answer:
+            if not turn.alive:
+                raise TurnOver
+            # The turn ends right after: the text rides along with its result (no flush).
+            turn.pending.append(answer)
 
     def _record(self, slot: _Agent, turn: _Turn, answer: str) -> None:
         """A turn that completed well changes the conversation; nothing else does."""

@@ -251,7 +251,6 @@ class TurnWriter:
     )
 
     def __init__(self, sink: Optional[SinkLike], flusher: Flusher) -> None:
-        # (``agent_host._runtime._Turn`` repeats this, inlined: keep the two alike.)
         self.sink: SinkLike = _UnreadSink() if sink is None else sink
         self.pending: list[str] = []
         self.alive = True
