@@ -73,7 +73,9 @@ impl Turn {
         Arc::new(Turn {
             cancelled: AtomicBool::new(false),
             state: Mutex::new(TurnState {
-                events: VecDeque::new(),
+                // Room for a short turn's text and events: allocated by whoever starts
+                // the turn, not by the backend thread that writes it.
+                events: VecDeque::with_capacity(2),
                 base: 0,
                 outcome: None,
                 cancelled: false,

@@ -180,9 +180,22 @@ fn history_from_list(value: &Bound<'_, PyAny>) -> PyResult<Vec<ConversationMessa
 }
 
 /// `(prompt, cached, candidates, thoughts, total)`, each an int or None.
+/// `(prompt, cached, candidates, thoughts, total)`, as `agent_host.Usage.as_tuple()`.
+pub(crate) type UsageCounts = (
+    Option<u32>,
+    Option<u32>,
+    Option<u32>,
+    Option<u32>,
+    Option<u32>,
+);
+
 pub(crate) fn usage_from_tuple(value: &Bound<'_, PyAny>) -> PyResult<UsageMetadata> {
-    let (prompt, cached, candidates, thoughts, total) = value.extract()?;
-    Ok(usage(prompt, cached, candidates, thoughts, total))
+    Ok(usage_from_counts(value.extract()?))
+}
+
+pub(crate) fn usage_from_counts(counts: UsageCounts) -> UsageMetadata {
+    let (prompt, cached, candidates, thoughts, total) = counts;
+    usage(prompt, cached, candidates, thoughts, total)
 }
 
 pub(crate) fn usage(

@@ -11,7 +11,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use tokio::sync::oneshot;
 
-use crate::convert::{error_from_kind, python_error_text, usage, Answer, Expect};
+use crate::convert::{
+    error_from_kind, python_error_text, usage, usage_from_counts, Answer, Expect, UsageCounts,
+};
 use crate::pump::Pump;
 
 /// Where one call's answer goes.
@@ -214,22 +216,18 @@ impl TurnSink {
     }
 
     /// Ends the turn well and returns its whole text (for the history), or `None` if
-    /// the turn had already ended. `chunks`, the last text not yet handed over, comes in
-    /// the same call, so the reader is woken once, when the result is there too.
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (prompt, cached, candidates, thoughts, total, structured_json = None, chunks = None))]
+    /// the turn had already ended. `usage` is the counts of the turn's last `Usage`
+    /// event, if any; `chunks`, the last text not yet handed over, comes in the same
+    /// call, so the reader is woken once, when the result is there too.
+    #[pyo3(signature = (usage, structured_json = None, chunks = None))]
     fn complete<'py>(
         &self,
         py: Python<'py>,
-        prompt: Option<u32>,
-        cached: Option<u32>,
-        candidates: Option<u32>,
-        thoughts: Option<u32>,
-        total: Option<u32>,
+        usage: Option<UsageCounts>,
         structured_json: Option<&str>,
         chunks: Option<&Bound<'py, PyList>>,
     ) -> PyResult<Option<Bound<'py, PyString>>> {
-        let usage = usage(prompt, cached, candidates, thoughts, total);
+        let usage = usage.map(usage_from_counts).unwrap_or_default();
         let structured = structured_json.map(|json| {
             serde_json::from_str(json)
                 .unwrap_or_else(|_| serde_json::Value::String(json.to_owned()))

@@ -10,10 +10,12 @@
 //! holds [`CAP`] chunks (a generator that never awaits), or before anything else.
 //!
 //! The contract (the pure-Python `agent_host._stream.PythonPump` keeps the same one):
-//! `await pump` returns the next item that is not text (an event for the Python side),
-//! `END` once the generator is exhausted (its unsent text then waits in the sink for
-//! `complete` or `fail`), or `OVER` once the turn's log refuses text (the handle went
-//! away) or the generator yields text after a cancellation was thrown into it. An
+//! `await pump` returns the next item that is not text (an event for the Python side;
+//! `YIELDED_NONE` for `None`), `None` once the generator is exhausted (its unsent text
+//! then waits in the sink for `complete` or `fail`), or `OVER` once the turn's log
+//! refuses text (the handle went away) or the generator yields text after a cancellation
+//! was thrown into it. Ending with `None` is what makes the common end cheap: a task step
+//! that returns nothing finishes the `await` without making a `StopIteration`. An
 //! exception from the generator propagates, its unsent text likewise left in the sink.
 //! A cancellation of the task reaches the generator at its `await`, through `throw`.
 
@@ -31,7 +33,7 @@ use crate::native::TurnSink;
 pub(crate) const CAP: usize = 4096;
 
 static ANEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static END: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static YIELDED_NONE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static OVER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static CANCELLED_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -70,13 +72,14 @@ impl Pump {
         }
     }
 
-    /// Runs the generator until it suspends or yields something that is not text; what
-    /// the task's `send`/`throw` into this pump returns.
+    /// Runs the generator until it suspends (`Some(awaited)`, for the task), yields
+    /// something that is not text (raised as `StopIteration(item)`), or is exhausted
+    /// (`None`).
     fn run<'py>(
         &mut self,
         py: Python<'py>,
         mut stepped: PyResult<Stepped<'py>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         loop {
             match stepped {
                 Ok(Stepped::Yielded(item)) => {
@@ -92,16 +95,19 @@ impl Pump {
                         if !self.flush() {
                             return Err(marker(py, &OVER, "PUMP_OVER")?);
                         }
+                        if item.is_none() {
+                            return Err(marker(py, &YIELDED_NONE, "YIELDED_NONE")?);
+                        }
                         return Err(result(item));
                     }
                 }
                 Ok(Stepped::Suspended(awaited)) => {
                     self.flush();
-                    return Ok(awaited);
+                    return Ok(Some(awaited));
                 }
                 Ok(Stepped::Exhausted) => {
                     self.leave_text();
-                    return Err(marker(py, &END, "PUMP_END")?);
+                    return Ok(None);
                 }
                 Err(error) => {
                     self.leave_text();
@@ -110,6 +116,19 @@ impl Pump {
             }
             stepped = self.next_step(py);
         }
+    }
+
+    /// Resumes the suspended `__anext__` with `value`, or starts the next one.
+    fn step_with<'py>(
+        &mut self,
+        py: Python<'py>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let stepped = match self.step.take() {
+            Some(step) => self.resume(step.into_bound(py), |step| step.send(value)),
+            None => self.next_step(py),
+        };
+        self.run(py, stepped)
     }
 
     /// Starts the next `__anext__` and steps it.
@@ -178,9 +197,10 @@ impl Pump {
         slf
     }
 
-    /// A task step: resume the suspended `__anext__`, or start the next one.
-    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.send(py, &py.None().into_bound(py))
+    /// A task step: resume the suspended `__anext__`, or start the next one. `None` ends
+    /// the `await` with `None` (an iterator's end, no exception needed).
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.step_with(py, &py.None().into_bound(py))
     }
 
     fn send<'py>(
@@ -188,11 +208,8 @@ impl Pump {
         py: Python<'py>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let stepped = match self.step.take() {
-            Some(step) => self.resume(step.into_bound(py), |step| step.send(value)),
-            None => self.next_step(py),
-        };
-        self.run(py, stepped)
+        let stepped = self.step_with(py, value);
+        stepped.and_then(|awaited| awaited.ok_or_else(|| PyStopIteration::new_err(())))
     }
 
     /// The task was cancelled (or something else was thrown in): the generator gets it
@@ -220,7 +237,8 @@ impl Pump {
             }
             Err(error) => Err(error),
         });
-        self.run(py, stepped)
+        let ran = self.run(py, stepped);
+        ran.and_then(|awaited| awaited.ok_or_else(|| PyStopIteration::new_err(())))
     }
 
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {

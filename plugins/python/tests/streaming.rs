@@ -102,6 +102,22 @@ async fn text_before_an_exception_comes_before_the_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_item_that_is_no_event_fails_the_turn_after_the_text_before_it() {
+    let (runtime, agent) = start("Odd").await;
+    for (message, named) in [("none", "builtins.NoneType"), ("tuple", "builtins.tuple")] {
+        let handle = chat(&runtime, agent, message).await;
+        let chunks: Vec<String> = handle.text_stream().collect().await;
+        assert_eq!(chunks, ["before "]);
+        let error = handle.text().await.unwrap_err();
+        assert!(
+            matches!(&error, Error::BackendError(text) if text.contains(named)),
+            "{error:?}"
+        );
+    }
+    assert_eq!(runtime.turn_count(agent).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_agent_that_ignores_its_cancellation_is_stopped() {
     let (runtime, agent) = start("Swallows").await;
     let handle = chat(&runtime, agent, "go").await;

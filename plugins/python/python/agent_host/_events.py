@@ -60,6 +60,10 @@ def _check_count(name: str, value: object) -> None:
         raise ValueError(f"Usage.{name} must be None or an int in 0..=2**32-1, got {value!r}")
 
 
+UsageTuple = tuple[Optional[int], Optional[int], Optional[int], Optional[int], Optional[int]]
+"""``(prompt, cached, candidates, thoughts, total)``: token counts on the wire."""
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts; ``None`` means "not reported".
@@ -87,9 +91,7 @@ class Usage:
             return NotImplemented
         return Usage(*(_add(a, b) for a, b in zip(self.as_tuple(), other.as_tuple())))
 
-    def as_tuple(
-        self,
-    ) -> tuple[Optional[int], Optional[int], Optional[int], Optional[int], Optional[int]]:
+    def as_tuple(self) -> UsageTuple:
         """``(prompt, cached, candidates, thoughts, total)``: the wire form."""
         return (self.prompt, self.cached, self.candidates, self.thoughts, self.total)
 

@@ -29,9 +29,8 @@ from typing import (
 
 from ._config import AgentConfig
 from ._content import Content, Message, Text, _new_text, from_parts, to_parts
-from ._events import AgentError, InvalidConfig, QuotaExceeded, Usage
+from ._events import AgentError, InvalidConfig, QuotaExceeded, Usage, UsageTuple
 from ._stream import (
-    PUMP_END,
     PUMP_OVER,
     Flusher,
     PythonPump,
@@ -66,10 +65,11 @@ HOOKS = (
 )
 """Optional agent methods the runtime uses when the agent defines them."""
 
-UsageTuple = Tuple[Optional[int], Optional[int], Optional[int], Optional[int], Optional[int]]
 _NO_USAGE: UsageTuple = (None, None, None, None, None)
 
 _STOCK_CREATE_TASK = asyncio.BaseEventLoop.create_task
+_TASK_NAME = "agent_host turn"
+"""The name of every turn's asyncio task."""
 
 # Turn states.
 _QUEUED = 0
@@ -383,12 +383,13 @@ class Runtime:
         turn.state = _RUNNING
         # ``loop.create_task``; on asyncio's own loop without a task factory, the ``Task``
         # it would build, made directly: its Python-level wrapper is a good share of a
-        # short turn's fixed cost.
+        # short turn's fixed cost. Named, because a task without a name gets one made
+        # with ``printf`` (Python 3.11), another good share.
         loop = self._loop or self.loop
         if self._stock_create_task and loop.get_task_factory() is None:
-            turn.task = asyncio.Task(self._run(slot, turn), loop=loop)
+            turn.task = asyncio.Task(self._run(slot, turn), loop=loop, name=_TASK_NAME)
         else:
-            turn.task = loop.create_task(self._run(slot, turn))
+            turn.task = loop.create_task(self._run(slot, turn), name=_TASK_NAME)
 
     def _end_unstarted(self, turn: _Turn) -> None:
         turn.state = _DONE
@@ -427,7 +428,7 @@ class Runtime:
                 try:
                     while True:
                         item = await pump
-                        if item is PUMP_END:
+                        if item is None:  # PUMP_END
                             break
                         if item is PUMP_OVER or not turn.event(item):
                             raise TurnOver
@@ -456,7 +457,21 @@ class Runtime:
             if kind is None and not cancelled and not turn.stopping:
                 answer = turn.complete()
                 if answer is not None:
-                    self._record(slot, turn, answer)
+                    # A turn that completed well changes the conversation; nothing else
+                    # does. Recorded here rather than in a method: every turn pays for
+                    # each call. A plain text message is kept as its str (see _Agent).
+                    content = turn.content
+                    history = slot.history
+                    history.append(content.text if type(content) is Text else content)
+                    history.append(answer)
+                    slot.turn_count += 1
+                    usage = turn.usage
+                    if usage is None:
+                        slot.last_usage = _NO_USAGE
+                    else:
+                        slot.last_usage = usage
+                        slot.total_usage = _add_usage(slot.total_usage, usage)
+                    slot.last_response = answer
                 else:
                     cancelled = True  # the handle went away as the turn ended
             elif kind is not None:
@@ -504,22 +519,6 @@ class Runtime:
                 raise TurnOver
             # The turn ends right after: the text rides along with its result (no flush).
             turn.pending.append(answer)
-
-    def _record(self, slot: _Agent, turn: _Turn, answer: str) -> None:
-        """A turn that completed well changes the conversation; nothing else does."""
-        content = turn.content
-        history = slot.history
-        history.append(content.text if type(content) is Text else content)
-        history.append(answer)
-        slot.turn_count += 1
-        usage = turn.usage
-        if usage is not None:
-            counts = usage.as_tuple()
-            slot.last_usage = counts
-            slot.total_usage = _add_usage(slot.total_usage, counts)
-        else:
-            slot.last_usage = _NO_USAGE
-        slot.last_response = answer
 
     async def _call_quietly(self, slot: _Agent, name: str, hook: Callable[[], Any]) -> None:
         """Runs a hook whose failure nobody is waiting for: failures are logged."""

@@ -23,13 +23,14 @@ import json
 import weakref
 from typing import Any, Optional, Protocol
 
-from ._events import AgentError, Step, StructuredOutput, Thought, ToolCall, Usage
+from ._events import AgentError, Step, StructuredOutput, Thought, ToolCall, Usage, UsageTuple
 
 __all__ = [
     "CAP",
     "Flusher",
     "PUMP_END",
     "PUMP_OVER",
+    "YIELDED_NONE",
     "PythonPump",
     "SinkLike",
     "TurnOver",
@@ -52,10 +53,14 @@ class _Marker:
         return f"agent_host._stream.{self._name}"
 
 
-PUMP_END: Any = _Marker("PUMP_END")
-"""What ``await pump`` returns once the generator is exhausted."""
+PUMP_END: Any = None
+"""What ``await pump`` returns once the generator is exhausted: ``None``, because a native
+awaitable ends with ``None`` at no cost (no ``StopIteration`` is made), and every turn
+ends this way."""
 PUMP_OVER: Any = _Marker("PUMP_OVER")
 """What ``await pump`` returns once the turn is over and wants no more text."""
+YIELDED_NONE: Any = _Marker("YIELDED_NONE")
+"""What ``await pump`` returns for a ``None`` the generator yielded (not an event)."""
 
 
 class SinkLike(Protocol):
@@ -75,11 +80,7 @@ class SinkLike(Protocol):
     ) -> bool: ...
     def complete(
         self,
-        prompt: Optional[int],
-        cached: Optional[int],
-        candidates: Optional[int],
-        thoughts: Optional[int],
-        total: Optional[int],
+        usage: Optional[UsageTuple],
         structured_json: Optional[str],
         chunks: Optional[list[str]] = None,
     ) -> Optional[str]:
@@ -181,8 +182,12 @@ class _UnreadSink:
     def usage(self, *counts: Optional[int]) -> bool:
         return True
 
-    def complete(self, *args: Any) -> Optional[str]:
-        chunks = args[6] if len(args) > 6 else None
+    def complete(
+        self,
+        usage: Optional[UsageTuple],
+        structured_json: Optional[str],
+        chunks: Optional[list[str]] = None,
+    ) -> Optional[str]:
         if chunks:
             self._chunks += chunks
         return "".join(self._chunks)
@@ -193,8 +198,8 @@ class _UnreadSink:
 
 class PythonPump:
     """Drives a turn's async generator into its writer; ``await pump`` returns the next
-    item that is not text, ``PUMP_END`` once the generator is exhausted, or ``PUMP_OVER``
-    once the turn is over (its sink refused text, or the turn was stopped and the
+    item that is not text (``YIELDED_NONE`` for ``None``), ``PUMP_END`` (``None``) once the
+    generator is exhausted, or ``PUMP_OVER`` once the turn is over (its sink refused text, or the turn was stopped and the
     generator still yields text). Text chunks (``str``) go to the writer in batches, and
     an exception from the generator propagates. Each ``await`` runs the generator until
     it has something for the caller: the native pump (``TurnSink.pump``) keeps this
@@ -220,7 +225,7 @@ class PythonPump:
                 return PUMP_END
             if type(item) is not str:
                 if not isinstance(item, str):
-                    return item
+                    return YIELDED_NONE if item is None else item
                 item = str(item)  # a str subclass: its plain text, like the native pump
             if not writer.alive:
                 return PUMP_OVER
@@ -254,7 +259,8 @@ class TurnWriter:
         self.sink: SinkLike = _UnreadSink() if sink is None else sink
         self.pending: list[str] = []
         self.alive = True
-        self.usage: Optional[Usage] = None
+        # The counts of the turn's last ``Usage`` event.
+        self.usage: Optional[UsageTuple] = None
         self.structured_json: Optional[str] = None
         self.flusher = flusher
 
@@ -298,8 +304,8 @@ class TurnWriter:
         kind = type(event)
         sink = self.sink
         if kind is Usage or isinstance(event, Usage):
-            self.usage = event  # type: ignore[assignment]
-            alive = sink.usage(*event.as_tuple())  # type: ignore[attr-defined]
+            counts = self.usage = event.as_tuple()  # type: ignore[attr-defined]
+            alive = sink.usage(*counts)
         elif kind is Thought or isinstance(event, Thought):
             alive = sink.thought(event.text)  # type: ignore[attr-defined]
         elif kind is Step or isinstance(event, Step):
@@ -315,6 +321,8 @@ class TurnWriter:
         elif isinstance(event, str):
             return self.text(str(event))
         else:
+            if event is YIELDED_NONE:
+                event, kind = None, type(None)
             raise AgentError(
                 f"chat yielded an object of unsupported type "
                 f"{kind.__module__}.{kind.__qualname__} ({_short_repr(event)}); an agent "
@@ -336,20 +344,7 @@ class TurnWriter:
         # once, when everything is there.
         last = pending if pending else None
         self.alive = False
-        usage = self.usage
-        # Plain positional arguments: the cheapest call into Rust (no tuple unpacking).
-        if usage is None:
-            answer = self.sink.complete(None, None, None, None, None, self.structured_json, last)
-        else:
-            answer = self.sink.complete(
-                usage.prompt,
-                usage.cached,
-                usage.candidates,
-                usage.thoughts,
-                usage.total,
-                self.structured_json,
-                last,
-            )
+        answer = self.sink.complete(self.usage, self.structured_json, last)
         pending.clear()
         return answer
 

@@ -102,6 +102,8 @@ class Raiser:
             raise TimeoutError("the agent's own network timeout")
         if text == "yield":
             yield object()
+        if text == "none":
+            yield None
         if text == "args":
             yield agent_host.ToolCall("id", "tool", {1, 2})
         yield "done"

@@ -141,11 +141,7 @@ class TurnSink:
 
     def complete(
         self,
-        prompt: Optional[int],
-        cached: Optional[int],
-        candidates: Optional[int],
-        thoughts: Optional[int],
-        total: Optional[int],
+        usage: Optional[Tuple[Optional[int], ...]],
         structured_json: Optional[str] = None,
         chunks: Optional[List[str]] = None,
     ) -> Optional[str]:
@@ -154,7 +150,8 @@ class TurnSink:
         if chunks:
             assert all(type(chunk) is str for chunk in chunks), chunks
             self.events.extend(("text", chunk) for chunk in chunks)
-        self._end(("complete", (prompt, cached, candidates, thoughts, total), structured_json))
+        assert usage is None or len(usage) == 5, usage
+        self._end(("complete", usage or (None,) * 5, structured_json))
         return self.text
 
     def fail(self, kind: str, message: str, retry_after: Optional[float] = None) -> bool:

@@ -192,6 +192,7 @@ class ErrorTests(HarnessCase):
             "config": ("invalid_config", "the agent found its config lacking", None),
             "timeout": ("backend", "TimeoutError: the agent's own network timeout", None),
             "yield": ("backend", "unsupported type builtins.object", None),
+            "none": ("backend", "unsupported type builtins.NoneType (None)", None),
             "args": ("backend", "ToolCall.args is not JSON-serializable", None),
         }
         for text, (kind, message, retry_after) in cases.items():

@@ -46,6 +46,19 @@ class Mixed:
         yield "three"
 
 
+class Odd:
+    """Yields something that is no event after some text: `None`, or a tuple (which a
+    careless pump would take for the arguments of its `StopIteration`)."""
+
+    def __init__(self, config):
+        pass
+
+    async def chat(self, content):
+        yield "before "
+        yield None if content_text(content) == "none" else ("a", "tuple")
+        yield "never"
+
+
 class Swallows:
     """Ignores its cancellation and keeps talking: the turn must still end."""
 
