@@ -34,6 +34,8 @@ pub use ffi::LoadError;
 pub use import::{PluginLibrary, PluginMetadata, PluginRuntime};
 pub use quota::{BackoffPolicy, QuotaRegistry};
 pub use runtime::Runtime;
+/// Coalesced reader wake-ups, for backends that write many turns from one thread.
+pub use stream::wakeups;
 pub use stream::{
     channel, Cancellation, ChatEvent, ChatEventSender, ChatResponseHandle, ChatResult, EventStream,
     Step, TextBatch, ToolCall,

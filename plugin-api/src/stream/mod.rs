@@ -9,6 +9,7 @@ mod handle;
 mod sender;
 mod text_batch;
 mod turn;
+pub mod wakeups;
 
 pub use event::{ChatEvent, ChatResult, Step, ToolCall};
 pub use handle::{ChatResponseHandle, EventStream};

@@ -95,7 +95,7 @@ impl Turn {
 
     fn wake_readers(&self) {
         let wakers = std::mem::take(&mut *self.readers.lock().unwrap_or_else(|p| p.into_inner()));
-        wakers.into_iter().for_each(Waker::wake);
+        super::wakeups::wake_all(wakers);
     }
 
     fn register_reader(&self, waker: &Waker) {

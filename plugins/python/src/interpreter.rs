@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::{AgentId, Content, Error};
+use agent_plugin_api::{wakeups, AgentId, Content, Error};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -81,6 +81,12 @@ pub(crate) struct Interpreter {
 /// How long the loop watches for the next command before it sleeps.
 const SPIN: Duration = Duration::from_micros(50);
 
+/// Wake-ups of turn readers held at most before they go out together: a hundred turns
+/// ending in one pass of the loop cost a handful of wake-ups, not a hundred. The rest go
+/// out when the pass ends (`before_wait`), or when a pump hands over a full batch while
+/// its generator keeps going.
+const MAX_HELD_WAKEUPS: usize = 16;
+
 static INTERPRETER: OnceLock<Result<Interpreter, String>> = OnceLock::new();
 
 /// How long the first runtime waits for the interpreter to start.
@@ -137,12 +143,15 @@ fn run(reader_fd: i32, ready: std::sync::mpsc::Sender<Result<(), String>>) {
             }
         };
         let _ = ready.send(Ok(()));
+        // Turns that end in one pass of the loop wake their readers together.
+        wakeups::hold(MAX_HELD_WAKEUPS);
         if let Err(error) = event_loop.call_method0("run_forever") {
             tracing::error!(
                 "the Python event loop stopped: {}",
                 python_error_text(py, &error)
             );
         }
+        wakeups::release();
     });
 }
 
@@ -217,6 +226,8 @@ pub(crate) fn drain(py: Python<'_>) {
 /// Called by the loop's selector before every wait for I/O (`timeout` in seconds,
 /// `None` for no limit). Returns `true` when it ran commands: the loop must not sleep.
 pub(crate) fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
+    // Whatever this pass wrote reaches its readers before the loop may sleep.
+    wakeups::release();
     // Not `get()`: the first waits come while the starting thread is still building the
     // interpreter (it then finds the loop asleep and writes the byte).
     let Some(Ok(interpreter)) = INTERPRETER.get() else {

@@ -26,3 +26,11 @@ pub use options::{PythonOptions, OPTIONS_HELP};
 pub use runtime::PythonRuntime;
 
 agent_plugin_api::export_plugin!(PythonRuntime);
+
+/// The plugin's own Rust allocations (turn logs, text batches, commands) are made on the
+/// host's threads and freed on the interpreter's, or the other way round: mimalloc frees
+/// across threads without taking a lock the other thread holds, where the system
+/// allocator contends. Everything that crosses the ABI carries its own deallocator, so
+/// the host's allocator is never asked to free this one's memory.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

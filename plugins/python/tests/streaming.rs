@@ -58,6 +58,21 @@ async fn a_burst_larger_than_a_batch_arrives_whole_and_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_full_batch_reaches_the_reader_while_the_agent_keeps_the_loop_busy() {
+    let (runtime, agent) = start("Hog").await;
+    let started = Instant::now();
+    let handle = chat(&runtime, agent, "go").await;
+    let first = handle.text_stream().next().await;
+    assert_eq!(first.as_deref(), Some("0,"));
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "the first batch waited for the agent to stop: {:?}",
+        started.elapsed()
+    );
+    assert!(handle.text().await.unwrap().text.ends_with("4095,end"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn other_events_keep_their_place_among_the_text() {
     let (runtime, agent) = start("Mixed").await;
     let handle = chat(&runtime, agent, "go").await;

@@ -1,6 +1,7 @@
 """Agents that stream in the ways the native pump must carry faithfully."""
 
 import asyncio
+import time
 
 from agent_host import Step, Thought, content_text
 
@@ -26,6 +27,20 @@ class Burst:
     async def chat(self, content):
         for index in range(int(content_text(content))):
             yield f"{index},"
+
+
+class Hog:
+    """A full batch of chunks, then half a second of work that never yields to the loop
+    (a blocking call), then the last chunk."""
+
+    def __init__(self, config):
+        pass
+
+    async def chat(self, content):
+        for index in range(4096):
+            yield f"{index},"
+        time.sleep(0.5)
+        yield "end"
 
 
 class Mixed:

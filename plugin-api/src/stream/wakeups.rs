@@ -1,0 +1,98 @@
+//! Coalesced reader wake-ups, for a backend thread that writes many turns in one go.
+//!
+//! Why: waking a reader whose thread is parked costs the writing thread a system call,
+//! and the reader's thread a park and an unpark, per wake-up. A backend that ends a
+//! hundred turns in one pass of its event loop would pay that a hundred times, while the
+//! reader, once awake, finds several turns done. So a thread may [`hold`] the wake-ups
+//! its writes cause and [`release`] them together: when enough are held, and whenever
+//! the thread is about to wait or to keep the readers waiting long (an event loop:
+//! before every wait for I/O). Threads that do not hold wake readers at once, as usual.
+
+use std::cell::{Cell, RefCell};
+use std::task::Waker;
+
+thread_local! {
+    /// How many wake-ups this thread holds at most; 0: it does not hold them.
+    static MAX_HELD: Cell<usize> = const { Cell::new(0) };
+    static HELD: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+}
+
+/// From now on, wake-ups caused on this thread are held until [`release`], or until
+/// `max_held` are held (then all go out).
+pub fn hold(max_held: usize) {
+    MAX_HELD.with(|max| max.set(max_held));
+}
+
+/// Wakes every reader held on this thread.
+pub fn release() {
+    let held = HELD.with(|held| std::mem::take(&mut *held.borrow_mut()));
+    held.into_iter().for_each(Waker::wake);
+}
+
+/// Wakes `wakers`, now or with the next release if this thread [`hold`]s its wake-ups.
+pub(crate) fn wake_all(wakers: Vec<Waker>) {
+    let max_held = MAX_HELD.with(Cell::get);
+    if max_held == 0 {
+        wakers.into_iter().for_each(Waker::wake);
+        return;
+    }
+    let full = HELD.with(|held| {
+        let mut held = held.borrow_mut();
+        held.extend(wakers);
+        held.len() >= max_held
+    });
+    if full {
+        release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use super::*;
+
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn held_wakeups_go_out_together_on_the_holding_thread_only() {
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let woken = || counter.0.load(Ordering::SeqCst);
+
+        wake_all(vec![waker.clone()]);
+        assert_eq!(woken(), 1, "a thread that does not hold wakes at once");
+
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    hold(3);
+                    wake_all(vec![waker.clone()]);
+                    wake_all(vec![waker.clone()]);
+                    assert_eq!(woken(), 1, "held until released");
+                    release();
+                    assert_eq!(woken(), 3);
+                    release();
+                    assert_eq!(woken(), 3, "each held wake-up goes out once");
+
+                    wake_all(vec![waker.clone(), waker.clone()]);
+                    assert_eq!(woken(), 3);
+                    wake_all(vec![waker.clone()]);
+                    assert_eq!(woken(), 6, "the wake-up that fills the hold releases all");
+                })
+                .join()
+                .unwrap();
+        });
+
+        wake_all(vec![waker.clone()]);
+        assert_eq!(woken(), 7, "the holding thread was the other one");
+    }
+}
