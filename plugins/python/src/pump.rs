@@ -213,8 +213,7 @@ impl Pump {
         py: Python<'py>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let stepped = self.step_with(py, value);
-        stepped.and_then(|awaited| awaited.ok_or_else(|| PyStopIteration::new_err(())))
+        as_method_result(self.step_with(py, value))
     }
 
     /// The task was cancelled (or something else was thrown in): the generator gets it
@@ -242,8 +241,7 @@ impl Pump {
             }
             Err(error) => Err(error),
         });
-        let ran = self.run(py, stepped);
-        ran.and_then(|awaited| awaited.ok_or_else(|| PyStopIteration::new_err(())))
+        as_method_result(self.run(py, stepped))
     }
 
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
@@ -253,6 +251,13 @@ impl Pump {
         }
         Ok(())
     }
+}
+
+/// What the `send` and `throw` methods return for a step: a method cannot end the
+/// `await` by returning nothing (that would hand `None` to the task), so the end is
+/// `StopIteration()`, which the awaiting frame reads as `None` all the same.
+fn as_method_result<'py>(step: PyResult<Option<Bound<'py, PyAny>>>) -> PyResult<Bound<'py, PyAny>> {
+    step.and_then(|awaited| awaited.ok_or_else(|| PyStopIteration::new_err(())))
 }
 
 /// `StopIteration` carrying `item`: how an awaitable's step returns its result. Wrapped
