@@ -93,9 +93,18 @@ impl Turn {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn take_readers(&self) -> Vec<Waker> {
+        std::mem::take(&mut *self.readers.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     fn wake_readers(&self) {
-        let wakers = std::mem::take(&mut *self.readers.lock().unwrap_or_else(|p| p.into_inner()));
-        super::wakeups::wake_all(wakers);
+        self.take_readers().into_iter().for_each(Waker::wake);
+    }
+
+    /// The turn has ended: its readers may be woken together with those of other turns
+    /// that end on this thread soon after (see [`super::wakeups`]).
+    fn wake_readers_of_end(&self) {
+        super::wakeups::wake_all(self.take_readers());
     }
 
     fn register_reader(&self, waker: &Waker) {
@@ -177,7 +186,7 @@ impl Turn {
             state.source.take()
         };
         drop(source);
-        self.wake_readers();
+        self.wake_readers_of_end();
         true
     }
 

@@ -1,12 +1,15 @@
-//! Coalesced reader wake-ups, for a backend thread that writes many turns in one go.
+//! Coalesced wake-ups for the ends of turns, for a backend thread that ends many turns
+//! in one go.
 //!
 //! Why: waking a reader whose thread is parked costs the writing thread a system call,
 //! and the reader's thread a park and an unpark, per wake-up. A backend that ends a
 //! hundred turns in one pass of its event loop would pay that a hundred times, while the
 //! reader, once awake, finds several turns done. So a thread may [`hold`] the wake-ups
-//! its writes cause and [`release`] them together: when enough are held, and whenever
-//! the thread is about to wait or to keep the readers waiting long (an event loop:
-//! before every wait for I/O). Threads that do not hold wake readers at once, as usual.
+//! that the turns it ends cause and [`release`] them together: when enough are held, and
+//! whenever the thread is about to wait (an event loop: before every wait for I/O).
+//! Only the end of a turn is held: text and events written while a turn goes on wake
+//! its readers at once, as they are spread over the turn and wanted as they come.
+//! Threads that do not hold wake readers at once, as usual.
 
 use std::cell::{Cell, RefCell};
 use std::task::Waker;
@@ -17,8 +20,8 @@ thread_local! {
     static HELD: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
 }
 
-/// From now on, wake-ups caused on this thread are held until [`release`], or until
-/// `max_held` are held (then all go out).
+/// From now on, the wake-ups of turns ended on this thread are held until [`release`],
+/// or until `max_held` are held (then all go out).
 pub fn hold(max_held: usize) {
     MAX_HELD.with(|max| max.set(max_held));
 }
@@ -94,5 +97,47 @@ mod tests {
 
         wake_all(vec![waker.clone()]);
         assert_eq!(woken(), 7, "the holding thread was the other one");
+    }
+
+    #[test]
+    fn only_the_end_of_a_turn_is_held() {
+        use futures::StreamExt;
+        use std::task::{Context, Poll};
+
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let woken = || counter.0.load(Ordering::SeqCst);
+        let (mut sender, handle) = crate::stream::channel();
+        let mut texts = handle.text_stream();
+        let mut wait = || {
+            let mut cx = Context::from_waker(&waker);
+            texts.poll_next_unpin(&mut cx)
+        };
+        assert!(wait().is_pending());
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    hold(16);
+                    sender.text("mid-turn");
+                    assert_eq!(woken(), 1, "text during the turn wakes at once");
+                })
+                .join()
+                .unwrap();
+        });
+        assert_eq!(wait(), Poll::Ready(Some("mid-turn".to_owned())));
+        assert!(wait().is_pending());
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    hold(16);
+                    sender.complete(Default::default(), None);
+                    assert_eq!(woken(), 1, "the end waits for the release");
+                    release();
+                    assert_eq!(woken(), 2);
+                })
+                .join()
+                .unwrap();
+        });
+        assert_eq!(wait(), Poll::Ready(None));
     }
 }

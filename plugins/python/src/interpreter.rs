@@ -81,10 +81,9 @@ pub(crate) struct Interpreter {
 /// How long the loop watches for the next command before it sleeps.
 const SPIN: Duration = Duration::from_micros(50);
 
-/// Wake-ups of turn readers held at most before they go out together: a hundred turns
-/// ending in one pass of the loop cost a handful of wake-ups, not a hundred. The rest go
-/// out when the pass ends (`before_wait`), or when a pump hands over a full batch while
-/// its generator keeps going.
+/// Wake-ups for the ends of turns held at most before they go out together: a hundred
+/// turns ending in one pass of the loop cost a handful of wake-ups, not a hundred. The
+/// rest go out when the pass ends (`before_wait`).
 const MAX_HELD_WAKEUPS: usize = 16;
 
 static INTERPRETER: OnceLock<Result<Interpreter, String>> = OnceLock::new();

@@ -19,7 +19,7 @@
 //! exception from the generator propagates, its unsent text likewise left in the sink.
 //! A cancellation of the task reaches the generator at its `await`, through `throw`.
 
-use agent_plugin_api::{wakeups, TextBatch};
+use agent_plugin_api::TextBatch;
 use pyo3::exceptions::{PyBaseException, PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -88,13 +88,8 @@ impl Pump {
                             return Err(marker(py, &OVER, "PUMP_OVER")?);
                         }
                         self.pending.push(text.to_str()?);
-                        if self.pending.len() >= CAP {
-                            if !self.flush() {
-                                return Err(marker(py, &OVER, "PUMP_OVER")?);
-                            }
-                            // The generator goes on without letting the loop end its
-                            // pass: the readers held so far should not wait for it.
-                            wakeups::release();
+                        if self.pending.len() >= CAP && !self.flush() {
+                            return Err(marker(py, &OVER, "PUMP_OVER")?);
                         }
                     } else {
                         if !self.flush() {
