@@ -6,7 +6,9 @@
 //! hundred turns in one pass of its event loop would pay that a hundred times, while the
 //! reader, once awake, finds several turns done. So a thread may [`hold`] the wake-ups
 //! that the turns it ends cause and [`release`] them together: when enough are held, and
-//! whenever the thread is about to wait (an event loop: before every wait for I/O).
+//! whenever the thread is about to wait (an event loop: before every wait for I/O). The
+//! first turn to end after a release wakes its readers at once: a lone turn is never
+//! delayed, and the reader starts on the burst while the rest of it is held.
 //! Only the end of a turn is held: text and events written while a turn goes on wake
 //! its readers at once, as they are spread over the turn and wanted as they come.
 //! Threads that do not hold wake readers at once, as usual.
@@ -18,24 +20,30 @@ thread_local! {
     /// How many wake-ups this thread holds at most; 0: it does not hold them.
     static MAX_HELD: Cell<usize> = const { Cell::new(0) };
     static HELD: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+    /// Nothing was woken since the last release: the next wake-up goes out at once.
+    static QUIET: Cell<bool> = const { Cell::new(true) };
 }
 
-/// From now on, the wake-ups of turns ended on this thread are held until [`release`],
-/// or until `max_held` are held (then all go out).
+/// From now on, the wake-ups of turns ended on this thread, but the first after each
+/// release, are held until [`release`], or until `max_held` are held (then all go out).
 pub fn hold(max_held: usize) {
     MAX_HELD.with(|max| max.set(max_held));
 }
 
 /// Wakes every reader held on this thread.
 pub fn release() {
+    QUIET.with(|quiet| quiet.set(true));
     let held = HELD.with(|held| std::mem::take(&mut *held.borrow_mut()));
     held.into_iter().for_each(Waker::wake);
 }
 
 /// Wakes `wakers`, now or with the next release if this thread [`hold`]s its wake-ups.
 pub(crate) fn wake_all(wakers: Vec<Waker>) {
+    if wakers.is_empty() {
+        return;
+    }
     let max_held = MAX_HELD.with(Cell::get);
-    if max_held == 0 {
+    if max_held == 0 || QUIET.with(|quiet| quiet.replace(false)) {
         wakers.into_iter().for_each(Waker::wake);
         return;
     }
@@ -79,24 +87,28 @@ mod tests {
                 .spawn(|| {
                     hold(3);
                     wake_all(vec![waker.clone()]);
+                    assert_eq!(woken(), 2, "the first after a quiet spell goes at once");
                     wake_all(vec![waker.clone()]);
-                    assert_eq!(woken(), 1, "held until released");
+                    wake_all(vec![waker.clone()]);
+                    assert_eq!(woken(), 2, "the next ones are held until released");
                     release();
-                    assert_eq!(woken(), 3);
+                    assert_eq!(woken(), 4);
                     release();
-                    assert_eq!(woken(), 3, "each held wake-up goes out once");
+                    assert_eq!(woken(), 4, "each held wake-up goes out once");
 
-                    wake_all(vec![waker.clone(), waker.clone()]);
-                    assert_eq!(woken(), 3);
                     wake_all(vec![waker.clone()]);
-                    assert_eq!(woken(), 6, "the wake-up that fills the hold releases all");
+                    assert_eq!(woken(), 5);
+                    wake_all(vec![waker.clone(), waker.clone()]);
+                    assert_eq!(woken(), 5);
+                    wake_all(vec![waker.clone()]);
+                    assert_eq!(woken(), 8, "the wake-up that fills the hold releases all");
                 })
                 .join()
                 .unwrap();
         });
 
         wake_all(vec![waker.clone()]);
-        assert_eq!(woken(), 7, "the holding thread was the other one");
+        assert_eq!(woken(), 9, "the holding thread was the other one");
     }
 
     #[test]
@@ -130,10 +142,20 @@ mod tests {
             scope
                 .spawn(|| {
                     hold(16);
+                    let (other_sender, other) = crate::stream::channel();
+                    let mut other_texts = other.text_stream();
+                    let mut cx = Context::from_waker(&waker);
+                    assert!(other_texts.poll_next_unpin(&mut cx).is_pending());
+                    other_sender.complete(Default::default(), None);
+                    assert_eq!(
+                        woken(),
+                        2,
+                        "the first end after a quiet spell wakes at once"
+                    );
                     sender.complete(Default::default(), None);
-                    assert_eq!(woken(), 1, "the end waits for the release");
+                    assert_eq!(woken(), 2, "the next end waits for the release");
                     release();
-                    assert_eq!(woken(), 2);
+                    assert_eq!(woken(), 3);
                 })
                 .join()
                 .unwrap();

@@ -83,7 +83,8 @@ const SPIN: Duration = Duration::from_micros(50);
 
 /// Wake-ups for the ends of turns held at most before they go out together: a hundred
 /// turns ending in one pass of the loop cost a handful of wake-ups, not a hundred. The
-/// rest go out when the pass ends (`before_wait`).
+/// rest go out when the pass ends (`before_wait`); the first turn to end in a pass wakes
+/// its reader at once.
 const MAX_HELD_WAKEUPS: usize = 16;
 
 static INTERPRETER: OnceLock<Result<Interpreter, String>> = OnceLock::new();
