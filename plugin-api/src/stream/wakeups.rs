@@ -6,12 +6,13 @@
 //! hundred turns in one pass of its event loop would pay that a hundred times, while the
 //! reader, once awake, finds several turns done. So a thread may [`hold`] the wake-ups
 //! that the turns it ends cause and [`release`] them together: when enough are held, and
-//! whenever the thread is about to wait (an event loop: before every wait for I/O). The
-//! first turn to end after a release wakes its readers at once: a lone turn is never
-//! delayed, and the reader starts on the burst while the rest of it is held.
-//! Only the end of a turn is held: text and events written while a turn goes on wake
-//! its readers at once, as they are spread over the turn and wanted as they come.
-//! Threads that do not hold wake readers at once, as usual.
+//! whenever the thread is about to wait (an event loop: before every wait for I/O).
+//!
+//! - The first turn to end after a release wakes its readers at once: a lone turn is
+//!   never delayed, and the reader starts on a burst while the rest of it is held.
+//! - Only the end of a turn is held: text and events written while a turn goes on wake
+//!   its readers at once, as they are spread over the turn and wanted as they come.
+//! - Threads that do not hold wake readers at once, as usual.
 
 use std::cell::{Cell, RefCell};
 use std::task::Waker;
