@@ -8,7 +8,7 @@ use std::time::Duration;
 use abi_stable::std_types::{ROption, RResult, RString, RVec};
 use abi_stable::StableAbi;
 
-use crate::stream::{ChatEvent, ChatResult, Entry, Step, TextBatch, ToolCall};
+use crate::stream::{split_chunks, ChatEvent, ChatResult, Entry, Step, ToolCall};
 use crate::types::{Content, ConversationMessage, Error, Media, Role, UsageMetadata};
 
 #[repr(C)]
@@ -389,11 +389,8 @@ impl FfiChatEvent {
             }),
             FfiChatEvent::Usage(usage) => ChatEvent::Usage(usage.into()),
             FfiChatEvent::Texts { packed, ends } => {
-                let batch = TextBatch::from_parts(packed.into_string(), ends.into_vec());
                 events.extend(
-                    batch
-                        .chunks()
-                        .map(|chunk| ChatEvent::Text(chunk.to_owned())),
+                    split_chunks(&packed, &ends).map(|chunk| ChatEvent::Text(chunk.to_owned())),
                 );
                 return;
             }
@@ -452,6 +449,7 @@ pub struct FfiBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stream::TextBatch;
 
     fn round_trip(error: Error) -> Error {
         FfiError::from(error).into()

@@ -16,6 +16,8 @@ pub use handle::{ChatResponseHandle, EventStream};
 pub use sender::{Cancellation, ChatEventSender};
 pub use text_batch::TextBatch;
 
+pub(crate) use text_batch::split_chunks;
+
 pub(crate) use turn::{Entry, EventSource, SourceBatch};
 
 /// A connected pair: the backend keeps the sender, the application gets the handle.

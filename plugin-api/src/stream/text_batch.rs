@@ -54,24 +54,25 @@ impl TextBatch {
     }
 
     pub fn chunks(&self) -> impl Iterator<Item = &str> {
-        let mut start = 0usize;
-        self.ends.iter().map(move |&end| {
-            let end = (end as usize).clamp(start, self.buffer.len());
-            let chunk = self.buffer.get(start..end).unwrap_or_default();
-            start = end;
-            chunk
-        })
+        split_chunks(&self.buffer, &self.ends)
     }
 
     pub(crate) fn into_parts(self) -> (String, Vec<u32>) {
         (self.buffer, self.ends)
     }
+}
 
-    /// Rebuilds a batch that crossed the boundary; offsets that do not fall on character
-    /// boundaries (only from a broken peer) yield empty chunks rather than panics.
-    pub(crate) fn from_parts(buffer: String, ends: Vec<u32>) -> Self {
-        TextBatch { buffer, ends }
-    }
+/// The chunks of a packed buffer, also of one that crossed the boundary (read in place,
+/// not rebuilt into a batch). Offsets that do not fall on character boundaries (only
+/// from a broken peer) yield empty chunks rather than panics.
+pub(crate) fn split_chunks<'a>(buffer: &'a str, ends: &'a [u32]) -> impl Iterator<Item = &'a str> {
+    let mut start = 0usize;
+    ends.iter().map(move |&end| {
+        let end = (end as usize).clamp(start, buffer.len());
+        let chunk = buffer.get(start..end).unwrap_or_default();
+        start = end;
+        chunk
+    })
 }
 
 #[cfg(test)]
@@ -105,7 +106,6 @@ mod tests {
 
     #[test]
     fn broken_offsets_do_not_panic() {
-        let batch = TextBatch::from_parts("héllo".into(), vec![2, 9, 1]);
-        assert_eq!(batch.chunks().count(), 3);
+        assert_eq!(split_chunks("héllo", &[2, 9, 1]).count(), 3);
     }
 }

@@ -179,8 +179,8 @@ fn history_from_list(value: &Bound<'_, PyAny>) -> PyResult<Vec<ConversationMessa
         .collect()
 }
 
-/// `(prompt, cached, candidates, thoughts, total)`, each an int or None.
-/// `(prompt, cached, candidates, thoughts, total)`, as `agent_host.Usage.as_tuple()`.
+/// `(prompt, cached, candidates, thoughts, total)`, each an int or None, as
+/// `agent_host.Usage.as_tuple()` gives them.
 pub(crate) type UsageCounts = (
     Option<u32>,
     Option<u32>,
@@ -195,16 +195,6 @@ pub(crate) fn usage_from_tuple(value: &Bound<'_, PyAny>) -> PyResult<UsageMetada
 
 pub(crate) fn usage_from_counts(counts: UsageCounts) -> UsageMetadata {
     let (prompt, cached, candidates, thoughts, total) = counts;
-    usage(prompt, cached, candidates, thoughts, total)
-}
-
-pub(crate) fn usage(
-    prompt: Option<u32>,
-    cached: Option<u32>,
-    candidates: Option<u32>,
-    thoughts: Option<u32>,
-    total: Option<u32>,
-) -> UsageMetadata {
     UsageMetadata {
         prompt_token_count: prompt,
         cached_content_token_count: cached,

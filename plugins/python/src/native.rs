@@ -12,7 +12,7 @@ use pyo3::types::{PyDict, PyList, PyString};
 use tokio::sync::oneshot;
 
 use crate::convert::{
-    error_from_kind, python_error_text, usage, usage_from_counts, Answer, Expect, UsageCounts,
+    error_from_kind, python_error_text, usage_from_counts, Answer, Expect, UsageCounts,
 };
 use crate::pump::Pump;
 
@@ -202,16 +202,9 @@ impl TurnSink {
         self.write(|sender| sender.step(index, description))
     }
 
-    #[pyo3(signature = (prompt = None, cached = None, candidates = None, thoughts = None, total = None))]
-    fn usage(
-        &self,
-        prompt: Option<u32>,
-        cached: Option<u32>,
-        candidates: Option<u32>,
-        thoughts: Option<u32>,
-        total: Option<u32>,
-    ) -> bool {
-        let usage = usage(prompt, cached, candidates, thoughts, total);
+    /// A `Usage` event, as its counts (the same tuple `complete` takes).
+    fn usage(&self, counts: UsageCounts) -> bool {
+        let usage = usage_from_counts(counts);
         self.write(|sender| sender.usage(usage))
     }
 

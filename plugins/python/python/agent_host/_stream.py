@@ -70,14 +70,7 @@ class SinkLike(Protocol):
     def thought(self, text: str) -> bool: ...
     def tool_call(self, id: str, name: str, args_json: str) -> bool: ...
     def step(self, index: int, description: str) -> bool: ...
-    def usage(
-        self,
-        prompt: Optional[int],
-        cached: Optional[int],
-        candidates: Optional[int],
-        thoughts: Optional[int],
-        total: Optional[int],
-    ) -> bool: ...
+    def usage(self, counts: UsageTuple) -> bool: ...
     def complete(
         self,
         usage: Optional[UsageTuple],
@@ -179,7 +172,7 @@ class _UnreadSink:
     def step(self, index: int, description: str) -> bool:
         return True
 
-    def usage(self, *counts: Optional[int]) -> bool:
+    def usage(self, counts: UsageTuple) -> bool:
         return True
 
     def complete(
@@ -305,7 +298,7 @@ class TurnWriter:
         sink = self.sink
         if kind is Usage or isinstance(event, Usage):
             counts = self.usage = event.as_tuple()  # type: ignore[attr-defined]
-            alive = sink.usage(*counts)
+            alive = sink.usage(counts)
         elif kind is Thought or isinstance(event, Thought):
             alive = sink.thought(event.text)  # type: ignore[attr-defined]
         elif kind is Step or isinstance(event, Step):
@@ -318,8 +311,6 @@ class TurnWriter:
             # Carried by the turn's completion, not streamed.
             self.structured_json = _to_json(event.value, "StructuredOutput.value")  # type: ignore[attr-defined]
             return True
-        elif isinstance(event, str):
-            return self.text(str(event))
         else:
             if event is YIELDED_NONE:
                 event, kind = None, type(None)

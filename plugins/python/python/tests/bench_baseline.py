@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from agent_host import AgentConfig  # noqa: E402
 from agent_host._bridge import Bridge  # noqa: E402
+from fake_native import Reply  # noqa: E402
 from agent_host._content import Text, to_parts  # noqa: E402
 
 
@@ -56,7 +57,7 @@ class NoopSink:
     def step(self, index: int, description: str) -> bool:
         return True
 
-    def usage(self, *counts: Optional[int]) -> bool:
+    def usage(self, counts: object) -> bool:
         return True
 
     def complete(self, *args: object) -> str:
@@ -81,17 +82,6 @@ class BurstAgent:
             yield "word "
 
 
-class _Reply:
-    def __init__(self) -> None:
-        self.future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-
-    def ok(self, value: object) -> None:
-        self.future.set_result(value)
-
-    def err(self, kind: str, message: str, retry_after: Optional[float] = None) -> None:
-        self.future.set_exception(RuntimeError(f"{kind}: {message}"))
-
-
 async def plain_drop(count: int) -> None:
     async for _ in chunks(count):
         pass
@@ -111,9 +101,9 @@ def whole_turn_runner() -> Callable[[int], Coroutine[None, None, None]]:
         BurstAgent.chunks_per_turn = count
         if "bridge" not in state:
             bridge = Bridge({"agent": "__main__:BurstAgent"})
-            reply = _Reply()
+            reply = Reply()
             bridge.submit("create_agent", 1, '{"model": "bench"}', reply, None)
-            await reply.future
+            await reply.result()
             state["bridge"] = bridge
             state["turn"] = 0
         bridge = state["bridge"]

@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "benches", "agents"))
 import bench_agents  # noqa: E402
 from agent_host import Text  # noqa: E402
 from agent_host._bridge import Bridge  # noqa: E402
+from fake_native import Reply  # noqa: E402
 
 ROUNDS = 300
 
@@ -47,7 +48,7 @@ class CountingSink:
     def texts(self, chunks: List[str]) -> bool:
         return True
 
-    def usage(self, *counts: Optional[int]) -> bool:
+    def usage(self, counts: object) -> bool:
         return True
 
     def complete(self, *args: object) -> str:
@@ -56,17 +57,6 @@ class CountingSink:
 
     def fail(self, kind: str, message: str, retry_after: Optional[float] = None) -> bool:
         raise RuntimeError(f"a turn failed: {kind}: {message}")
-
-
-class Reply:
-    def __init__(self) -> None:
-        self.future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-
-    def ok(self, value: object) -> None:
-        self.future.set_result(value)
-
-    def err(self, kind: str, message: str, retry_after: Optional[float] = None) -> None:
-        self.future.set_exception(RuntimeError(f"{kind}: {message}"))
 
 
 async def plain_round_runner(in_flight: int) -> Callable[[], Awaitable[None]]:
@@ -87,7 +77,7 @@ async def bridge_round_runner(in_flight: int) -> Callable[[], Awaitable[None]]:
     for agent_id in range(in_flight):
         reply = Reply()
         bridge.submit("create_agent", agent_id, '{"model": "bench"}', reply, None)
-        await reply.future
+        await reply.result()
     sinks = [CountingSink() for _ in range(in_flight)]
     next_turn = 0
 
@@ -104,7 +94,7 @@ async def bridge_round_runner(in_flight: int) -> Callable[[], Awaitable[None]]:
             for agent_id in range(in_flight):
                 reply = Reply()
                 bridge.submit("clear_history", agent_id, None, reply, None)
-                await reply.future
+                await reply.result()
 
     return bridge_round
 

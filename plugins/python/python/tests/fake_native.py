@@ -126,17 +126,11 @@ class TurnSink:
         self.events.append(("step", index, description))
         return True
 
-    def usage(
-        self,
-        prompt: Optional[int] = None,
-        cached: Optional[int] = None,
-        candidates: Optional[int] = None,
-        thoughts: Optional[int] = None,
-        total: Optional[int] = None,
-    ) -> bool:
+    def usage(self, counts: Tuple[Optional[int], ...]) -> bool:
+        assert len(counts) == 5, counts
         if not self._open():
             return False
-        self.events.append(("usage", (prompt, cached, candidates, thoughts, total)))
+        self.events.append(("usage", tuple(counts)))
         return True
 
     def complete(
