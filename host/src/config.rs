@@ -23,40 +23,91 @@ pub struct Config {
     /// `[backends.<name>]`: handed to that plugin as its options.
     #[serde(default)]
     pub backends: BTreeMap<String, toml::Table>,
-    /// `[plugins.<name>]`: which file provides a plugin, and its expected digest.
+    /// `[plugins.<name>]`: what the host does with that plugin (which file, its digest,
+    /// its call timeout). Kept apart from `[backends.<name>]`, which is the plugin's own.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginPin>,
+    /// Load plugin files (and read config files) that fail the ownership and mode rules.
+    /// Honoured only in a config file that itself passes them.
+    #[serde(default)]
+    pub allow_insecure_plugins: bool,
     /// The file this was read from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
 }
 
-/// Pins a plugin name to a file and/or a SHA-256 digest.
+/// `[plugins.<name>]`: the host's settings for one plugin.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginPin {
+    /// The file that provides the plugin; others with its name are not used.
     pub path: Option<PathBuf>,
     /// Hex SHA-256 of the library file; a mismatch refuses the plugin.
     pub sha256: Option<String>,
+    /// The longest the backend may take over one call or one turn, in milliseconds
+    /// (1 to [`MAX_CALL_TIMEOUT_MS`]); absent: no limit. Waits the caller chose
+    /// (`wait_for_idle`, `wait_for_wakeup`, `wait_for_quota`) are never cut short.
+    pub call_timeout_ms: Option<u64>,
+}
+
+/// The largest `call_timeout_ms`: a day.
+pub const MAX_CALL_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
+
+impl PluginPin {
+    pub fn call_timeout(&self) -> Option<std::time::Duration> {
+        self.call_timeout_ms.map(std::time::Duration::from_millis)
+    }
 }
 
 impl Config {
     /// Finds and reads the config: `explicit`, else `$AGENT_HOST_CONFIG`, else
     /// `agent-host.toml` in the working directory, else an empty config.
+    ///
+    /// A config file that names plugin directories or pins, or allows insecure plugins,
+    /// must pass the trust rules (see [`Config::from_file`]).
     pub fn load(explicit: Option<&Path>) -> Result<Config, HostError> {
-        if let Some(path) = explicit {
-            return Config::from_file(path);
-        }
-        if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|value| !value.is_empty()) {
-            return Config::from_file(Path::new(&path));
-        }
-        let default = Path::new(DEFAULT_CONFIG_FILE);
-        if default.is_file() {
-            return Config::from_file(default);
-        }
-        Ok(Config::default())
+        Config::load_trusting(explicit, false)
     }
 
+    /// Like [`Config::load`]; `allow_insecure` (the CLI's `--allow-insecure-plugins`)
+    /// accepts a config file that fails the trust rules.
+    pub fn load_trusting(
+        explicit: Option<&Path>,
+        allow_insecure: bool,
+    ) -> Result<Config, HostError> {
+        let path = if let Some(path) = explicit {
+            path.to_owned()
+        } else if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|value| !value.is_empty()) {
+            PathBuf::from(path)
+        } else if Path::new(DEFAULT_CONFIG_FILE).is_file() {
+            PathBuf::from(DEFAULT_CONFIG_FILE)
+        } else {
+            return Ok(Config::default());
+        };
+        let config = Config::from_file(&path)?;
+        if config.decides_where_plugins_come_from() && !allow_insecure {
+            if let Err(untrusted) = crate::trust::check_config(&path) {
+                return Err(HostError::Config {
+                    path,
+                    message: format!("not trusted: {}", untrusted.0),
+                });
+            }
+        }
+        Ok(config)
+    }
+
+    /// Whether this config chooses code to load: plugin directories, pins, or the
+    /// insecure switch. Such a file must be as trustworthy as the plugins.
+    pub fn decides_where_plugins_come_from(&self) -> bool {
+        !self.plugin_dirs.is_empty() || !self.plugins.is_empty() || self.allow_insecure_plugins
+    }
+
+    /// The directory relative paths in the file are resolved against.
+    pub fn base_dir(&self) -> Option<&Path> {
+        self.source.as_deref().and_then(Path::parent)
+    }
+
+    /// Reads one config file, without the trust rules (see [`Config::load`]).
     pub fn from_file(path: &Path) -> Result<Config, HostError> {
         let text = std::fs::read_to_string(path).map_err(|error| HostError::Config {
             path: path.to_owned(),
@@ -81,7 +132,16 @@ impl Config {
 
     /// Parses TOML text; the error is one line naming the field and position.
     pub fn from_toml(text: &str) -> Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|error| one_line(&error))?;
+        let document = toml::Deserializer::parse(text).map_err(|error| one_line(text, &error))?;
+        let config: Config = serde_path_to_error::deserialize(document).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = one_line(text, error.inner());
+            if path == "." {
+                inner
+            } else {
+                format!("{path}: {inner}")
+            }
+        })?;
         for (name, pin) in &config.plugins {
             if let Some(digest) = &pin.sha256 {
                 if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -90,27 +150,70 @@ impl Config {
                     ));
                 }
             }
+            if let Some(timeout) = pin.call_timeout_ms {
+                if !(1..=MAX_CALL_TIMEOUT_MS).contains(&timeout) {
+                    return Err(format!(
+                        "plugins.{name}.call_timeout_ms: {timeout} is outside 1..={MAX_CALL_TIMEOUT_MS} \
+                         (leave it out for no limit)"
+                    ));
+                }
+            }
         }
         Ok(config)
     }
 
     /// The options table for `backend`, as the JSON object handed to the plugin.
-    pub fn backend_options(&self, backend: &str) -> serde_json::Map<String, serde_json::Value> {
-        self.backends
+    /// `path_options` (what the plugin declares as paths) that are relative are resolved
+    /// against the config file's directory, so the file means the same from anywhere.
+    pub fn backend_options(
+        &self,
+        backend: &str,
+        path_options: &[String],
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut options = self
+            .backends
             .get(backend)
             .map(|table| match serde_json::to_value(table) {
                 Ok(serde_json::Value::Object(map)) => map,
                 _ => serde_json::Map::new(),
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Some(base) = self.base_dir() {
+            for key in path_options {
+                if let Some(value) = options.get_mut(key) {
+                    resolve_paths(value, base);
+                }
+            }
+        }
+        options
+    }
+}
+
+/// Joins a relative path (or each relative path of an array) onto `base`.
+fn resolve_paths(value: &mut serde_json::Value, base: &Path) {
+    match value {
+        serde_json::Value::String(text) if Path::new(text.as_str()).is_relative() => {
+            *text = base.join(&*text).to_string_lossy().into_owned();
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                resolve_paths(item, base);
+            }
+        }
+        _ => {}
     }
 }
 
 /// toml's errors span several lines (a snippet with a caret); keep the message and place.
-fn one_line(error: &toml::de::Error) -> String {
-    let message = error.message().trim().to_owned();
+fn one_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
     match error.span() {
-        Some(span) => format!("{message} (at byte {})", span.start),
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("{message} (line {line}, column {column})")
+        }
         None => message,
     }
 }
@@ -141,10 +244,10 @@ mod tests {
         .unwrap();
         assert_eq!(config.backend.as_deref(), Some("mock"));
         assert_eq!(
-            config.backend_options("mock")["chunk_delay_ms"],
+            config.backend_options("mock", &[])["chunk_delay_ms"],
             serde_json::json!(5)
         );
-        assert!(config.backend_options("nosuch").is_empty());
+        assert!(config.backend_options("nosuch", &[]).is_empty());
         assert!(config.plugins["mock"].path.is_some());
     }
 
@@ -159,6 +262,63 @@ mod tests {
     fn bad_digests_are_named() {
         let error = Config::from_toml("[plugins.mock]\nsha256 = \"xyz\"").unwrap_err();
         assert!(error.contains("plugins.mock.sha256"), "{error}");
+    }
+
+    #[test]
+    fn call_timeouts_have_a_range() {
+        let error = Config::from_toml("[plugins.mock]\ncall_timeout_ms = 0").unwrap_err();
+        assert!(
+            error.contains("plugins.mock.call_timeout_ms: 0 is outside"),
+            "{error}"
+        );
+        let error = Config::from_toml("[plugins.mock]\ncall_timeout_ms = -5").unwrap_err();
+        assert!(error.contains("call_timeout_ms"), "{error}");
+        let config = Config::from_toml("[plugins.mock]\ncall_timeout_ms = 250").unwrap();
+        assert_eq!(
+            config.plugins["mock"].call_timeout(),
+            Some(std::time::Duration::from_millis(250))
+        );
+    }
+
+    #[test]
+    fn declared_path_options_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agent-host.toml");
+        std::fs::write(
+            &file,
+            "[backends.python]\nvenv = \".venv\"\npython_path = [\"agents\", \"/abs\"]\nagent = \"a:b\"\n",
+        )
+        .unwrap();
+        let config = Config::from_file(&file).unwrap();
+        let paths = ["venv".to_owned(), "python_path".to_owned()];
+        let options = config.backend_options("python", &paths);
+        let base = dir.path().display();
+        assert_eq!(options["venv"], serde_json::json!(format!("{base}/.venv")));
+        assert_eq!(
+            options["python_path"],
+            serde_json::json!([format!("{base}/agents"), "/abs"])
+        );
+        assert_eq!(
+            options["agent"],
+            serde_json::json!("a:b"),
+            "not a path option"
+        );
+    }
+
+    #[test]
+    fn an_untrusted_config_that_names_plugin_dirs_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agent-host.toml");
+        std::fs::write(&file, "plugin_dirs = [\"plugins\"]\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let error = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(error.contains("not trusted"), "{error}");
+        assert!(error.contains("chmod go-w"), "{error}");
+        assert!(Config::load_trusting(Some(&file), true).is_ok());
+        // Options alone choose no code to load: not checked.
+        std::fs::write(&file, "backend = \"mock\"\n").unwrap();
+        assert!(Config::load(Some(&file)).is_ok());
     }
 
     #[test]

@@ -59,8 +59,9 @@ pub(crate) fn candidates(dirs: &[SearchDir], warnings: &mut Vec<String>) -> Vec<
         let mut files: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .filter(|entry| entry.file_name().to_str().is_some_and(is_plugin_file_name))
+            // Not only regular files: a directory, FIFO or device named like a plugin is
+            // listed as refused (opening it never blocks), not silently skipped.
             .map(|entry| entry.path())
-            .filter(|path| path.is_file())
             .collect();
         files.sort();
         for file in files {

@@ -11,15 +11,21 @@ pub enum HostError {
         available_text(available)
     )]
     NoBackendSelected { available: Vec<String> },
-    #[error("unknown backend {name:?}; {}", available_text(available))]
+    #[error("unknown backend {name:?}; {}{}", available_text(available), refused_text(*refused))]
     UnknownBackend {
         name: String,
         available: Vec<String>,
+        /// Files refused before they could say which plugin they are.
+        refused: usize,
     },
     #[error("two plugins are named {name:?}: {}; pin one with [plugins.{name}] path = \"...\" in the config", join_paths(paths))]
     DuplicatePlugin { name: String, paths: Vec<PathBuf> },
-    #[error("{}", reason)]
-    PluginRefused { path: PathBuf, reason: String },
+    #[error("{}{reason} ({})", name.as_ref().map(|name| format!("plugin {name:?} ")).unwrap_or_default(), path.display())]
+    PluginRefused {
+        name: Option<String>,
+        path: PathBuf,
+        reason: String,
+    },
     /// The plugin refused: its error says why (shown in full, not as a cause chain).
     #[error("backend {backend:?}: {error}")]
     Runtime {
@@ -33,6 +39,14 @@ fn available_text(available: &[String]) -> String {
         "no plugins were loaded (see `agent-host plugins`)".to_owned()
     } else {
         format!("available: {}", available.join(", "))
+    }
+}
+
+fn refused_text(refused: usize) -> String {
+    match refused {
+        0 => String::new(),
+        1 => "; 1 file was refused (see `agent-host plugins`)".to_owned(),
+        n => format!("; {n} files were refused (see `agent-host plugins`)"),
     }
 }
 

@@ -7,12 +7,14 @@ use agent_plugin_api::{PluginLibrary, PluginRuntime};
 use crate::config::Config;
 use crate::discovery::{self, SearchDir};
 use crate::error::HostError;
-use crate::registry::{self, Candidate, CandidateStatus};
+use crate::registry::{self, Candidate, CandidateStatus, Policy};
+use crate::scan::Verdict;
 
 /// Plugins found at start-up, and the config that selects among them.
 #[derive(Debug)]
 pub struct Host {
     config: Config,
+    policy: Policy,
     search_dirs: Vec<PathBuf>,
     candidates: Vec<Candidate>,
     warnings: Vec<String>,
@@ -26,6 +28,7 @@ pub struct HostBuilder {
     plugin_dirs: Vec<PathBuf>,
     skip_env: bool,
     skip_exe_dir: bool,
+    allow_insecure: bool,
 }
 
 impl HostBuilder {
@@ -52,7 +55,16 @@ impl HostBuilder {
         self
     }
 
-    /// Discovers and loads every candidate. One bad file never stops the others.
+    /// Accept plugin files and directories that fail the ownership and mode rules (the
+    /// CLI's `--allow-insecure-plugins`). The config's `allow_insecure_plugins` does the
+    /// same; [`Config::load`] honours it only in a file that passes the rules.
+    pub fn allow_insecure_plugins(mut self, allow: bool) -> Self {
+        self.allow_insecure = allow;
+        self
+    }
+
+    /// Discovers and checks every candidate without running any plugin code: a plugin
+    /// is loaded when it is first asked for. One bad file never stops the others.
     pub fn build(self) -> Host {
         let explicit = |path: PathBuf| SearchDir {
             path,
@@ -79,17 +91,20 @@ impl HostBuilder {
                 }
             }
         }
+        let policy = Policy {
+            allow_insecure: self.allow_insecure || self.config.allow_insecure_plugins,
+        };
         let mut candidates: Vec<Candidate> = files
             .iter()
-            .map(|file| registry::load(file, pinned_digest(&self.config, file)))
+            .map(|file| registry::examine(file, &self.config.plugins, policy))
             .collect();
         registry::resolve_names(&mut candidates, &self.config.plugins);
         for candidate in &candidates {
             match &candidate.status {
-                CandidateStatus::Loaded(library) => tracing::debug!(
+                CandidateStatus::Usable => tracing::debug!(
                     path = %candidate.path.display(),
-                    plugin = %library.metadata().name,
-                    "plugin loaded"
+                    plugin = candidate.name().unwrap_or_default(),
+                    "plugin found"
                 ),
                 _ => tracing::warn!(
                     path = %candidate.path.display(),
@@ -100,22 +115,12 @@ impl HostBuilder {
         }
         Host {
             config: self.config,
+            policy,
             search_dirs: dirs.into_iter().map(|dir| dir.path).collect(),
             candidates,
             warnings,
         }
     }
-}
-
-/// The digest the config pins for this exact file, checked before it is loaded.
-fn pinned_digest<'a>(config: &'a Config, file: &Path) -> Option<&'a str> {
-    config
-        .plugins
-        .values()
-        .find_map(|pin| match (&pin.path, &pin.sha256) {
-            (Some(path), Some(digest)) if registry::same_file(path, file) => Some(digest.as_str()),
-            _ => None,
-        })
 }
 
 impl Host {
@@ -153,7 +158,7 @@ impl Host {
         let mut names: Vec<String> = self
             .candidates
             .iter()
-            .filter(|candidate| matches!(candidate.status, CandidateStatus::Loaded(_)))
+            .filter(|candidate| candidate.is_usable())
             .filter_map(|candidate| candidate.name().map(str::to_owned))
             .collect();
         names.sort();
@@ -161,15 +166,15 @@ impl Host {
         names
     }
 
-    /// The plugin named `name`.
-    pub fn plugin(&self, name: &str) -> Result<&PluginLibrary, HostError> {
-        let duplicates: Vec<PathBuf> = self
-            .candidates
-            .iter()
-            .filter(|candidate| {
-                matches!(candidate.status, CandidateStatus::Duplicate { .. })
-                    && candidate.name() == Some(name)
-            })
+    /// The candidate that provides plugin `name`, not loaded yet.
+    pub fn candidate(&self, name: &str) -> Result<&Candidate, HostError> {
+        let named = || {
+            self.candidates
+                .iter()
+                .filter(move |candidate| candidate.name() == Some(name))
+        };
+        let duplicates: Vec<PathBuf> = named()
+            .filter(|candidate| matches!(candidate.status, CandidateStatus::Duplicate { .. }))
             .map(|candidate| candidate.path.clone())
             .collect();
         if !duplicates.is_empty() {
@@ -178,18 +183,99 @@ impl Host {
                 paths: duplicates,
             });
         }
-        self.candidates
-            .iter()
-            .find_map(|candidate| match &candidate.status {
-                CandidateStatus::Loaded(library) if library.metadata().name == name => {
-                    Some(library)
-                }
-                _ => None,
+        if let Some(usable) = named().find(|candidate| candidate.is_usable()) {
+            return Ok(usable);
+        }
+        if let Some(refused) =
+            named().find(|candidate| matches!(candidate.status, CandidateStatus::Refused(_)))
+        {
+            return Err(HostError::PluginRefused {
+                name: Some(name.to_owned()),
+                path: refused.path.clone(),
+                reason: refused.status_text(),
+            });
+        }
+        if let Some(pinned) = self
+            .config
+            .plugins
+            .get(name)
+            .and_then(|pin| pin.path.as_ref())
+        {
+            if let Some(refused) = self
+                .candidates
+                .iter()
+                .find(|candidate| registry::same_file(&candidate.path, pinned))
+            {
+                return Err(HostError::PluginRefused {
+                    name: Some(name.to_owned()),
+                    path: refused.path.clone(),
+                    reason: refused.status_text(),
+                });
+            }
+        }
+        Err(HostError::UnknownBackend {
+            name: name.to_owned(),
+            available: self.available(),
+            refused: self
+                .candidates
+                .iter()
+                .filter(|candidate| candidate.name().is_none())
+                .count(),
+        })
+    }
+
+    /// The plugin named `name`, loaded on first use (only its file runs any code).
+    pub fn plugin(&self, name: &str) -> Result<&PluginLibrary, HostError> {
+        let candidate = self.candidate(name)?;
+        candidate
+            .library()
+            .map_err(|reason| HostError::PluginRefused {
+                name: Some(name.to_owned()),
+                path: candidate.path.clone(),
+                reason: format!("refused: {reason}"),
             })
-            .ok_or_else(|| HostError::UnknownBackend {
-                name: name.to_owned(),
-                available: self.available(),
-            })
+    }
+
+    /// Checks one file outside the plugin directories (`inspect PATH`, `check PATH`) the
+    /// way discovery checks each candidate: same trust rules, same pins.
+    pub fn examine_file(&self, path: &Path) -> Candidate {
+        let mut candidates = [registry::examine(path, &self.config.plugins, self.policy)];
+        registry::resolve_names(&mut candidates, &Default::default());
+        let [candidate] = candidates;
+        candidate
+    }
+
+    /// Loads every usable candidate in a child process (`scanner`: an `agent-host`
+    /// executable, which runs [`scanner_child`](crate::scanner_child) for the hidden
+    /// subcommand), so a plugin that crashes or hangs while loading is a refusal. Each
+    /// constructor gets the config's options for its plugin.
+    pub fn verify_all(&self, scanner: &Path) {
+        for candidate in &self.candidates {
+            if candidate.is_usable() {
+                self.verify(candidate, scanner);
+            }
+        }
+    }
+
+    /// [`Host::verify_all`] for one candidate.
+    pub fn verify<'a>(&self, candidate: &'a Candidate, scanner: &Path) -> &'a Verdict {
+        let options = match candidate.metadata() {
+            Some(metadata) => self
+                .config
+                .backend_options(&metadata.name, &metadata.path_options),
+            None => Default::default(),
+        };
+        candidate.verify(scanner, &serde_json::Value::Object(options))
+    }
+
+    /// [`Host::verify`] with `options` for the constructor instead of the config's.
+    pub fn verify_with_options<'a>(
+        &self,
+        candidate: &'a Candidate,
+        scanner: &Path,
+        options: &serde_json::Value,
+    ) -> &'a Verdict {
+        candidate.verify(scanner, options)
     }
 
     /// The backend named in the config's `backend`.
@@ -214,13 +300,21 @@ impl Host {
         overrides: serde_json::Map<String, serde_json::Value>,
     ) -> Result<PluginRuntime, HostError> {
         let library = self.plugin(name)?;
-        let mut options = self.config.backend_options(name);
+        let mut options = self
+            .config
+            .backend_options(name, &library.metadata().path_options);
         options.extend(overrides);
-        library
+        let runtime = library
             .new_runtime(&serde_json::Value::Object(options))
             .map_err(|error| HostError::Runtime {
                 backend: name.to_owned(),
                 error,
-            })
+            })?;
+        let timeout = self
+            .config
+            .plugins
+            .get(name)
+            .and_then(|pin| pin.call_timeout());
+        Ok(runtime.with_call_timeout(timeout))
     }
 }

@@ -25,6 +25,8 @@ mod error;
 mod host;
 mod options;
 mod registry;
+mod scan;
+mod trust;
 
 pub use config::{Config, PluginPin, CONFIG_ENV, DEFAULT_CONFIG_FILE};
 pub use discovery::{is_plugin_file_name, PLUGIN_PATH_ENV};
@@ -32,5 +34,6 @@ pub use error::HostError;
 pub use host::{Host, HostBuilder};
 pub use options::parse_option;
 pub use registry::{Candidate, CandidateStatus};
+pub use scan::{scanner_child, Verdict, SCAN_SUBCOMMAND, SCAN_TIMEOUT};
 
-pub use agent_plugin_api::{PluginLibrary, PluginMetadata, PluginRuntime};
+pub use agent_plugin_api::{PluginFile, PluginLibrary, PluginMetadata, PluginRuntime};

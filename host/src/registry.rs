@@ -1,59 +1,143 @@
 //! Every candidate file the host looked at, and what became of it.
+//!
+//! The loading pipeline, in one place: [`examine`] opens a file once and checks it
+//! without running it (complete shared object, trust rules, digest, metadata record,
+//! api version); [`resolve_names`] applies pins and finds duplicate names; and
+//! [`Candidate::library`] loads a usable candidate, from that same open file, the first
+//! time it is asked for. Listing commands verify what loading would do in a child
+//! process (see `scan`), so a crash there is a refusal, not the host's end.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
-use agent_plugin_api::{LoadError, PluginLibrary};
+use agent_plugin_api::{is_compatible, LoadError, PluginFile, PluginLibrary, PluginMetadata};
 
 use crate::config::PluginPin;
 use crate::digest::sha256_hex;
+use crate::scan::Verdict;
+use crate::trust;
 
 /// One file found in a plugin directory (or pinned in the config).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Candidate {
     pub path: PathBuf,
     pub status: CandidateStatus,
+    /// What its metadata record says, when it could be read.
+    metadata: Option<PluginMetadata>,
+    /// The open, checked file, until it is loaded.
+    file: Mutex<Option<PluginFile>>,
+    library: OnceLock<Result<PluginLibrary, String>>,
+    verdict: OnceLock<Verdict>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CandidateStatus {
-    /// Loaded and usable by name.
-    Loaded(PluginLibrary),
-    /// Not loaded; the reason says what is wrong with the file.
+    /// Passed every check that runs none of its code: selectable by name.
+    Usable,
+    /// Not usable; the reason says what is wrong with the file.
     Refused(String),
-    /// Loaded, but another file has the same plugin name and no pin decides.
-    Duplicate {
-        library: PluginLibrary,
-        others: Vec<PathBuf>,
-    },
-    /// Loaded, but the config pins another file for this plugin name.
-    Shadowed {
-        library: PluginLibrary,
-        pinned: PathBuf,
-    },
+    /// Another file has the same plugin name and no pin decides.
+    Duplicate { others: Vec<PathBuf> },
+    /// The config pins another file for this plugin name.
+    Shadowed { pinned: PathBuf },
+}
+
+/// What the host does with plugin files besides looking at them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Policy {
+    /// Skip the ownership and mode rules (`--allow-insecure-plugins`).
+    pub allow_insecure: bool,
 }
 
 impl Candidate {
-    /// The library, whatever its status, if it loaded.
-    pub fn library(&self) -> Option<&PluginLibrary> {
-        match &self.status {
-            CandidateStatus::Loaded(library)
-            | CandidateStatus::Duplicate { library, .. }
-            | CandidateStatus::Shadowed { library, .. } => Some(library),
-            CandidateStatus::Refused(_) => None,
+    fn new(path: &Path, status: CandidateStatus) -> Self {
+        Candidate {
+            path: path.to_owned(),
+            status,
+            metadata: None,
+            file: Mutex::new(None),
+            library: OnceLock::new(),
+            verdict: OnceLock::new(),
         }
     }
 
+    /// What the file says about itself, read without running it.
+    pub fn metadata(&self) -> Option<&PluginMetadata> {
+        self.metadata.as_ref()
+    }
+
     pub fn name(&self) -> Option<&str> {
-        self.library()
-            .map(|library| library.metadata().name.as_str())
+        self.metadata
+            .as_ref()
+            .map(|metadata| metadata.name.as_str())
+    }
+
+    pub fn is_usable(&self) -> bool {
+        self.status == CandidateStatus::Usable
+    }
+
+    /// Loads the plugin, once; later calls return the same library or the same error.
+    pub fn library(&self) -> Result<&PluginLibrary, &str> {
+        self.library
+            .get_or_init(|| {
+                if !self.is_usable() {
+                    return Err(self.status_text());
+                }
+                let file = self
+                    .file
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .take()
+                    .ok_or_else(|| "the file is no longer open".to_owned())?;
+                file.load().map_err(|error| {
+                    log_layout_details(&error);
+                    error.reason()
+                })
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// The library, if it was loaded in this process.
+    pub fn loaded(&self) -> Option<&PluginLibrary> {
+        self.library.get().and_then(|result| result.as_ref().ok())
+    }
+
+    /// What a child process found when it loaded the file, if one was asked.
+    pub fn verdict(&self) -> Option<&Verdict> {
+        self.verdict.get()
+    }
+
+    /// Loads the file in a child process (`scanner`, see `scan`) and keeps the verdict;
+    /// `options` are handed to the plugin's constructor there.
+    pub(crate) fn verify(&self, scanner: &Path, options: &serde_json::Value) -> &Verdict {
+        self.verdict.get_or_init(|| {
+            if let Some(library) = self.loaded() {
+                return Verdict::loaded_here(library);
+            }
+            let file = self
+                .file
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match file.as_ref() {
+                Some(file) => crate::scan::verify(scanner, file, options),
+                None => Verdict::Refused(self.status_text()),
+            }
+        })
     }
 
     /// One line for the `plugins` table.
     pub fn status_text(&self) -> String {
         match &self.status {
-            CandidateStatus::Loaded(_) => "loaded".to_owned(),
+            CandidateStatus::Usable => match (self.verdict(), self.library.get()) {
+                (Some(verdict), _) => verdict.status_text(),
+                (None, Some(Ok(_))) => "loaded".to_owned(),
+                (None, Some(Err(reason))) => format!("refused: {reason}"),
+                (None, None) => "usable (not loaded)".to_owned(),
+            },
             CandidateStatus::Refused(reason) => format!("refused: {reason}"),
-            CandidateStatus::Duplicate { others, .. } => format!(
+            CandidateStatus::Duplicate { others } => format!(
                 "duplicate name, also in {}",
                 others
                     .iter()
@@ -61,115 +145,139 @@ impl Candidate {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            CandidateStatus::Shadowed { pinned, .. } => {
+            CandidateStatus::Shadowed { pinned } => {
                 format!("unused: the config pins {}", pinned.display())
             }
         }
     }
 }
 
-/// Loads one file; a digest, when pinned, is checked before the library runs any code.
-pub(crate) fn load(path: &Path, digest: Option<&str>) -> Candidate {
-    let status = match digest.map(|expected| check_digest(path, expected)) {
-        Some(Err(reason)) => CandidateStatus::Refused(reason),
-        _ => match PluginLibrary::open(path) {
-            Ok(library) => CandidateStatus::Loaded(library),
-            Err(error) => {
-                if let LoadError::LayoutMismatch { details, .. } = &error {
-                    tracing::debug!(path = %path.display(), "layout report:\n{details}");
-                }
-                CandidateStatus::Refused(refusal_reason(&error))
-            }
-        },
-    };
-    Candidate {
-        path: path.to_owned(),
-        status,
+fn log_layout_details(error: &LoadError) {
+    if let LoadError::LayoutMismatch { details, path, .. } = error {
+        tracing::debug!(path = %path.display(), "layout report:\n{details}");
     }
 }
 
-/// The error without the path (the table shows the path in its own column).
-fn refusal_reason(error: &LoadError) -> String {
-    let text = error.to_string();
-    let path = match error {
-        LoadError::NotALibrary { path, .. }
-        | LoadError::NoHandshake { path }
-        | LoadError::BadApiVersion { path, .. }
-        | LoadError::IncompatibleApi { path, .. }
-        | LoadError::NoRootModule { path, .. }
-        | LoadError::LayoutMismatch { path, .. }
-        | LoadError::Other { path, .. } => path.display().to_string(),
+/// Opens and checks one file without running any of its code: a complete shared object
+/// for this machine, the trust rules, the digest the config pins for it, its metadata
+/// record and api version.
+pub(crate) fn examine(
+    path: &Path,
+    pins: &BTreeMap<String, PluginPin>,
+    policy: Policy,
+) -> Candidate {
+    let refused = |reason: String| Candidate::new(path, CandidateStatus::Refused(reason));
+    let file = match PluginFile::open(path) {
+        Ok(file) => file,
+        Err(error) => return refused(error.reason()),
     };
-    let text = text
-        .strip_prefix(&format!("{path}: "))
-        .map(str::to_owned)
-        .unwrap_or(text);
-    // dlopen repeats the path in its own message.
-    text.replace(&format!("{path}: "), "")
+    if !policy.allow_insecure {
+        if let Err(untrusted) = trust::check_file(path, file.file()) {
+            return refused(untrusted.0);
+        }
+    }
+    let metadata = match file.metadata() {
+        Ok(metadata) => metadata.clone(),
+        Err(reason) => return refused(format!("cannot tell what plugin it is: {reason}")),
+    };
+    let mut candidate = Candidate::new(path, CandidateStatus::Usable);
+    candidate.metadata = Some(metadata.clone());
+    if let Some(reason) = api_refusal(&metadata) {
+        candidate.status = CandidateStatus::Refused(reason);
+        return candidate;
+    }
+    if let Some((table, expected)) = pinned_digest(pins, path, &metadata.name) {
+        let actual = sha256_hex(file.bytes());
+        if !actual.eq_ignore_ascii_case(expected) {
+            candidate.status = CandidateStatus::Refused(format!(
+                "sha256 mismatch: [plugins.{table}] expects {expected}, the file has {actual}"
+            ));
+            return candidate;
+        }
+    }
+    *candidate.file.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(file);
+    candidate
 }
 
-pub(crate) fn check_digest(path: &Path, expected: &str) -> Result<(), String> {
-    let actual = sha256_hex(path).map_err(|error| format!("cannot read for sha256: {error}"))?;
-    if actual.eq_ignore_ascii_case(expected) {
-        Ok(())
-    } else {
-        Err(format!(
-            "sha256 mismatch: the config expects {expected}, the file has {actual}"
-        ))
+/// The version rule, applied to what the record says, before anything is loaded.
+fn api_refusal(metadata: &PluginMetadata) -> Option<String> {
+    let host = agent_plugin_api::api_version();
+    match semver::Version::parse(&metadata.api_version) {
+        Err(_) => Some(format!(
+            "reports an api version that is not semver: {:?}",
+            metadata.api_version
+        )),
+        Ok(plugin) if !is_compatible(&plugin, &host) => Some(format!(
+            "built against agent-plugin-api {plugin}, but this host uses {host}; \
+             rebuild the plugin against agent-plugin-api {host}"
+        )),
+        Ok(_) => None,
     }
 }
 
-/// Applies pins and duplicate detection to freshly loaded candidates.
-pub(crate) fn resolve_names(
-    candidates: &mut [Candidate],
-    pins: &std::collections::BTreeMap<String, PluginPin>,
-) {
+/// The digest a pin demands of this file: a pin of this exact path, or a pin of the
+/// plugin's name that names no path. Returns the pin's table name too.
+fn pinned_digest<'a>(
+    pins: &'a BTreeMap<String, PluginPin>,
+    path: &Path,
+    name: &str,
+) -> Option<(&'a str, &'a str)> {
+    pins.iter().find_map(|(table, pin)| {
+        let digest = pin.sha256.as_deref()?;
+        let applies = match &pin.path {
+            Some(pinned) => same_file(pinned, path),
+            None => table == name,
+        };
+        applies.then_some((table.as_str(), digest))
+    })
+}
+
+/// Applies path pins and finds duplicate names among usable candidates.
+pub(crate) fn resolve_names(candidates: &mut [Candidate], pins: &BTreeMap<String, PluginPin>) {
     for candidate in candidates.iter_mut() {
-        let CandidateStatus::Loaded(library) = &candidate.status else {
+        if !candidate.is_usable() {
+            continue;
+        }
+        let Some(pinned) = candidate
+            .name()
+            .and_then(|name| pins.get(name))
+            .and_then(|pin| pin.path.as_ref())
+        else {
             continue;
         };
-        let Some(pin) = pins.get(&library.metadata().name) else {
-            continue;
-        };
-        if let Some(pinned) = &pin.path {
-            if !same_file(pinned, &candidate.path) {
-                candidate.status = CandidateStatus::Shadowed {
-                    library: library.clone(),
-                    pinned: pinned.clone(),
-                };
-                continue;
-            }
-        } else if let Some(expected) = &pin.sha256 {
-            if let Err(reason) = check_digest(&candidate.path, expected) {
-                candidate.status = CandidateStatus::Refused(reason);
+        if !same_file(pinned, &candidate.path) {
+            candidate.status = CandidateStatus::Shadowed {
+                pinned: pinned.clone(),
+            };
+        }
+    }
+    for (table, pin) in pins {
+        let Some(pinned) = &pin.path else { continue };
+        for candidate in candidates.iter_mut() {
+            let name = candidate.name().unwrap_or_default().to_owned();
+            if candidate.is_usable() && name != *table && same_file(pinned, &candidate.path) {
+                candidate.status = CandidateStatus::Refused(format!(
+                    "[plugins.{table}] pins this file, but it is plugin {name:?}"
+                ));
             }
         }
     }
-    let loaded: Vec<(usize, String, PathBuf)> = candidates
+    let usable: Vec<(usize, String, PathBuf)> = candidates
         .iter()
         .enumerate()
-        .filter_map(|(index, candidate)| match &candidate.status {
-            CandidateStatus::Loaded(library) => Some((
-                index,
-                library.metadata().name.clone(),
-                candidate.path.clone(),
-            )),
-            _ => None,
+        .filter(|(_, candidate)| candidate.is_usable())
+        .filter_map(|(index, candidate)| {
+            Some((index, candidate.name()?.to_owned(), candidate.path.clone()))
         })
         .collect();
-    for (index, name, path) in &loaded {
-        let others: Vec<PathBuf> = loaded
+    for (index, name, _) in &usable {
+        let others: Vec<PathBuf> = usable
             .iter()
             .filter(|(other, other_name, _)| other != index && other_name == name)
             .map(|(_, _, other_path)| other_path.clone())
             .collect();
-        if others.is_empty() {
-            continue;
-        }
-        if let CandidateStatus::Loaded(library) = &candidates[*index].status {
-            let library = library.clone();
-            debug_assert_eq!(&candidates[*index].path, path);
-            candidates[*index].status = CandidateStatus::Duplicate { library, others };
+        if !others.is_empty() {
+            candidates[*index].status = CandidateStatus::Duplicate { others };
         }
     }
 }

@@ -23,6 +23,12 @@ fn refusal(host: &Host, file_name: &str) -> String {
         .unwrap_or_else(|| panic!("{file_name} was not discovered"));
     match &candidate.status {
         CandidateStatus::Refused(reason) => reason.clone(),
+        // Usable without running it: refused when it is loaded.
+        CandidateStatus::Usable => candidate
+            .library()
+            .map(|_| panic!("{file_name} was not refused"))
+            .unwrap_err()
+            .to_owned(),
         other => panic!("{file_name} was not refused: {other:?}"),
     }
 }
@@ -72,6 +78,7 @@ async fn every_bad_file_is_refused_with_its_reason_and_the_rest_load() {
     let no_root = refusal(&host, "libno_root.so");
     assert!(no_root.contains("no root module"), "{no_root}");
 
+    // Refused from its metadata record: never loaded.
     let wrong_api = refusal(&host, "libwrong_api.so");
     assert!(wrong_api.contains("0.99.0"), "{wrong_api}");
     assert!(
@@ -80,7 +87,36 @@ async fn every_bad_file_is_refused_with_its_reason_and_the_rest_load() {
     );
     assert!(wrong_api.contains("rebuild"), "{wrong_api}");
 
-    assert_eq!(host.available(), vec!["misbehaving", "mock"]);
+    assert_eq!(host.available(), vec!["misbehaving", "mock", "no-root"]);
+    mock_still_answers(&host).await;
+}
+
+#[tokio::test]
+async fn partial_and_odd_files_never_stop_the_others() {
+    let dir = common::plugin_dir(&[(common::mock_plugin(), "libagent_plugin_mock.so")]);
+    let whole = std::fs::read(common::mock_plugin()).unwrap();
+    std::fs::write(dir.path().join("libcut.so"), &whole[..8192]).unwrap();
+    std::fs::write(dir.path().join("libempty.so"), b"").unwrap();
+    std::fs::create_dir(dir.path().join("libdir.so")).unwrap();
+    let fifo = dir.path().join("libfifo.so");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("libzero.so")).unwrap();
+    let host = host_for(dir.path());
+    assert_eq!(
+        refusal(&host, "libcut.so"),
+        format!(
+            "not a loadable library: truncated: 8192 of {} bytes",
+            whole.len()
+        )
+    );
+    assert!(refusal(&host, "libempty.so").ends_with("empty file"));
+    assert!(refusal(&host, "libdir.so").ends_with("a directory"));
+    assert!(refusal(&host, "libfifo.so").ends_with("a FIFO"));
+    assert!(refusal(&host, "libzero.so").ends_with("a device"));
     mock_still_answers(&host).await;
 }
 
@@ -252,8 +288,114 @@ fn a_digest_mismatch_is_refused_before_loading() {
         .build();
     let reason = refusal(&host, "libagent_plugin_mock.so");
     assert!(reason.contains("sha256 mismatch"), "{reason}");
-    assert!(matches!(
-        host.plugin("mock"),
-        Err(HostError::UnknownBackend { .. })
-    ));
+    let error = host.plugin("mock").unwrap_err().to_string();
+    assert!(
+        error.starts_with("plugin \"mock\" refused: sha256 mismatch: [plugins.mock] expects 0000"),
+        "{error}"
+    );
+    assert!(error.contains(&path.display().to_string()), "{error}");
+}
+
+#[test]
+fn a_digest_pin_without_a_path_is_checked_before_loading() {
+    let dir = common::plugin_dir(&[(common::mock_plugin(), "libagent_plugin_mock.so")]);
+    let config = Config::from_toml(&format!(
+        "[plugins.mock]\nsha256 = \"{}\"\n",
+        "0".repeat(64)
+    ))
+    .unwrap();
+    let host = Host::builder()
+        .config(config)
+        .plugin_dir(dir.path())
+        .without_env()
+        .without_exe_dir()
+        .build();
+    let candidate = &host.candidates()[0];
+    assert!(
+        candidate.loaded().is_none(),
+        "loaded before the digest was compared"
+    );
+    let error = host.plugin("mock").unwrap_err().to_string();
+    assert!(error.contains("sha256 mismatch"), "{error}");
+    assert!(candidate.loaded().is_none());
+
+    // The right digest lets it load.
+    let digest = sha256_of(&dir.path().join("libagent_plugin_mock.so"));
+    let config = Config::from_toml(&format!("[plugins.mock]\nsha256 = \"{digest}\"\n")).unwrap();
+    let host = Host::builder()
+        .config(config)
+        .plugin_dir(dir.path())
+        .without_env()
+        .without_exe_dir()
+        .build();
+    assert!(host.plugin("mock").is_ok());
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    let output = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap()[..64].to_owned()
+}
+
+#[test]
+fn nothing_is_loaded_until_it_is_asked_for() {
+    let dir = crowded_dir();
+    let host = host_for(dir.path());
+    assert!(host
+        .candidates()
+        .iter()
+        .all(|candidate| candidate.loaded().is_none()));
+    host.plugin("mock").unwrap();
+    let loaded: Vec<_> = host
+        .candidates()
+        .iter()
+        .filter(|candidate| candidate.loaded().is_some())
+        .map(|candidate| candidate.name().unwrap())
+        .collect();
+    assert_eq!(loaded, ["mock"]);
+}
+
+#[test]
+fn a_file_that_crashes_when_loaded_is_only_ever_loaded_in_a_child() {
+    let dir = common::plugin_dir(&[
+        (common::mock_plugin(), "libagent_plugin_mock.so"),
+        (common::fixture("crash_on_load"), "libcrash.so"),
+    ]);
+    let host = host_for(dir.path());
+    // Selecting another plugin runs none of its code (this process would abort).
+    assert!(host.plugin("mock").is_ok());
+    let crash = host
+        .candidates()
+        .iter()
+        .find(|candidate| candidate.name() == Some("crash-on-load"))
+        .unwrap();
+    let verdict = host.verify(crash, &common::staged_binary());
+    assert_eq!(verdict, &agent_host::Verdict::Crashed("SIGABRT".to_owned()));
+    assert_eq!(
+        crash.status_text(),
+        "refused: crashed while loading (SIGABRT)"
+    );
+    let mock = host.candidate("mock").unwrap();
+    assert!(host.verify(mock, &common::staged_binary()).is_loadable());
+}
+
+#[test]
+fn files_others_could_have_written_are_refused_unless_allowed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = common::plugin_dir(&[(common::mock_plugin(), "libagent_plugin_mock.so")]);
+    let file = dir.path().join("libagent_plugin_mock.so");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let host = host_for(dir.path());
+    let reason = refusal(&host, "libagent_plugin_mock.so");
+    assert!(reason.contains("writable by group and others"), "{reason}");
+    assert!(reason.contains("chmod go-w"), "{reason}");
+    let host = Host::builder()
+        .plugin_dir(dir.path())
+        .without_env()
+        .without_exe_dir()
+        .allow_insecure_plugins(true)
+        .build();
+    assert!(host.plugin("mock").is_ok());
 }

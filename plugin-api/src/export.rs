@@ -28,6 +28,10 @@ pub trait Plugin: Runtime + Sized + 'static {
     const DESCRIPTION: &'static str = "";
     /// Help for the options, shown by `agent-host inspect`.
     const OPTIONS_HELP: &'static str = "";
+    /// Options whose values are file paths (a string, or an array of strings). The host
+    /// resolves a relative one from a config file against that file's directory, so a
+    /// config means the same from any working directory.
+    const PATH_OPTIONS: &'static [&'static str] = &[];
 
     /// The `[backends.<name>]` table; unknown or mistyped keys are reported by path.
     type Options: DeserializeOwned;

@@ -12,6 +12,7 @@ use crate::ffi::{
     self, into_result, FfiContent, FfiDuration, FfiLogger, FfiRuntimeBox, LoadError, PluginContext,
     PluginModuleRef,
 };
+use crate::file::PluginFile;
 use crate::quota::{QuotaRegistry, RemoteQuota};
 use crate::runtime::Runtime;
 use crate::stream::ChatResponseHandle;
@@ -26,6 +27,8 @@ pub struct PluginMetadata {
     /// The `agent-plugin-api` version the plugin was built with.
     pub api_version: String,
     pub options_help: String,
+    /// Options whose values are paths (see [`Plugin::PATH_OPTIONS`](crate::Plugin::PATH_OPTIONS)).
+    pub path_options: Vec<String>,
 }
 
 /// A plugin file that passed every check: handshake, api version, layout.
@@ -48,11 +51,18 @@ impl std::fmt::Debug for PluginLibrary {
 }
 
 impl PluginLibrary {
-    /// Opens and checks a plugin file, and routes its logs to this process's `log`/`tracing`
-    /// under the target `plugin::<name>`.
+    /// Opens, checks and loads a plugin file (see [`PluginFile`]), and routes its logs to
+    /// this process's `log`/`tracing` under the target `plugin::<name>`. A host that
+    /// applies rules of its own to the file opens a [`PluginFile`] and loads that.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LoadError> {
-        let path = path.as_ref();
-        let module = ffi::open(path)?;
+        PluginFile::open(path)?.load()
+    }
+
+    pub(crate) fn from_module(
+        path: PathBuf,
+        module: PluginModuleRef,
+        recorded: Option<PluginMetadata>,
+    ) -> Result<Self, LoadError> {
         let raw = (module.metadata())();
         let metadata = PluginMetadata {
             name: raw.name.into_string(),
@@ -60,13 +70,28 @@ impl PluginLibrary {
             description: raw.description.into_string(),
             api_version: raw.api_version.into_string(),
             options_help: raw.options_help.into_string(),
+            path_options: recorded
+                .as_ref()
+                .map(|recorded| recorded.path_options.clone())
+                .unwrap_or_default(),
         };
+        if let Some(recorded) = &recorded {
+            if recorded.name != metadata.name || recorded.api_version != metadata.api_version {
+                return Err(LoadError::Other {
+                    path,
+                    reason: format!(
+                        "its metadata record says plugin {:?} (api {}), its code says {:?} (api {})",
+                        recorded.name, recorded.api_version, metadata.name, metadata.api_version
+                    ),
+                });
+            }
+        }
         (module.set_logger())(FfiLogger {
             log: forward_log,
             max_level: host_max_level(),
         });
         Ok(PluginLibrary {
-            path: path.to_owned(),
+            path,
             module,
             metadata,
         })
@@ -137,6 +162,7 @@ pub struct PluginRuntime {
     plugin: String,
     ffi: Arc<FfiRuntimeBox>,
     quota: QuotaRegistry,
+    call_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for PluginRuntime {
@@ -154,6 +180,43 @@ impl PluginRuntime {
             plugin,
             quota: QuotaRegistry::remote(Box::new(ImportedQuota(ffi.clone()))),
             ffi,
+            call_timeout: None,
+        }
+    }
+
+    /// Bounds the backend's own work: a call that does not answer within `limit`, or a
+    /// turn that does not end within it (counted from `chat`), fails with
+    /// [`Error::Timeout`], and the call or turn is dropped, which cancels it in the
+    /// plugin. The caller's own waits (`wait_for_idle`, `wait_for_wakeup`,
+    /// `wait_for_quota`) are never cut short. Needs a tokio runtime with time enabled.
+    pub fn with_call_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.call_timeout = limit;
+        self
+    }
+
+    /// The limit set by [`PluginRuntime::with_call_timeout`].
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.call_timeout
+    }
+
+    /// Runs one call of the backend under the call timeout.
+    async fn bounded<T>(
+        &self,
+        operation: &str,
+        call: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        match self.call_timeout {
+            None => call.await,
+            Some(limit) => tokio::time::timeout(limit, call)
+                .await
+                .unwrap_or_else(|_| Err(self.timeout_error(limit, operation))),
+        }
+    }
+
+    fn timeout_error(&self, limit: Duration, operation: &str) -> Error {
+        Error::Timeout {
+            duration: limit,
+            operation: format!("plugin {} {operation}", self.plugin),
         }
     }
 
@@ -181,7 +244,10 @@ impl Runtime for PluginRuntime {
     async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
         let json = serde_json::to_string(&config)
             .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
-        into_result(self.ffi.create_agent(RString::from(json)).await)
+        self.bounded("create_agent", async {
+            into_result(self.ffi.create_agent(RString::from(json)).await)
+        })
+        .await
     }
 
     async fn chat(
@@ -189,17 +255,36 @@ impl Runtime for PluginRuntime {
         agent_id: AgentId,
         content: &Content,
     ) -> Result<ChatResponseHandle, Error> {
-        let stream = self.ffi.chat(agent_id, FfiContent::from(content)).await;
-        let stream = stream.into_result().map_err(Error::from)?;
-        Ok(ffi::ImportedStream::into_handle(stream))
+        let started = tokio::time::Instant::now();
+        let content = FfiContent::from(content);
+        let stream = self
+            .bounded("chat", async {
+                let stream = self.ffi.chat(agent_id, content).await;
+                stream.into_result().map_err(Error::from)
+            })
+            .await?;
+        Ok(match self.call_timeout {
+            None => ffi::ImportedStream::into_handle(stream),
+            Some(limit) => ffi::ImportedStream::into_handle_with_deadline(
+                stream,
+                started + limit,
+                self.timeout_error(limit, &format!("chat turn of agent {agent_id}")),
+            ),
+        })
     }
 
     async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
-        into_result(self.ffi.shutdown_agent(agent_id).await)
+        self.bounded("shutdown_agent", async {
+            into_result(self.ffi.shutdown_agent(agent_id).await)
+        })
+        .await
     }
 
     async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
-        into_result(self.ffi.cancel(agent_id).await)
+        self.bounded("cancel", async {
+            into_result(self.ffi.cancel(agent_id).await)
+        })
+        .await
     }
 
     async fn wait_for_idle(&self, agent_id: AgentId) -> Result<(), Error> {
@@ -207,11 +292,18 @@ impl Runtime for PluginRuntime {
     }
 
     async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
-        into_result(self.ffi.send(agent_id, FfiContent::from(content)).await)
+        let content = FfiContent::from(content);
+        self.bounded("send", async {
+            into_result(self.ffi.send(agent_id, content).await)
+        })
+        .await
     }
 
     async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
-        into_result(self.ffi.signal_idle(agent_id).await)
+        self.bounded("signal_idle", async {
+            into_result(self.ffi.signal_idle(agent_id).await)
+        })
+        .await
     }
 
     async fn wait_for_wakeup(&self, agent_id: AgentId, timeout: Duration) -> Result<bool, Error> {
@@ -223,7 +315,13 @@ impl Runtime for PluginRuntime {
     }
 
     async fn record_quota_hit(&self, retry_after: Duration) {
-        self.ffi.record_quota_hit(retry_after.into()).await
+        let recorded = self.bounded("record_quota_hit", async {
+            self.ffi.record_quota_hit(retry_after.into()).await;
+            Ok(())
+        });
+        if let Err(error) = recorded.await {
+            tracing::warn!(plugin = %self.plugin, "{error}");
+        }
     }
 
     fn quota_registry(&self) -> &QuotaRegistry {
@@ -231,48 +329,78 @@ impl Runtime for PluginRuntime {
     }
 
     async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
-        let history = self.ffi.history(agent_id).await;
-        let history = history.into_result().map_err(Error::from)?;
-        Ok(history.into_iter().map(ConversationMessage::from).collect())
+        self.bounded("history", async {
+            let history = self.ffi.history(agent_id).await;
+            let history = history.into_result().map_err(Error::from)?;
+            Ok(history.into_iter().map(ConversationMessage::from).collect())
+        })
+        .await
     }
 
     async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
-        into_result(self.ffi.turn_count(agent_id).await)
+        self.bounded("turn_count", async {
+            into_result(self.ffi.turn_count(agent_id).await)
+        })
+        .await
     }
 
     async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
-        into_result(self.ffi.total_usage(agent_id).await)
+        self.bounded("total_usage", async {
+            into_result(self.ffi.total_usage(agent_id).await)
+        })
+        .await
     }
 
     async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
-        into_result(self.ffi.last_turn_usage(agent_id).await)
+        self.bounded("last_turn_usage", async {
+            into_result(self.ffi.last_turn_usage(agent_id).await)
+        })
+        .await
     }
 
     async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
-        into_result(self.ffi.clear_history(agent_id).await)
+        self.bounded("clear_history", async {
+            into_result(self.ffi.clear_history(agent_id).await)
+        })
+        .await
     }
 
     async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
-        let response = self.ffi.last_response(agent_id).await;
-        let response = response.into_result().map_err(Error::from)?;
-        Ok(response.into_option().map(RString::into_string))
+        self.bounded("last_response", async {
+            let response = self.ffi.last_response(agent_id).await;
+            let response = response.into_result().map_err(Error::from)?;
+            Ok(response.into_option().map(RString::into_string))
+        })
+        .await
     }
 
     async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
-        let indices = self.ffi.compaction_indices(agent_id).await;
-        Ok(indices.into_result().map_err(Error::from)?.into_vec())
+        self.bounded("compaction_indices", async {
+            let indices = self.ffi.compaction_indices(agent_id).await;
+            Ok(indices.into_result().map_err(Error::from)?.into_vec())
+        })
+        .await
     }
 
     async fn delete(&self, agent_id: AgentId) -> Result<(), Error> {
-        into_result(self.ffi.delete(agent_id).await)
+        self.bounded("delete", async {
+            into_result(self.ffi.delete(agent_id).await)
+        })
+        .await
     }
 
     async fn disconnect(&self, agent_id: AgentId) -> Result<(), Error> {
-        into_result(self.ffi.disconnect(agent_id).await)
+        self.bounded("disconnect", async {
+            into_result(self.ffi.disconnect(agent_id).await)
+        })
+        .await
     }
 
     async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
-        into_result(self.ffi.is_idle(agent_id).await)
+        self.bounded("is_idle", async {
+            into_result(self.ffi.is_idle(agent_id).await)
+        })
+        .await
     }
 
     fn try_shutdown_agent(&self, agent_id: AgentId) {

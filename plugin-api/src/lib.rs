@@ -21,6 +21,7 @@
 
 mod export;
 pub mod ffi;
+mod file;
 mod import;
 pub mod kit;
 mod quota;
@@ -31,6 +32,7 @@ mod version;
 
 pub use export::Plugin;
 pub use ffi::LoadError;
+pub use file::{PluginFile, MAX_PLUGIN_BYTES};
 pub use import::{PluginLibrary, PluginMetadata, PluginRuntime};
 pub use quota::{BackoffPolicy, QuotaRegistry};
 pub use runtime::Runtime;
@@ -52,6 +54,6 @@ pub use async_trait::async_trait;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::export::{root_module_loader, API_VERSION_C};
-    pub use crate::ffi::lib_header;
+    pub use crate::ffi::{lib_header, record, record_len};
     pub use abi_stable::library::LibHeader;
 }

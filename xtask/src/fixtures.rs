@@ -11,6 +11,7 @@ pub const FIXTURES: &[&str] = &[
     "fixture-misbehaving",
     "fixture-wrong-api",
     "fixture-no-root",
+    "fixture-crash-on-load",
     "shout-plugin",
 ];
 

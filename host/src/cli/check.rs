@@ -2,8 +2,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agent_conformance::{case_names, run_all, run_selected, Target};
-use agent_host::HostError;
-use agent_plugin_api::{Content, PluginLibrary};
+use agent_host::{Host, HostError};
+use agent_plugin_api::Content;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,14 +23,28 @@ pub struct Args {
     json: bool,
 }
 
-/// Loads the file as the host would, then runs the conformance kit on fresh runtimes of
-/// it. Exit 0 when nothing failed or crashed.
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let library = PluginLibrary::open(&args.path).map_err(|error| HostError::PluginRefused {
-        path: args.path.clone(),
-        reason: error.to_string(),
-    })?;
+/// Checks the file as the host would (trust rules, pins), loads it in a child process
+/// first (a crash there is a refusal), then in this process, and runs the conformance kit
+/// on fresh runtimes of it. Exit 0 when nothing failed or crashed.
+pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     let options = serde_json::Value::Object(super::options_map(&args.options)?);
+    let candidate = host.examine_file(&args.path);
+    let refused = |reason: String| HostError::PluginRefused {
+        name: candidate.name().map(str::to_owned),
+        path: args.path.clone(),
+        reason,
+    };
+    if !candidate.is_usable() {
+        return Err(refused(candidate.status_text()).into());
+    }
+    let verdict = host.verify_with_options(&candidate, &super::scanner()?, &options);
+    if !verdict.is_loadable() {
+        return Err(refused(verdict.status_text()).into());
+    }
+    let library = candidate
+        .library()
+        .map_err(|reason| refused(format!("refused: {reason}")))?
+        .clone();
     // Refuse bad options up front, with the plugin's own message, not once per case.
     library
         .new_runtime(&options)

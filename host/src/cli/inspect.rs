@@ -1,7 +1,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use agent_host::{Host, HostError, PluginLibrary};
+use agent_host::{Candidate, Host, HostError, Verdict};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -9,18 +9,33 @@ pub struct Args {
     plugin: String,
 }
 
+/// Shows what a plugin says about itself (its metadata record, then what loading it in a
+/// child process showed), the plugin's own options, and the host's settings for it.
 pub fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     let by_path = args.plugin.contains(std::path::MAIN_SEPARATOR)
         || agent_host::is_plugin_file_name(&args.plugin) && Path::new(&args.plugin).exists();
-    let library = if by_path {
-        PluginLibrary::open(&args.plugin).map_err(|error| HostError::PluginRefused {
-            path: args.plugin.clone().into(),
-            reason: error.to_string(),
-        })?
+    let examined;
+    let candidate: &Candidate = if by_path {
+        examined = host.examine_file(Path::new(&args.plugin));
+        &examined
     } else {
-        host.plugin(&args.plugin)?.clone()
+        host.candidate(&args.plugin)?
     };
-    let meta = library.metadata();
+    if let agent_host::CandidateStatus::Refused(reason) = &candidate.status {
+        return Err(HostError::PluginRefused {
+            name: candidate.name().map(str::to_owned),
+            path: candidate.path.clone(),
+            reason: format!("refused: {reason}"),
+        }
+        .into());
+    }
+    let verdict = host.verify(candidate, &super::scanner()?);
+    let meta = match verdict {
+        Verdict::Loaded { metadata, .. } => metadata,
+        _ => candidate.metadata().ok_or_else(|| {
+            anyhow::anyhow!("{}: {}", candidate.path.display(), verdict.status_text())
+        })?,
+    };
     println!("name:         {}", meta.name);
     println!("version:      {}", meta.version);
     println!(
@@ -28,15 +43,50 @@ pub fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
         meta.api_version,
         agent_plugin_api::API_VERSION
     );
-    println!("path:         {}", library.path().display());
+    println!("path:         {}", candidate.path.display());
+    println!("status:       {}", candidate.status_text());
     if !meta.description.is_empty() {
         println!("description:  {}", meta.description);
     }
     if !meta.options_help.is_empty() {
-        println!("options ([backends.{}] or --option key=value):", meta.name);
+        println!(
+            "options, the plugin's own ([backends.{}] or --option key=value):",
+            meta.name
+        );
         for line in meta.options_help.lines() {
             println!("  {line}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if !meta.path_options.is_empty() {
+        println!(
+            "  (paths, relative ones resolved against the config file: {})",
+            meta.path_options.join(", ")
+        );
+    }
+    println!("host settings ([plugins.{}]):", meta.name);
+    let pin = host.config().plugins.get(&meta.name);
+    let setting = |value: Option<String>| value.unwrap_or_else(|| "(not set)".to_owned());
+    println!(
+        "  path = {}",
+        setting(
+            pin.and_then(|pin| pin.path.as_ref())
+                .map(|path| path.display().to_string())
+        )
+    );
+    println!(
+        "  sha256 = {}",
+        setting(pin.and_then(|pin| pin.sha256.clone()))
+    );
+    println!(
+        "  call_timeout_ms = {}",
+        setting(
+            pin.and_then(|pin| pin.call_timeout_ms)
+                .map(|ms| ms.to_string())
+        )
+    );
+    Ok(if verdict.is_loadable() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

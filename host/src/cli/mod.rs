@@ -25,6 +25,10 @@ struct Cli {
     /// A directory to search for plugins first; repeatable.
     #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
     plugin_dirs: Vec<PathBuf>,
+    /// Load plugin files, and read config files, that others could have written
+    /// (group/other-writable, or owned by another user).
+    #[arg(long, global = true)]
+    allow_insecure_plugins: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,6 +46,9 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    if let Some(code) = scanner_child() {
+        return code;
+    }
     let cli = Cli::parse();
     init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -70,8 +77,10 @@ fn init_logging() {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let load_host = || -> anyhow::Result<Host> {
-        let config = Config::load(cli.config.as_deref())?;
-        let mut builder = Host::builder().config(config);
+        let config = Config::load_trusting(cli.config.as_deref(), cli.allow_insecure_plugins)?;
+        let mut builder = Host::builder()
+            .config(config)
+            .allow_insecure_plugins(cli.allow_insecure_plugins);
         for dir in &cli.plugin_dirs {
             builder = builder.plugin_dir(dir);
         }
@@ -81,8 +90,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugins(args) => plugins::run(&load_host()?, args),
         Command::Inspect(args) => inspect::run(&load_host()?, args),
         Command::Chat(args) => chat::run(&load_host()?, args).await,
-        Command::Check(args) => check::run(args).await,
+        Command::Check(args) => check::run(&load_host()?, args).await,
     }
+}
+
+/// `agent-host __scan-plugin PATH OPTIONS` (see `agent_host::scanner_child`): the child
+/// side of loading a plugin in a separate process. Not a user command.
+fn scanner_child() -> Option<ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != agent_host::SCAN_SUBCOMMAND {
+        return None;
+    }
+    let path = PathBuf::from(args.next().unwrap_or_default());
+    let options = args.next().and_then(|text| text.into_string().ok());
+    Some(agent_host::scanner_child(
+        &path,
+        options.as_deref().unwrap_or("{}"),
+    ))
+}
+
+/// The executable that loads plugins in a child process: this one.
+fn scanner() -> anyhow::Result<PathBuf> {
+    std::env::current_exe().map_err(|error| anyhow::anyhow!("cannot find this executable: {error}"))
 }
 
 /// `--option key=value` flags as the JSON object handed to a plugin.

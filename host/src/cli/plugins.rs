@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use agent_host::Host;
+use agent_host::{Candidate, Host, Verdict};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -10,30 +10,8 @@ pub struct Args {
 }
 
 pub fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
-    let rows: Vec<[String; 5]> = host
-        .candidates()
-        .iter()
-        .map(|candidate| {
-            let (name, version, api) = match candidate.library() {
-                Some(library) => {
-                    let meta = library.metadata();
-                    (
-                        meta.name.clone(),
-                        meta.version.clone(),
-                        meta.api_version.clone(),
-                    )
-                }
-                None => ("-".into(), "-".into(), "-".into()),
-            };
-            [
-                name,
-                version,
-                api,
-                candidate.path.display().to_string(),
-                candidate.status_text(),
-            ]
-        })
-        .collect();
+    host.verify_all(&super::scanner()?);
+    let rows: Vec<[String; 5]> = host.candidates().iter().map(row).collect();
     if args.json {
         let json: Vec<_> = rows
             .iter()
@@ -61,6 +39,29 @@ pub fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     }
     print_table(&["NAME", "VERSION", "API", "PATH", "STATUS"], &rows);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Name, version, api version (as the file says, or as loading it showed), path, status.
+fn row(candidate: &Candidate) -> [String; 5] {
+    let metadata = match candidate.verdict() {
+        Some(Verdict::Loaded { metadata, .. }) => Some(metadata),
+        _ => candidate.metadata(),
+    };
+    let (name, version, api) = match metadata {
+        Some(meta) => (
+            meta.name.clone(),
+            meta.version.clone(),
+            meta.api_version.clone(),
+        ),
+        None => ("-".into(), "-".into(), "-".into()),
+    };
+    [
+        name,
+        version,
+        api,
+        candidate.path.display().to_string(),
+        candidate.status_text(),
+    ]
 }
 
 fn print_table(header: &[&str; 5], rows: &[[String; 5]]) {

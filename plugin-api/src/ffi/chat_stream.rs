@@ -67,10 +67,55 @@ pub(crate) struct ImportedStream {
 
 impl ImportedStream {
     pub(crate) fn into_handle(stream: FfiChatStreamBox) -> ChatResponseHandle {
-        ChatResponseHandle::from_source(Box::new(ImportedStream {
+        ChatResponseHandle::from_source(Box::new(ImportedStream::new(stream)))
+    }
+
+    /// A handle whose turn fails with `timeout` if it has not ended by `deadline`; the
+    /// plugin's stream is dropped then, which cancels the turn there.
+    pub(crate) fn into_handle_with_deadline(
+        stream: FfiChatStreamBox,
+        deadline: tokio::time::Instant,
+        timeout: Error,
+    ) -> ChatResponseHandle {
+        ChatResponseHandle::from_source(Box::new(Deadline {
+            inner: Some(ImportedStream::new(stream)),
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            timeout,
+        }))
+    }
+
+    fn new(stream: FfiChatStreamBox) -> Self {
+        ImportedStream {
             stream,
             pending: None,
-        }))
+        }
+    }
+}
+
+/// A source that ends its turn with a timeout error at a deadline.
+struct Deadline {
+    inner: Option<ImportedStream>,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    timeout: Error,
+}
+
+impl EventSource for Deadline {
+    fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<SourceBatch> {
+        if let Some(inner) = &mut self.inner {
+            if let Poll::Ready(batch) = inner.poll_batch(cx) {
+                return Poll::Ready(batch);
+            }
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                self.inner = None;
+                Poll::Ready(SourceBatch {
+                    events: Vec::new(),
+                    outcome: Some(Err(self.timeout.clone())),
+                })
+            }
+        }
     }
 }
 

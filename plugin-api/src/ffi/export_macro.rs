@@ -1,7 +1,9 @@
-//! `export_plugin!`: the two symbols a plugin library exports, the handshake and the
-//! root module. It lives here because it emits `#[unsafe(no_mangle)]` items.
+//! `export_plugin!`: the symbols a plugin library exports: the metadata record (read
+//! without running the plugin), the handshake and the root module. It lives here
+//! because it emits `#[unsafe(no_mangle)]` items.
 
-/// Exports a [`Plugin`](crate::Plugin) from a `cdylib`: the handshake symbol and the root module.
+/// Exports a [`Plugin`](crate::Plugin) from a `cdylib`: its metadata record, the handshake
+/// symbol and the root module.
 ///
 /// ```ignore
 /// agent_plugin_api::export_plugin!(MyBackend);
@@ -13,6 +15,16 @@ macro_rules! export_plugin {
     };
     // Test fixtures only: claim another api version in the handshake.
     (@api_version $api_version:expr, $plugin:ty) => {
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        #[unsafe(no_mangle)]
+        pub static agent_plugin_metadata_record: [u8; $crate::__private::record_len::<$plugin>(
+            $api_version,
+        )] = $crate::__private::record::<
+            $plugin,
+            { $crate::__private::record_len::<$plugin>($api_version) },
+        >($api_version);
+
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
         #[unsafe(no_mangle)]

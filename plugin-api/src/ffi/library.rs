@@ -1,7 +1,11 @@
 //! Host side: open a plugin file, shake hands, check its layout, read its root module.
 
 use std::ffi::{c_char, CStr};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use semver::Version;
@@ -42,11 +46,29 @@ pub enum LoadError {
     Other { path: PathBuf, reason: String },
 }
 
-/// Opens `path` and returns its checked root module.
+/// Files loaded so far. Each stays open for the life of the process: the dynamic linker
+/// knows a library by the name it was opened under (`/proc/self/fd/N`), so the number
+/// must never be reused for another file while the library is loaded, which is forever.
+static LOADED_FILES: Mutex<Vec<LoadedFile>> = Mutex::new(Vec::new());
+
+struct LoadedFile {
+    /// Device and inode: the same file opened again loads through the first descriptor.
+    id: (u64, u64),
+    file: File,
+}
+
+/// Loads the already opened and validated `file` (see [`PluginFile`](crate::PluginFile))
+/// and returns its checked root module; `path` is for messages only.
 ///
-/// The library is never unloaded: abi_stable keeps it for the life of the process.
-pub(crate) fn open(path: &Path) -> Result<PluginModuleRef, LoadError> {
-    let plugin_api = handshake(path)?;
+/// The library is loaded through `/proc/self/fd/N`, so what loads is the file that was
+/// checked, even if its path now names another. It is never unloaded.
+pub(crate) fn open(file: File, path: &Path) -> Result<PluginModuleRef, LoadError> {
+    let by_fd = keep_open(file).map_err(|reason| LoadError::Other {
+        path: path.to_owned(),
+        reason,
+    })?;
+    let named = |error: LoadError| error.with_path(path);
+    let plugin_api = handshake(&by_fd).map_err(named)?;
     let host = api_version();
     if !is_compatible(&plugin_api, &host) {
         return Err(LoadError::IncompatibleApi {
@@ -57,15 +79,17 @@ pub(crate) fn open(path: &Path) -> Result<PluginModuleRef, LoadError> {
     }
     // Not `RootModule::load_from_file`: it caches one module per type and process, so a
     // second plugin file would silently get the first one's module.
-    let header = lib_header_from_path(path).map_err(|error| library_error(path, error))?;
+    let header = lib_header_from_path(&by_fd).map_err(|error| library_error(path, error))?;
     header
         .init_root_module::<PluginModuleRef>()
         .map_err(|error| library_error(path, error))
 }
 
 fn handshake(path: &Path) -> Result<Version, LoadError> {
-    // SAFETY: loading runs the library's initializers. Candidates come from the plugin
-    // directories the user configured, which is the trust boundary of a plugin host.
+    // SAFETY: loading runs the library's initializers. The file was validated as a whole
+    // shared object for this machine first (a truncated one would fault inside the
+    // dynamic linker), and the host applied its trust rules to it: running its code is
+    // what loading a plugin means.
     let library =
         unsafe { libloading::Library::new(path) }.map_err(|error| LoadError::NotALibrary {
             path: path.to_owned(),
@@ -92,6 +116,98 @@ fn handshake(path: &Path) -> Result<Version, LoadError> {
         path: path.to_owned(),
         text,
     })
+}
+
+/// Registers `file` for good and returns the name to load it by.
+fn keep_open(file: File) -> Result<PathBuf, String> {
+    let meta = file
+        .metadata()
+        .map_err(|error| format!("cannot stat the opened file: {error}"))?;
+    let id = (meta.dev(), meta.ino());
+    let mut loaded = LOADED_FILES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let fd = match loaded.iter().find(|known| known.id == id) {
+        Some(known) => known.file.as_raw_fd(),
+        None => {
+            let fd = file.as_raw_fd();
+            loaded.push(LoadedFile { id, file });
+            fd
+        }
+    };
+    let by_fd = PathBuf::from(format!("/proc/self/fd/{fd}"));
+    if by_fd.exists() {
+        Ok(by_fd)
+    } else {
+        Err("cannot load from the opened file: /proc is not mounted".to_owned())
+    }
+}
+
+impl LoadError {
+    /// The same error about `path` (loading goes through `/proc/self/fd/N`, which is no
+    /// name to show a user).
+    fn with_path(self, path: &Path) -> LoadError {
+        let path = path.to_owned();
+        match self {
+            LoadError::NotALibrary { reason, .. } => LoadError::NotALibrary { path, reason },
+            LoadError::NoHandshake { .. } => LoadError::NoHandshake { path },
+            LoadError::BadApiVersion { text, .. } => LoadError::BadApiVersion { path, text },
+            LoadError::IncompatibleApi { plugin, host, .. } => {
+                LoadError::IncompatibleApi { path, plugin, host }
+            }
+            LoadError::NoRootModule { reason, .. } => LoadError::NoRootModule { path, reason },
+            LoadError::LayoutMismatch {
+                summary, details, ..
+            } => LoadError::LayoutMismatch {
+                path,
+                summary,
+                details,
+            },
+            LoadError::Other { reason, .. } => LoadError::Other { path, reason },
+        }
+    }
+
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            LoadError::NotALibrary { path, .. }
+            | LoadError::NoHandshake { path }
+            | LoadError::BadApiVersion { path, .. }
+            | LoadError::IncompatibleApi { path, .. }
+            | LoadError::NoRootModule { path, .. }
+            | LoadError::LayoutMismatch { path, .. }
+            | LoadError::Other { path, .. } => path,
+        }
+    }
+
+    /// What is wrong, without the path (for tables that show the path beside it).
+    pub fn reason(&self) -> String {
+        let text = self.to_string();
+        let path = self.path().display().to_string();
+        let text = text
+            .strip_prefix(&format!("{path}: "))
+            .map(str::to_owned)
+            .unwrap_or(text);
+        // dlopen repeats the path (or the /proc/self/fd name) in its own message.
+        let text = text.replace(&format!("{path}: "), "");
+        strip_fd_names(&text)
+    }
+}
+
+/// `/proc/self/fd/7: cannot open shared object...` -> `cannot open shared object...`.
+fn strip_fd_names(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("/proc/self/fd/") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "/proc/self/fd/".len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        rest = after[digits..]
+            .strip_prefix(": ")
+            .unwrap_or(&after[digits..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 fn library_error(path: &Path, error: LibraryError) -> LoadError {
@@ -139,30 +255,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_missing_file_is_not_a_library() {
-        let Err(error) = open(Path::new("/nonexistent/libnothing.so")) else {
-            panic!("a missing file loaded")
-        };
-        assert!(matches!(error, LoadError::NotALibrary { .. }), "{error}");
-        assert!(error.to_string().contains("/nonexistent/libnothing.so"));
-    }
-
-    #[test]
-    fn a_junk_file_is_not_a_library() {
-        let path = std::env::temp_dir().join(format!("libjunk-{}.so", std::process::id()));
-        std::fs::write(&path, b"this is not an ELF file").unwrap();
-        let Err(error) = open(&path) else {
-            panic!("a junk file loaded")
-        };
-        std::fs::remove_file(&path).ok();
-        assert!(matches!(error, LoadError::NotALibrary { .. }), "{error}");
-    }
-
-    #[test]
     fn layout_reports_are_summarized() {
         let report = (0..500).map(|i| format!("line {i}\n")).collect::<String>();
         let summary = summarize_layout_report(&report);
         assert!(summary.starts_with("line 497 / line 498 / line 499"));
         assert!(summary.len() < 120);
+    }
+
+    #[test]
+    fn reasons_drop_the_path_and_fd_names() {
+        let error = LoadError::NotALibrary {
+            path: "/p/libx.so".into(),
+            reason: "/proc/self/fd/12: undefined symbol: foo".to_owned(),
+        };
+        assert_eq!(
+            error.reason(),
+            "not a loadable library: undefined symbol: foo"
+        );
     }
 }

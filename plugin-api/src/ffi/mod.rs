@@ -13,6 +13,7 @@ mod export_macro;
 mod guard;
 mod library;
 mod logging;
+mod metadata_record;
 mod root_module;
 #[allow(non_local_definitions)]
 mod runtime;
@@ -21,6 +22,7 @@ pub use chat_stream::{FfiChatStream, FfiChatStreamBox};
 pub use data::*;
 pub use library::{LoadError, HANDSHAKE_SYMBOL};
 pub use logging::FfiLogger;
+pub use metadata_record::{decode as decode_metadata_record, record, record_len, METADATA_SYMBOL};
 pub use root_module::{
     lib_header, FfiPluginMetadata, PluginModule, PluginModuleRef, ROOT_MODULE_SYMBOL,
 };

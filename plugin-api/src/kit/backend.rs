@@ -17,6 +17,8 @@ pub trait AgentBackend: Send + Sync + Sized + 'static {
     const DESCRIPTION: &'static str = "";
     /// Help for the options, shown by `agent-host inspect`.
     const OPTIONS_HELP: &'static str = "";
+    /// See [`Plugin::PATH_OPTIONS`](crate::Plugin::PATH_OPTIONS).
+    const PATH_OPTIONS: &'static [&'static str] = &[];
 
     /// The `[backends.<name>]` table; use [`NoOptions`] for none.
     type Options: DeserializeOwned;

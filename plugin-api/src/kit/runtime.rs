@@ -238,6 +238,7 @@ impl<B: AgentBackend> Plugin for AgentRuntime<B> {
     const VERSION: &'static str = B::VERSION;
     const DESCRIPTION: &'static str = B::DESCRIPTION;
     const OPTIONS_HELP: &'static str = B::OPTIONS_HELP;
+    const PATH_OPTIONS: &'static [&'static str] = B::PATH_OPTIONS;
 
     type Options = B::Options;
 

@@ -1,0 +1,239 @@
+//! Loading a plugin where a crash cannot hurt: in a child process (GStreamer's plugin
+//! scanner is the model).
+//!
+//! Listing commands want the full verdict on every file (api version, layout, whether
+//! its constructor accepts the options), which means running its code. The parent hands
+//! the already opened and checked file to a child `agent-host` as its stdin; the child
+//! loads it from there (the same file, not the path again), builds one runtime, and
+//! prints a JSON report. A child that dies by a signal, or gives no answer within
+//! [`SCAN_TIMEOUT`], makes the file refused, and the listing goes on.
+
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use agent_plugin_api::{PluginFile, PluginLibrary, PluginMetadata};
+use serde::{Deserialize, Serialize};
+
+/// The hidden subcommand of `agent-host` that runs the child side.
+pub const SCAN_SUBCOMMAND: &str = "__scan-plugin";
+/// How long a child may take to load a plugin and build a runtime.
+pub const SCAN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What loading a file did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// It loaded; `constructor` says whether it built a runtime from the options.
+    Loaded {
+        metadata: PluginMetadata,
+        constructor: Result<(), String>,
+    },
+    /// Loading refused it, with the reason.
+    Refused(String),
+    /// The child died while loading it (a signal, or an exit without a report).
+    Crashed(String),
+    /// The child gave no answer in time and was killed.
+    Hung(Duration),
+}
+
+impl Verdict {
+    pub(crate) fn loaded_here(library: &PluginLibrary) -> Verdict {
+        Verdict::Loaded {
+            metadata: library.metadata().clone(),
+            constructor: Ok(()),
+        }
+    }
+
+    pub fn is_loadable(&self) -> bool {
+        matches!(self, Verdict::Loaded { .. })
+    }
+
+    pub fn status_text(&self) -> String {
+        match self {
+            Verdict::Loaded {
+                constructor: Ok(()),
+                ..
+            } => "loaded".to_owned(),
+            Verdict::Loaded {
+                constructor: Err(error),
+                ..
+            } => format!("loads, but its constructor refuses the options: {error}"),
+            Verdict::Refused(reason) => format!("refused: {reason}"),
+            Verdict::Crashed(how) => format!("refused: crashed while loading ({how})"),
+            Verdict::Hung(after) => format!(
+                "refused: hung while loading (no answer in {} s)",
+                after.as_secs()
+            ),
+        }
+    }
+}
+
+/// The child's report on stdout.
+#[derive(Debug, Serialize, Deserialize)]
+struct Report {
+    refused: Option<String>,
+    name: String,
+    version: String,
+    description: String,
+    api_version: String,
+    options_help: String,
+    path_options: Vec<String>,
+    constructor_error: Option<String>,
+}
+
+/// Parent side: loads `file` in a child `scanner` process.
+pub(crate) fn verify(scanner: &Path, file: &PluginFile, options: &serde_json::Value) -> Verdict {
+    let stdin = match file.file().try_clone() {
+        Ok(stdin) => stdin,
+        Err(error) => return Verdict::Refused(format!("cannot hand the file to a child: {error}")),
+    };
+    let child = Command::new(scanner)
+        .arg(SCAN_SUBCOMMAND)
+        .arg(file.path())
+        .arg(options.to_string())
+        .stdin(Stdio::from(stdin))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("RUST_LOG")
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(error) => {
+            return Verdict::Refused(format!(
+                "cannot start the plugin scanner {}: {error}",
+                scanner.display()
+            ))
+        }
+    };
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let error_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > SCAN_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Verdict::Hung(SCAN_TIMEOUT);
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(error) => return Verdict::Refused(format!("cannot wait for the scanner: {error}")),
+        }
+    };
+    let output = reader.join().unwrap_or_default();
+    let errors = error_reader.join().unwrap_or_default();
+    if let Some(signal) = status.signal() {
+        tracing::debug!(path = %file.path().display(), "scanner stderr:\n{errors}");
+        return Verdict::Crashed(signal_name(signal));
+    }
+    match serde_json::from_str::<Report>(output.trim()) {
+        Ok(report) => match report.refused {
+            Some(reason) => Verdict::Refused(reason),
+            None => Verdict::Loaded {
+                metadata: PluginMetadata {
+                    name: report.name,
+                    version: report.version,
+                    description: report.description,
+                    api_version: report.api_version,
+                    options_help: report.options_help,
+                    path_options: report.path_options,
+                },
+                constructor: report.constructor_error.map_or(Ok(()), Err),
+            },
+        },
+        Err(_) => {
+            let last = errors.lines().last().unwrap_or("").trim().to_owned();
+            let code = status.code().unwrap_or(-1);
+            Verdict::Crashed(if last.is_empty() {
+                format!("exit status {code}")
+            } else {
+                format!("exit status {code}: {last}")
+            })
+        }
+    }
+}
+
+/// Child side, run by `agent-host __scan-plugin PATH OPTIONS_JSON` with the plugin file
+/// as stdin: loads it, builds a runtime from the options, prints the report.
+pub fn scanner_child(path: &Path, options_json: &str) -> ExitCode {
+    let report = examine_stdin(path, options_json);
+    match serde_json::to_string(&report) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn examine_stdin(path: &Path, options_json: &str) -> Report {
+    let refused = |reason: String| Report {
+        refused: Some(reason),
+        name: String::new(),
+        version: String::new(),
+        description: String::new(),
+        api_version: String::new(),
+        options_help: String::new(),
+        path_options: Vec::new(),
+        constructor_error: None,
+    };
+    use std::os::fd::AsFd;
+    let stdin = match std::io::stdin().as_fd().try_clone_to_owned() {
+        Ok(file) => file,
+        Err(error) => return refused(format!("scanner: no plugin file on stdin: {error}")),
+    };
+    let library = match PluginFile::from_file(stdin.into(), path).and_then(PluginFile::load) {
+        Ok(library) => library,
+        Err(error) => return refused(error.reason()),
+    };
+    let options: serde_json::Value =
+        serde_json::from_str(options_json).unwrap_or(serde_json::Value::Object(Default::default()));
+    let constructor_error = library
+        .new_runtime(&options)
+        .err()
+        .map(|error| error.to_string());
+    let metadata = library.metadata().clone();
+    Report {
+        refused: None,
+        name: metadata.name,
+        version: metadata.version,
+        description: metadata.description,
+        api_version: metadata.api_version,
+        options_help: metadata.options_help,
+        path_options: metadata.path_options,
+        constructor_error,
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        31 => "SIGSYS",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_owned()
+}
