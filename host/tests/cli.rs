@@ -330,16 +330,20 @@ fn a_closed_stdout_ends_chat_quietly_with_141() {
 #[test]
 fn a_closed_stdout_ends_plugins_quietly_with_141() {
     let dir = mock_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agent-host"))
+    // A pipe whose reader has already gone: the stdin of a `true` that has exited.
+    let mut reader = Command::new("true")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let no_reader = reader.stdin.take().unwrap();
+    reader.wait().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_agent-host"))
         .arg("plugins")
         .arg("--plugin-dir")
         .arg(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .stdout(no_reader)
+        .output()
         .unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
     assert_eq!(stderr(&output), "");
     assert_eq!(output.status.code(), Some(141));
 }

@@ -202,11 +202,11 @@ fn sigterm_cancels_the_turn_and_exits_143() {
 
 #[test]
 fn an_inherited_ignored_sigint_stays_ignored_and_the_turn_completes() {
-    let mut chat = Running::start(&slow_chat("short one"), Sigint::Ignored);
+    let mut chat = Running::start(&slow_chat(LONG_MESSAGE), Sigint::Ignored);
     chat.wait_for_stdout(partial);
     chat.send("INT");
     assert_eq!(chat.exit_code(), Some(0), "{}", chat.stderr());
-    assert_eq!(chat.stdout(), "echo: short one\n");
+    assert_eq!(chat.stdout(), format!("{LONG_ANSWER}\n"));
 }
 
 #[test]
@@ -267,10 +267,12 @@ fn a_second_ctrl_c_exits_at_once_when_the_first_is_stuck() {
         ],
         Sigint::Default,
     );
-    // Stop the thread that collects stdout by holding the lock it takes after a read.
+    chat.write_line(&"x".repeat(1 << 20));
+    chat.wait_for_stdout(|stdout| !stdout.is_empty());
+    // Stop the thread that collects stdout by holding the lock it takes after a read,
+    // and let the pipe fill.
     let held = chat.stdout.clone();
     let guard = held.lock().unwrap();
-    chat.write_line(&"x".repeat(1 << 20));
     std::thread::sleep(Duration::from_millis(500));
     chat.send("INT");
     assert!(
