@@ -257,3 +257,146 @@ fn the_staged_binary_finds_its_plugins_with_no_flags() {
         "{table}"
     );
 }
+
+/// Interactive `chat` on the mock with `input` on stdin; stdout, stderr and exit status.
+fn interactive_chat(input: &[u8], plugin_dir: &std::path::Path) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .args(["chat", "--backend", "mock", "--option", "chunk_delay_ms=0"])
+        .arg("--plugin-dir")
+        .arg(plugin_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn interactive_chat_reports_a_failed_turn_and_reads_the_next_line() {
+    let dir = mock_dir();
+    let output = interactive_chat(b"one\nplease FAIL\nthree\n", dir.path());
+    assert_eq!(stdout(&output), "echo: one\necho: three\n");
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with("agent-host: stdin line 2: backend \"mock\": ")
+            && message.contains("FAIL"),
+        "{message}"
+    );
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_named_and_the_session_goes_on() {
+    let dir = mock_dir();
+    let output = interactive_chat(b"one\n\xff\xfe\nthree\n", dir.path());
+    assert_eq!(stdout(&output), "echo: one\necho: three\n");
+    assert_eq!(
+        stderr(&output),
+        "agent-host: stdin line 2: not valid UTF-8\n"
+    );
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn a_closed_stdout_ends_chat_quietly_with_141() {
+    use std::io::Read;
+    let dir = mock_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .args(["chat", "--backend", "mock", "--option", "chunk_delay_ms=20"])
+        .args([
+            "--option",
+            "chunk_chars=2",
+            "a message long enough to outlast head",
+        ])
+        .arg("--plugin-dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -c 5`
+    let mut first = [0; 5];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(&first, b"echo:");
+    assert_eq!(stderr(&output), "");
+    assert_eq!(output.status.code(), Some(141));
+}
+
+#[test]
+fn a_closed_stdout_ends_plugins_quietly_with_141() {
+    let dir = mock_dir();
+    // A pipe whose reader has already gone: the stdin of a `true` that has exited.
+    let mut reader = Command::new("true")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let no_reader = reader.stdin.take().unwrap();
+    reader.wait().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .arg("plugins")
+        .arg("--plugin-dir")
+        .arg(dir.path())
+        .stdout(no_reader)
+        .output()
+        .unwrap();
+    assert_eq!(stderr(&output), "");
+    assert_eq!(output.status.code(), Some(141));
+}
+
+#[test]
+fn a_failing_stdout_is_named_as_stdout_not_as_the_backend() {
+    let dir = mock_dir();
+    for args in [
+        &[
+            "chat",
+            "--backend",
+            "mock",
+            "--option",
+            "chunk_delay_ms=0",
+            "hi",
+        ][..],
+        &["plugins"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_agent-host"))
+            .args(args)
+            .arg("--plugin-dir")
+            .arg(dir.path())
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(
+            stderr(&output),
+            "agent-host: stdout: No space left on device (os error 28)\n",
+            "{args:?}"
+        );
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+    }
+}
+
+#[test]
+fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let dir = mock_dir();
+    let output = Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .args([
+            "chat",
+            "--backend",
+            "mock",
+            "--option",
+            "chunk_delay_ms=0",
+            "hi",
+        ])
+        .arg("--plugin-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let logs = stderr(&output);
+    assert!(!logs.is_empty(), "no logs at trace level");
+    assert!(!logs.contains('\u{1b}'), "{logs:?}");
+}

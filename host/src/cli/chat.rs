@@ -1,10 +1,15 @@
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use agent_host::Host;
 use agent_plugin_api::{AgentConfig, AgentId, ChatEvent, Content, PluginRuntime, Runtime};
 use anyhow::Context as _;
 use futures::StreamExt;
+
+use super::signals::{Caught, Signal, Signals};
+use super::stdin_lines::{LineError, Lines};
+use super::stdout::{Output, StdoutError};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,7 +32,10 @@ pub struct Args {
     message: Option<String>,
 }
 
-pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
+/// How long a session that a signal ended waits for the backend to shut the agent down.
+const SHUTDOWN_AFTER_SIGNAL: Duration = Duration::from_secs(1);
+
+pub async fn run(host: &Host, args: Args, signals: &mut Signals) -> anyhow::Result<ExitCode> {
     let backend = match &args.backend {
         Some(name) => name.clone(),
         None => host.default_backend()?.to_owned(),
@@ -41,71 +49,194 @@ pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
         .create_agent(config.build())
         .await
         .with_context(|| format!("backend {backend:?}: create_agent"))?;
-    let outcome = match &args.message {
-        Some(message) => turn(&runtime, agent, message, args.verbose).await,
-        None => interactive(&runtime, agent, args.verbose).await,
+    let mut session = Session {
+        runtime: &runtime,
+        agent,
+        backend: &backend,
+        verbose: args.verbose,
+        output: Output::new(),
     };
-    let _ = runtime.shutdown_agent(agent).await;
-    outcome.with_context(|| format!("backend {backend:?}"))?;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn interactive(runtime: &PluginRuntime, agent: AgentId, verbose: bool) -> anyhow::Result<()> {
-    let stdin = std::io::stdin();
-    let prompt = stdin.is_terminal();
-    let mut lines = stdin.lock().lines();
-    loop {
-        if prompt {
-            print!("> ");
-            std::io::stdout().flush()?;
-        }
-        let Some(line) = lines.next() else {
-            return Ok(());
-        };
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        turn(runtime, agent, &line, verbose).await?;
+    let mut caught = signals.catch();
+    let outcome = match &args.message {
+        Some(message) => session.one_shot(message, &mut caught).await,
+        None => session.interactive(&mut caught).await,
+    };
+    // From here on a signal ends the process at once.
+    drop(caught);
+    let shutdown = runtime.shutdown_agent(agent);
+    if matches!(outcome, Ok(End::Signalled(_))) {
+        let _ = tokio::time::timeout(SHUTDOWN_AFTER_SIGNAL, shutdown).await;
+    } else {
+        let _ = shutdown.await;
+    }
+    match outcome? {
+        End::Done { failures: 0 } => Ok(ExitCode::SUCCESS),
+        End::Done { .. } => Ok(ExitCode::FAILURE),
+        End::Signalled(signal) => Ok(ExitCode::from(signal.exit_code())),
     }
 }
 
-/// One turn: text to stdout as it arrives, other events to stderr when verbose.
-async fn turn(
-    runtime: &PluginRuntime,
+/// How a chat session ended, short of an error that ends the command.
+enum End {
+    /// Input ran out; `failures` turns failed (each reported on stderr).
+    Done { failures: u64 },
+    /// A signal ended it.
+    Signalled(Signal),
+}
+
+/// How one turn ended.
+enum TurnEnd {
+    Answered,
+    Failed(agent_plugin_api::Error),
+    /// Cancelled by a signal, the partial answer left on stdout.
+    Interrupted(Signal),
+}
+
+/// One agent of one backend, talking through stdout.
+struct Session<'a> {
+    runtime: &'a PluginRuntime,
     agent: AgentId,
-    message: &str,
+    backend: &'a str,
     verbose: bool,
-) -> anyhow::Result<()> {
-    let handle = runtime.chat(agent, &Content::text(message)).await?;
-    let mut events = handle.events();
-    let mut stdout = std::io::stdout();
-    while let Some(event) = events.next().await {
-        match event {
-            ChatEvent::Text(chunk) => {
-                stdout.write_all(chunk.as_bytes())?;
-                stdout.flush()?;
+    output: Output,
+}
+
+impl Session<'_> {
+    /// `chat MESSAGE`: one turn; a failed turn is the command's error.
+    async fn one_shot(&mut self, message: &str, signals: &mut Caught<'_>) -> anyhow::Result<End> {
+        match self.turn(message, signals).await? {
+            TurnEnd::Answered => Ok(End::Done { failures: 0 }),
+            TurnEnd::Failed(error) => Err(self.backend_error(error)),
+            TurnEnd::Interrupted(signal) => Ok(End::Signalled(signal)),
+        }
+    }
+
+    /// `chat`: one turn per line of stdin until its end. A failed turn or a line that is
+    /// not UTF-8 is reported on stderr and the next line is read. Ctrl-C cancels the
+    /// running turn, or at the prompt abandons the line; SIGTERM ends the session.
+    async fn interactive(&mut self, signals: &mut Caught<'_>) -> anyhow::Result<End> {
+        let prompt = std::io::stdin().is_terminal();
+        let mut lines = Lines::from_stdin().context("cannot read stdin")?;
+        let mut failures = 0;
+        loop {
+            if prompt {
+                self.output.prompt("> ")?;
             }
-            ChatEvent::Thought(text) if verbose => eprintln!("[thought] {text}"),
-            ChatEvent::ToolCall(call) if verbose => {
+            let line = tokio::select! {
+                line = lines.next() => line,
+                signal = signals.next() => match signal {
+                    Signal::Interrupt => {
+                        if prompt {
+                            self.output.newline()?;
+                        }
+                        signals.handled();
+                        continue;
+                    }
+                    Signal::Terminate => return Ok(End::Signalled(signal)),
+                },
+            };
+            let Some(line) = line else {
+                return Ok(End::Done { failures });
+            };
+            let text = match line.text {
+                Ok(text) => text,
+                Err(error @ LineError::NotUtf8(_)) => {
+                    eprintln!("agent-host: {error}");
+                    failures += 1;
+                    continue;
+                }
+                Err(error @ LineError::Read(_)) => return Err(error.into()),
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            match self.turn(&text, signals).await? {
+                TurnEnd::Answered => {}
+                TurnEnd::Failed(error) => {
+                    eprintln!(
+                        "agent-host: stdin line {}: {:#}",
+                        line.number,
+                        self.backend_error(error)
+                    );
+                    failures += 1;
+                }
+                TurnEnd::Interrupted(Signal::Interrupt) => signals.handled(),
+                TurnEnd::Interrupted(signal) => return Ok(End::Signalled(signal)),
+            }
+        }
+    }
+
+    fn backend_error(&self, error: agent_plugin_api::Error) -> anyhow::Error {
+        anyhow::Error::new(error).context(format!("backend {:?}", self.backend))
+    }
+
+    /// One turn: text to stdout as it arrives, other events to stderr when verbose.
+    /// A signal cancels it, leaving the partial answer and a newline.
+    async fn turn(
+        &mut self,
+        message: &str,
+        signals: &mut Caught<'_>,
+    ) -> Result<TurnEnd, StdoutError> {
+        let content = Content::text(message);
+        let started = tokio::select! {
+            started = self.runtime.chat(self.agent, &content) => started,
+            signal = signals.next() => return self.interrupted(signal),
+        };
+        let handle = match started {
+            Ok(handle) => handle,
+            Err(error) => return Ok(TurnEnd::Failed(error)),
+        };
+        let mut events = handle.events();
+        loop {
+            let event = tokio::select! {
+                event = events.next() => event,
+                signal = signals.next() => {
+                    handle.cancel();
+                    return self.interrupted(signal);
+                }
+            };
+            match event {
+                Some(event) => self.show(event)?,
+                None => break,
+            }
+        }
+        match handle.text().await {
+            Ok(result) => {
+                self.output.newline()?;
+                if self.verbose {
+                    eprintln!("[usage] {}", usage_line(&result.usage));
+                    if let Some(output) = &result.structured_output {
+                        eprintln!("[structured output] {output}");
+                    }
+                }
+                Ok(TurnEnd::Answered)
+            }
+            Err(error) => {
+                self.output.end_line()?;
+                Ok(TurnEnd::Failed(error))
+            }
+        }
+    }
+
+    fn interrupted(&mut self, signal: Signal) -> Result<TurnEnd, StdoutError> {
+        self.output.newline()?;
+        Ok(TurnEnd::Interrupted(signal))
+    }
+
+    fn show(&mut self, event: ChatEvent) -> Result<(), StdoutError> {
+        match event {
+            ChatEvent::Text(chunk) => self.output.text(&chunk)?,
+            ChatEvent::Thought(text) if self.verbose => eprintln!("[thought] {text}"),
+            ChatEvent::ToolCall(call) if self.verbose => {
                 eprintln!("[tool call] {} {} {}", call.id, call.name, call.args)
             }
-            ChatEvent::Step(step) if verbose => {
+            ChatEvent::Step(step) if self.verbose => {
                 eprintln!("[step {}] {}", step.index, step.description)
             }
             _ => {}
         }
+        Ok(())
     }
-    let result = handle.text().await;
-    writeln!(stdout)?;
-    let result = result?;
-    if verbose {
-        eprintln!("[usage] {}", usage_line(&result.usage));
-        if let Some(output) = &result.structured_output {
-            eprintln!("[structured output] {output}");
-        }
-    }
-    Ok(())
 }
 
 /// `prompt 9, candidates 10, total 19 tokens`: the counts the backend reported.

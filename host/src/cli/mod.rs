@@ -1,14 +1,21 @@
-//! Command-line interface. Every failure ends as one line on stderr and a non-zero exit.
+//! Command-line interface. Every failure ends as one line on stderr and a non-zero exit
+//! (the codes are in `exit`).
 
 mod chat;
 mod check;
+mod exit;
 mod inspect;
 mod plugins;
+mod signals;
+mod stdin_lines;
+mod stdout;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agent_host::{parse_option, Config, Host};
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -46,6 +53,7 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    exit::install_panic_hook();
     if let Some(code) = scanner_child() {
         return code;
     }
@@ -53,17 +61,12 @@ pub fn main() -> ExitCode {
     init_logging();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
-        Err(error) => return fail(anyhow::anyhow!("cannot start tokio: {error}")),
+        Err(error) => return exit::fail(anyhow::anyhow!("cannot start tokio: {error}")),
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
-        Err(error) => fail(error),
+        Err(error) => exit::fail(error),
     }
-}
-
-fn fail(error: anyhow::Error) -> ExitCode {
-    eprintln!("agent-host: {error:#}");
-    ExitCode::FAILURE
 }
 
 /// Logs go to stderr, filtered by `RUST_LOG` (plugins log under `plugin::<name>`).
@@ -72,10 +75,19 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .try_init();
 }
 
+/// Colour only for a person at a terminal, and never with `NO_COLOR` set (no-color.org).
+fn colour_on_stderr() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    !no_color && std::io::stderr().is_terminal()
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Before any plugin is loaded, so that an embedded interpreter finds SIGINT taken.
+    let mut signals = signals::install().context("cannot install signal handlers")?;
     let load_host = || -> anyhow::Result<Host> {
         let config = Config::load_trusting(cli.config.as_deref(), cli.allow_insecure_plugins)?;
         let mut builder = Host::builder()
@@ -89,7 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plugins(args) => plugins::run(&load_host()?, args),
         Command::Inspect(args) => inspect::run(&load_host()?, args),
-        Command::Chat(args) => chat::run(&load_host()?, args).await,
+        Command::Chat(args) => chat::run(&load_host()?, args, &mut signals).await,
         Command::Check(args) => check::run(&load_host()?, args).await,
     }
 }
