@@ -1,0 +1,102 @@
+//! The limits the soak checks, stated once and printed before it runs.
+//!
+//! Chosen from runs on the project's 2-core machine (figures in the README), with
+//! headroom for a noisy CI neighbour: a leak of one allocation per cycle still exceeds
+//! them, allocator and scheduling noise does not.
+
+use std::fmt::Write as _;
+
+/// The pause between chunks in the in-flight and dropped phases: far longer than either
+/// phase, so each turn is mid-stream until it is cancelled.
+pub const LONG_DELAY_MS: u64 = 60_000;
+
+/// What create/chat/shutdown cycles (and dropped handles) may leave behind.
+#[derive(Debug, Clone, Copy)]
+pub struct CycleBounds {
+    /// Resident growth after the warm-up, in MiB, over the whole phase.
+    pub rss_growth_mib: f64,
+    pub threads: u64,
+    pub fds: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct InFlightBounds {
+    /// Resident memory per agent with a turn in flight, in KiB.
+    pub rss_per_turn_kib: f64,
+    /// Resident growth once every agent is cancelled and shut down, in MiB.
+    pub rss_growth_mib: f64,
+    pub threads: u64,
+    pub fds: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LargeMessageBounds {
+    /// Peak resident increase divided by the message size (issue 9: under 3x).
+    pub peak_per_size: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub mock_cycles: CycleBounds,
+    pub python_cycles: CycleBounds,
+    pub in_flight: InFlightBounds,
+    pub dropped: CycleBounds,
+    pub large_message: LargeMessageBounds,
+}
+
+/// Threads and fds: a phase starts no thread and opens no file of its own once its
+/// runtime exists, so anything left is a leak; 2 allows for a tokio worker still
+/// exiting. Memory: see each value.
+pub const BOUNDS: Bounds = Bounds {
+    mock_cycles: CycleBounds {
+        rss_growth_mib: 16.0,
+        threads: 2,
+        fds: 2,
+    },
+    python_cycles: CycleBounds {
+        rss_growth_mib: 16.0,
+        threads: 2,
+        fds: 2,
+    },
+    in_flight: InFlightBounds {
+        rss_per_turn_kib: 64.0,
+        rss_growth_mib: 64.0,
+        threads: 2,
+        fds: 2,
+    },
+    dropped: CycleBounds {
+        rss_growth_mib: 16.0,
+        threads: 2,
+        fds: 2,
+    },
+    large_message: LargeMessageBounds { peak_per_size: 3.0 },
+};
+
+impl Bounds {
+    /// The bounds as the lines printed before the run.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let cycles = |out: &mut String, phase: &str, bounds: &CycleBounds| {
+            let _ = writeln!(
+                out,
+                "  {phase}: rss growth <= {} MiB after warm-up, threads +{}, fds +{}",
+                bounds.rss_growth_mib, bounds.threads, bounds.fds
+            );
+        };
+        cycles(&mut out, "mock-cycles", &self.mock_cycles);
+        cycles(&mut out, "python-cycles", &self.python_cycles);
+        let in_flight = &self.in_flight;
+        let _ = writeln!(
+            out,
+            "  in-flight: every turn mid-stream at once, <= {} KiB per turn; after cancel and shutdown: rss growth <= {} MiB, threads +{}, fds +{}",
+            in_flight.rss_per_turn_kib, in_flight.rss_growth_mib, in_flight.threads, in_flight.fds
+        );
+        cycles(&mut out, "dropped", &self.dropped);
+        let _ = writeln!(
+            out,
+            "  large-message: peak rss increase <= {}x the message size",
+            self.large_message.peak_per_size
+        );
+        out
+    }
+}

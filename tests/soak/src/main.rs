@@ -1,0 +1,183 @@
+//! `agent-soak`: the soak run behind `cargo xtask soak`. Loads the staged plugins through
+//! the ABI, as an application would, runs each phase between resource samples, prints a
+//! table of figures and bounds, and exits 1 when a bound is exceeded (2 when a phase
+//! failed outright).
+//!
+//! Phases, at `--scale 1`: 100,000 create/chat/shutdown cycles on the mock and 20,000 on
+//! the Python backend; 10,000 agents with a turn in flight at once, then cancelled;
+//! 10,000 handles dropped mid-stream; one 50 MB message echoed by the mock. The bounds
+//! are in `bounds.rs` and printed first.
+
+mod bounds;
+mod phases;
+mod report;
+mod resources;
+mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use agent_host::Host;
+use agent_plugin_api::PluginRuntime;
+use anyhow::{Context, Result};
+use clap::{Parser, ValueEnum};
+use serde_json::json;
+
+use bounds::BOUNDS;
+use report::Report;
+
+#[derive(Parser)]
+#[command(name = "agent-soak")]
+struct Args {
+    /// The directory holding the staged plugins (target/dist/plugins).
+    #[arg(long)]
+    plugin_dir: PathBuf,
+    /// Multiplies every count (0.05 is the run inside `cargo xtask test`).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// The size of the large message, in MB (10^6 bytes); not scaled.
+    #[arg(long, default_value_t = 50)]
+    large_mb: usize,
+    /// Run only these phases (repeatable); all by default.
+    #[arg(long = "phase", value_enum)]
+    phases: Vec<Phase>,
+    /// The longest any one phase may run before it counts as hung.
+    #[arg(long, default_value_t = 600)]
+    phase_timeout_s: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Phase {
+    MockCycles,
+    PythonCycles,
+    InFlight,
+    Dropped,
+    LargeMessage,
+}
+
+const ALL_PHASES: [Phase; 5] = [
+    Phase::MockCycles,
+    Phase::PythonCycles,
+    Phase::InFlight,
+    Phase::Dropped,
+    Phase::LargeMessage,
+];
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("agent-soak: cannot start tokio: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut report = Report::default();
+    let outcome = runtime.block_on(soak(&args, &mut report));
+    println!("\n{}", report.table());
+    if let Err(error) = outcome {
+        eprintln!("agent-soak: {error:#}");
+        return ExitCode::from(2);
+    }
+    let failures: Vec<String> = report
+        .failures()
+        .map(|figure| format!("{} {}", figure.phase, figure.name))
+        .collect();
+    if failures.is_empty() {
+        println!("agent-soak: every figure within its bound");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("agent-soak: bound exceeded: {}", failures.join(", "));
+        ExitCode::from(1)
+    }
+}
+
+async fn soak(args: &Args, report: &mut Report) -> Result<()> {
+    let count = |full: usize| ((full as f64 * args.scale).round() as usize).max(1);
+    let phases: &[Phase] = if args.phases.is_empty() {
+        &ALL_PHASES
+    } else {
+        &args.phases
+    };
+    println!(
+        "agent-soak: plugins from {}, scale {}; bounds:\n{}",
+        args.plugin_dir.display(),
+        args.scale,
+        BOUNDS.describe()
+    );
+    let host = Host::builder()
+        .plugin_dir(&args.plugin_dir)
+        .without_env()
+        .without_exe_dir()
+        .build();
+    let mock = host
+        .runtime_with_options("mock", options(json!({"chunk_delay_ms": 0})))
+        .context("the mock plugin")?;
+    let limit = Duration::from_secs(args.phase_timeout_s);
+    for &phase in phases {
+        let started = Instant::now();
+        println!("agent-soak: {phase:?} ...");
+        let run = async {
+            match phase {
+                Phase::MockCycles => {
+                    phases::cycles::run(
+                        "mock-cycles",
+                        &mock,
+                        count(100_000),
+                        &BOUNDS.mock_cycles,
+                        report,
+                    )
+                    .await
+                }
+                Phase::PythonCycles => {
+                    let python = python(&host)?;
+                    phases::cycles::run(
+                        "python-cycles",
+                        &python,
+                        count(20_000),
+                        &BOUNDS.python_cycles,
+                        report,
+                    )
+                    .await
+                }
+                Phase::InFlight => {
+                    phases::in_flight::run(&mock, count(10_000), &BOUNDS.in_flight, report).await
+                }
+                Phase::Dropped => {
+                    phases::dropped::run(&mock, count(10_000), &BOUNDS.dropped, report).await
+                }
+                Phase::LargeMessage => {
+                    phases::large_message::run(
+                        &mock,
+                        args.large_mb * 1_000_000,
+                        &BOUNDS.large_message,
+                        report,
+                    )
+                    .await
+                }
+            }
+        };
+        tokio::time::timeout(limit, run)
+            .await
+            .map_err(|_| anyhow::anyhow!("phase {phase:?} hung: still running after {limit:?}"))?
+            .with_context(|| format!("phase {phase:?}"))?;
+        println!("agent-soak: {phase:?} took {:.1?}", started.elapsed());
+    }
+    Ok(())
+}
+
+/// The Python backend with its bundled reference agent.
+fn python(host: &Host) -> Result<PluginRuntime> {
+    host.runtime("python").context("the python plugin")
+}
+
+fn options(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("options are written as JSON objects"),
+    }
+}

@@ -1,0 +1,94 @@
+//! Many agents with a turn in flight at the same moment, then all of them cancelled.
+//!
+//! Each turn streams its first chunk and then waits [`crate::bounds::LONG_DELAY_MS`]
+//! before the next, so every turn is provably mid-stream when the sample is taken (no
+//! race with turns that end early), and cancelling them is what ends them.
+
+use agent_plugin_api::{AgentConfig, AgentId, ChatResponseHandle, Error, PluginRuntime, Runtime};
+use anyhow::{bail, Context, Result};
+use futures::{stream, StreamExt, TryStreamExt};
+use serde_json::json;
+
+use crate::bounds::{InFlightBounds, LONG_DELAY_MS};
+use crate::report::Report;
+use crate::resources::Sample;
+use crate::watch::{Leftovers, Watch};
+
+/// ABI calls issued at once while starting and stopping the agents.
+const CONCURRENCY: usize = 256;
+
+pub async fn run(
+    runtime: &PluginRuntime,
+    agents: usize,
+    bounds: &InFlightBounds,
+    report: &mut Report,
+) -> Result<()> {
+    const PHASE: &str = "in-flight";
+    let watch = Watch::start(PHASE)?;
+    let config = AgentConfig::builder("soak-model")
+        .extra("chunk_delay_ms", json!(LONG_DELAY_MS))
+        .build();
+    let turns: Vec<(AgentId, ChatResponseHandle)> = stream::iter(0..agents)
+        .map(|index| {
+            let config = config.clone();
+            async move {
+                let agent = runtime.create_agent(config).await?;
+                let handle = runtime
+                    .chat(agent, &format!("in flight {index}").into())
+                    .await?;
+                let first = handle.text_stream().next().await;
+                if first.as_deref() != Some("echo: in") {
+                    bail!("turn {index}: first chunk {first:?}");
+                }
+                Ok((agent, handle))
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect()
+        .await
+        .context("starting the turns")?;
+    let peak = Sample::now()?;
+    let finished_early = turns.iter().filter(|(_, handle)| handle.is_finished()).count();
+    report.info(PHASE, "turns in flight", (turns.len() - finished_early) as f64, "");
+    report.bounded(PHASE, "turns ended early", finished_early as f64, "", 0.0);
+    report.bounded(
+        PHASE,
+        "rss per in-flight turn",
+        peak.rss.saturating_sub(watch.before().rss) as f64 / agents as f64 / 1024.0,
+        "KiB",
+        bounds.rss_per_turn_kib,
+    );
+    report.info(PHASE, "threads while in flight", peak.threads as f64, "");
+
+    // Cancel through the ABI; every handle must then end with `Cancelled`.
+    let wrong_endings = stream::iter(turns)
+        .map(|(agent, handle)| async move {
+            runtime.cancel(agent).await?;
+            let ending = handle.text().await;
+            drop(handle);
+            runtime.shutdown_agent(agent).await?;
+            anyhow::Ok(usize::from(!matches!(ending, Err(Error::Cancelled))))
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_fold(0, |sum, wrong| async move { Ok(sum + wrong) })
+        .await
+        .context("cancelling the turns")?;
+    report.bounded(
+        PHASE,
+        "turns not ending Cancelled",
+        wrong_endings as f64,
+        "",
+        0.0,
+    );
+    watch
+        .finish(
+            report,
+            Leftovers {
+                rss_mib: bounds.rss_growth_mib,
+                threads: bounds.threads,
+                fds: bounds.fds,
+            },
+        )
+        .await?;
+    Ok(())
+}
