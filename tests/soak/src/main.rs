@@ -33,12 +33,13 @@ struct Args {
     /// The directory holding the staged plugins (target/dist/plugins).
     #[arg(long)]
     plugin_dir: PathBuf,
-    /// Multiplies every count (0.05 is the run inside `cargo xtask test`).
+    /// Multiplies every count (0.2 is the run inside `cargo xtask test`).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// The size of the large message, in MB (10^6 bytes); not scaled.
-    #[arg(long, default_value_t = 50)]
-    large_mb: usize,
+    /// The size of the large message, in MB (10^6 bytes); by default 50 times the scale,
+    /// at least 5 (the ratio it measures does not depend on the size).
+    #[arg(long)]
+    large_mb: Option<usize>,
     /// Run only these phases (repeatable); all by default.
     #[arg(long = "phase", value_enum)]
     phases: Vec<Phase>,
@@ -115,8 +116,11 @@ async fn soak(args: &Args, report: &mut Report) -> Result<()> {
         .without_exe_dir()
         .build();
     let mock = host
-        .runtime_with_options("mock", options(json!({"chunk_delay_ms": 0})))
+        .runtime_with_options("mock", no_delay())
         .context("the mock plugin")?;
+    let large_mb = args
+        .large_mb
+        .unwrap_or_else(|| ((50.0 * args.scale).round() as usize).max(5));
     let limit = Duration::from_secs(args.phase_timeout_s);
     for &phase in phases {
         let started = Instant::now();
@@ -153,7 +157,7 @@ async fn soak(args: &Args, report: &mut Report) -> Result<()> {
                 Phase::LargeMessage => {
                     phases::large_message::run(
                         &mock,
-                        args.large_mb * 1_000_000,
+                        large_mb * 1_000_000,
                         &BOUNDS.large_message,
                         report,
                     )
@@ -175,9 +179,10 @@ fn python(host: &Host) -> Result<PluginRuntime> {
     host.runtime("python").context("the python plugin")
 }
 
-fn options(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-    match value {
-        serde_json::Value::Object(map) => map,
-        _ => unreachable!("options are written as JSON objects"),
-    }
+/// The mock's options for the soak: no pause between chunks (agents that want one say
+/// so in their extras).
+fn no_delay() -> serde_json::Map<String, serde_json::Value> {
+    let mut options = serde_json::Map::new();
+    options.insert("chunk_delay_ms".into(), json!(0));
+    options
 }

@@ -26,7 +26,14 @@ pub struct Report {
 
 impl Report {
     /// A figure that must stay at or under `bound`.
-    pub fn bounded(&mut self, phase: &'static str, name: &'static str, value: f64, unit: &'static str, bound: f64) {
+    pub fn bounded(
+        &mut self,
+        phase: &'static str,
+        name: &'static str,
+        value: f64,
+        unit: &'static str,
+        bound: f64,
+    ) {
         self.figures.push(Figure {
             phase,
             name,
@@ -37,7 +44,13 @@ impl Report {
     }
 
     /// A figure reported for information (a rate, a duration).
-    pub fn info(&mut self, phase: &'static str, name: &'static str, value: f64, unit: &'static str) {
+    pub fn info(
+        &mut self,
+        phase: &'static str,
+        name: &'static str,
+        value: f64,
+        unit: &'static str,
+    ) {
         self.figures.push(Figure {
             phase,
             name,
@@ -52,8 +65,20 @@ impl Report {
     }
 
     pub fn table(&self) -> String {
-        let phase_width = self.figures.iter().map(|f| f.phase.len()).max().unwrap_or(5).max(5);
-        let name_width = self.figures.iter().map(|f| f.name.len()).max().unwrap_or(6).max(6);
+        let phase_width = self
+            .figures
+            .iter()
+            .map(|f| f.phase.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let name_width = self
+            .figures
+            .iter()
+            .map(|f| f.name.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -107,6 +132,9 @@ mod tests {
         let failed: Vec<_> = report.failures().map(|f| f.name).collect();
         assert_eq!(failed, ["rss growth"]);
         let table = report.table();
-        assert!(table.contains("EXCEEDED") && table.contains("info"), "{table}");
+        assert!(
+            table.contains("EXCEEDED") && table.contains("info"),
+            "{table}"
+        );
     }
 }

@@ -49,7 +49,8 @@ impl Sample {
 /// Resets `VmHWM` to the current resident size, so a phase can measure its own peak
 /// (`echo 5 > /proc/self/clear_refs`, Linux 4.0 and later).
 pub fn reset_peak() -> Result<()> {
-    std::fs::write("/proc/self/clear_refs", "5").context("cannot reset VmHWM (/proc/self/clear_refs)")
+    std::fs::write("/proc/self/clear_refs", "5")
+        .context("cannot reset VmHWM (/proc/self/clear_refs)")
 }
 
 /// Bytes as mebibytes, for the table.

@@ -35,10 +35,6 @@ impl Watch {
         })
     }
 
-    pub fn before(&self) -> Sample {
-        self.before
-    }
-
     /// Samples after the phase and reports growth in resident memory, threads and fds
     /// against `allowed`. Returns the sample.
     pub async fn finish(&self, report: &mut Report, allowed: Leftovers) -> Result<Sample> {

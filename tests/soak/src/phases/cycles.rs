@@ -81,7 +81,10 @@ async fn one_cycle(runtime: &PluginRuntime, cycle: usize) -> Result<()> {
         bail!("unexpected answer {:?}", answer.text);
     }
     drop(handle);
-    runtime.shutdown_agent(agent).await.context("shutdown_agent")?;
+    runtime
+        .shutdown_agent(agent)
+        .await
+        .context("shutdown_agent")?;
     if cycle % 1000 == 0 && runtime.turn_count(agent).await.is_ok() {
         bail!("agent {agent} still answers after shutdown_agent");
     }

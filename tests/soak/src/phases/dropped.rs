@@ -33,7 +33,11 @@ pub async fn run(
     stream::iter(0..handles)
         .map(|index| {
             let config = config.clone();
-            async move { drop_one(runtime, config, index).await.with_context(|| format!("handle {index}")) }
+            async move {
+                drop_one(runtime, config, index)
+                    .await
+                    .with_context(|| format!("handle {index}"))
+            }
         })
         .buffer_unordered(CONCURRENCY)
         .try_collect::<()>()
@@ -54,7 +58,9 @@ pub async fn run(
 
 async fn drop_one(runtime: &PluginRuntime, config: AgentConfig, index: usize) -> Result<()> {
     let agent = runtime.create_agent(config).await?;
-    let handle = runtime.chat(agent, &format!("dropped {index}").into()).await?;
+    let handle = runtime
+        .chat(agent, &format!("dropped {index}").into())
+        .await?;
     let mut chunks = handle.text_stream();
     let first = chunks.next().await;
     if first.as_deref() != Some("echo: dr") {

@@ -36,7 +36,11 @@ pub async fn run(
     let elapsed = started.elapsed();
     let peak = Sample::now()?.peak;
     if answer.text.len() != size + "echo: ".len() || !answer.text.starts_with("echo: ") {
-        bail!("the echo has {} bytes, expected {}", answer.text.len(), size + 6);
+        bail!(
+            "the echo has {} bytes, expected {}",
+            answer.text.len(),
+            size + 6
+        );
     }
     drop(answer);
     drop(handle);
@@ -44,7 +48,12 @@ pub async fn run(
     drop(message);
     report.info(PHASE, "message size", mib(size as u64), "MiB");
     report.info(PHASE, "seconds", elapsed.as_secs_f64(), "s");
-    report.info(PHASE, "peak rss increase", mib(peak.saturating_sub(before.rss)), "MiB");
+    report.info(
+        PHASE,
+        "peak rss increase",
+        mib(peak.saturating_sub(before.rss)),
+        "MiB",
+    );
     report.bounded(
         PHASE,
         "peak increase / size",
