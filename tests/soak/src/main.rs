@@ -5,8 +5,9 @@
 //!
 //! Phases, at `--scale 1`: 100,000 create/chat/shutdown cycles on the mock and 20,000 on
 //! the Python backend; 10,000 agents with a turn in flight at once, then cancelled;
-//! 10,000 handles dropped mid-stream; one 50 MB message echoed by the mock. The bounds
-//! are in `bounds.rs` and printed first.
+//! 10,000 handles dropped mid-stream; 10,000 mock and 2,000 Python runtimes built and
+//! dropped after a turn each; one 50 MB message echoed by the mock. The bounds are in
+//! `bounds.rs` and printed first.
 
 mod bounds;
 mod phases;
@@ -54,14 +55,16 @@ enum Phase {
     PythonCycles,
     InFlight,
     Dropped,
+    Runtimes,
     LargeMessage,
 }
 
-const ALL_PHASES: [Phase; 5] = [
+const ALL_PHASES: [Phase; 6] = [
     Phase::MockCycles,
     Phase::PythonCycles,
     Phase::InFlight,
     Phase::Dropped,
+    Phase::Runtimes,
     Phase::LargeMessage,
 ];
 
@@ -153,6 +156,27 @@ async fn soak(args: &Args, report: &mut Report) -> Result<()> {
                 }
                 Phase::Dropped => {
                     phases::dropped::run(&mock, count(10_000), &BOUNDS.dropped, report).await
+                }
+                Phase::Runtimes => {
+                    let bounds = &BOUNDS.runtimes;
+                    phases::runtimes::run(
+                        &host,
+                        "mock",
+                        "mock-runtimes",
+                        count(10_000),
+                        bounds,
+                        report,
+                    )
+                    .await?;
+                    phases::runtimes::run(
+                        &host,
+                        "python",
+                        "python-runtimes",
+                        count(2_000),
+                        bounds,
+                        report,
+                    )
+                    .await
                 }
                 Phase::LargeMessage => {
                     phases::large_message::run(

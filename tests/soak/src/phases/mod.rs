@@ -4,3 +4,4 @@ pub mod cycles;
 pub mod dropped;
 pub mod in_flight;
 pub mod large_message;
+pub mod runtimes;
