@@ -152,10 +152,26 @@ async fn soak(args: &Args, report: &mut Report) -> Result<()> {
                     .await
                 }
                 Phase::InFlight => {
-                    phases::in_flight::run(&mock, count(10_000), &BOUNDS.in_flight, report).await
+                    let bounds = &BOUNDS.in_flight;
+                    phases::in_flight::run("mock-in-flight", &mock, count(10_000), bounds, report)
+                        .await?;
+                    let python = python(&host)?;
+                    phases::in_flight::run(
+                        "python-in-flight",
+                        &python,
+                        count(10_000),
+                        bounds,
+                        report,
+                    )
+                    .await
                 }
                 Phase::Dropped => {
-                    phases::dropped::run(&mock, count(10_000), &BOUNDS.dropped, report).await
+                    let bounds = &BOUNDS.dropped;
+                    phases::dropped::run("mock-dropped", &mock, count(10_000), bounds, report)
+                        .await?;
+                    let python = python(&host)?;
+                    phases::dropped::run("python-dropped", &python, count(10_000), bounds, report)
+                        .await
                 }
                 Phase::Runtimes => {
                     let bounds = &BOUNDS.runtimes;

@@ -15,6 +15,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use serde_json::json;
 
 use crate::bounds::{InFlightBounds, LONG_DELAY_MS};
+use crate::phases::first_chunk_of;
 use crate::report::Report;
 use crate::resources::Sample;
 use crate::watch::{Leftovers, Watch};
@@ -22,26 +23,25 @@ use crate::watch::{Leftovers, Watch};
 /// ABI calls issued at once while starting and stopping the agents.
 const CONCURRENCY: usize = 256;
 
-const PHASE: &str = "in-flight";
-
 pub async fn run(
+    phase: &'static str,
     runtime: &PluginRuntime,
     agents: usize,
     bounds: &InFlightBounds,
     report: &mut Report,
 ) -> Result<()> {
     let before = Sample::now()?;
-    let peak = round(runtime, agents, report).await?;
+    let peak = round(phase, runtime, agents, report).await?;
     report.bounded(
-        PHASE,
+        phase,
         "rss per in-flight turn",
         peak.rss.saturating_sub(before.rss) as f64 / agents as f64 / 1024.0,
         "KiB",
         bounds.rss_per_turn_kib,
     );
-    report.info(PHASE, "threads while in flight", peak.threads as f64, "");
-    let watch = Watch::start(PHASE)?;
-    round(runtime, agents, report).await?;
+    report.info(phase, "threads while in flight", peak.threads as f64, "");
+    let watch = Watch::start(phase)?;
+    round(phase, runtime, agents, report).await?;
     watch
         .finish(
             report,
@@ -57,7 +57,12 @@ pub async fn run(
 
 /// Starts a turn on each of `agents` new agents, checks they are all mid-stream, then
 /// cancels and shuts down every one. Returns the sample taken while all were in flight.
-async fn round(runtime: &PluginRuntime, agents: usize, report: &mut Report) -> Result<Sample> {
+async fn round(
+    phase: &'static str,
+    runtime: &PluginRuntime,
+    agents: usize,
+    report: &mut Report,
+) -> Result<Sample> {
     let config = AgentConfig::builder("soak-model")
         .extra("chunk_delay_ms", json!(LONG_DELAY_MS))
         .build();
@@ -66,11 +71,13 @@ async fn round(runtime: &PluginRuntime, agents: usize, report: &mut Report) -> R
             let config = config.clone();
             async move {
                 let agent = runtime.create_agent(config).await?;
-                let handle = runtime
-                    .chat(agent, &format!("in flight {index}").into())
-                    .await?;
+                let message = format!("in flight {index}");
+                let handle = runtime.chat(agent, &message.as_str().into()).await?;
                 let first = handle.text_stream().next().await;
-                if first.as_deref() != Some("echo: in") {
+                if !first
+                    .as_deref()
+                    .is_some_and(|first| first_chunk_of(first, &message))
+                {
                     bail!("turn {index}: first chunk {first:?}");
                 }
                 Ok((agent, handle))
@@ -86,12 +93,12 @@ async fn round(runtime: &PluginRuntime, agents: usize, report: &mut Report) -> R
         .filter(|(_, handle)| handle.is_finished())
         .count();
     report.info(
-        PHASE,
+        phase,
         "turns in flight",
         (turns.len() - finished_early) as f64,
         "",
     );
-    report.bounded(PHASE, "turns ended early", finished_early as f64, "", 0.0);
+    report.bounded(phase, "turns ended early", finished_early as f64, "", 0.0);
 
     // Cancel through the ABI; every handle must then end with `Cancelled`.
     let wrong_endings = stream::iter(turns)
@@ -107,7 +114,7 @@ async fn round(runtime: &PluginRuntime, agents: usize, report: &mut Report) -> R
         .await
         .context("cancelling the turns")?;
     report.bounded(
-        PHASE,
+        phase,
         "turns not ending Cancelled",
         wrong_endings as f64,
         "",
