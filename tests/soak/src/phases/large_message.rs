@@ -34,7 +34,8 @@ pub async fn run(
     let handle = runtime.chat(agent, &message).await?;
     let answer = handle.text().await.context("the large turn")?;
     let elapsed = started.elapsed();
-    let peak = Sample::now()?.peak;
+    let after = Sample::now()?;
+    let peak = after.peak;
     if answer.text.len() != size + "echo: ".len() || !answer.text.starts_with("echo: ") {
         bail!(
             "the echo has {} bytes, expected {}",
@@ -52,6 +53,12 @@ pub async fn run(
         PHASE,
         "peak rss increase",
         mib(peak.saturating_sub(before.rss)),
+        "MiB",
+    );
+    report.info(
+        PHASE,
+        "rss held with the answer",
+        mib(after.rss.saturating_sub(before.rss)),
         "MiB",
     );
     report.bounded(
