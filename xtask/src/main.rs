@@ -40,8 +40,9 @@ enum Command {
         args: Vec<String>,
     },
     /// Stage, then soak the plugins through the ABI (100,000 mock cycles, 20,000 Python,
-    /// 10,000 turns in flight, 10,000 dropped handles, a 50 MB echo) and check resident
-    /// memory, threads and fds against the bounds it prints; fails when one is exceeded.
+    /// 10,000 turns in flight, 10,000 dropped handles, runtimes built and dropped, a 50 MB
+    /// echo) and check resident memory, threads and fds against the bounds it prints;
+    /// fails when one is exceeded.
     Soak {
         /// The short run that `cargo xtask test` does (`--scale 0.2`).
         #[arg(long)]
