@@ -83,14 +83,23 @@ fn main() -> ExitCode {
     let mut report = Report::default();
     let outcome = runtime.block_on(soak(&args, &mut report));
     println!("\n{}", report.table());
-    if let Err(error) = outcome {
-        eprintln!("agent-soak: {error:#}");
-        return ExitCode::from(2);
-    }
+    let phase_failures = match outcome {
+        Ok(phase_failures) => phase_failures,
+        Err(error) => vec![format!("{error:#}")],
+    };
     let failures: Vec<String> = report
         .failures()
         .map(|figure| format!("{} {}", figure.phase, figure.name))
         .collect();
+    if !phase_failures.is_empty() {
+        for failure in &phase_failures {
+            eprintln!("agent-soak: failed: {failure}");
+        }
+        if !failures.is_empty() {
+            eprintln!("agent-soak: bound exceeded: {}", failures.join(", "));
+        }
+        return ExitCode::from(2);
+    }
     if failures.is_empty() {
         println!("agent-soak: every figure within its bound");
         ExitCode::SUCCESS
@@ -100,7 +109,9 @@ fn main() -> ExitCode {
     }
 }
 
-async fn soak(args: &Args, report: &mut Report) -> Result<()> {
+/// Runs the phases; returns the ones that failed outright (an error that is not a
+/// figure over its bound). An error before the first phase is returned as is.
+async fn soak(args: &Args, report: &mut Report) -> Result<Vec<String>> {
     let count = |full: usize| ((full as f64 * args.scale).round() as usize).max(1);
     let phases: &[Phase] = if args.phases.is_empty() {
         &ALL_PHASES
@@ -125,6 +136,7 @@ async fn soak(args: &Args, report: &mut Report) -> Result<()> {
         .large_mb
         .unwrap_or_else(|| ((50.0 * args.scale).round() as usize).max(5));
     let limit = Duration::from_secs(args.phase_timeout_s);
+    let mut failed = Vec::new();
     for &phase in phases {
         let started = Instant::now();
         println!("agent-soak: {phase:?} ...");
@@ -205,13 +217,23 @@ async fn soak(args: &Args, report: &mut Report) -> Result<()> {
                 }
             }
         };
-        tokio::time::timeout(limit, run)
-            .await
-            .map_err(|_| anyhow::anyhow!("phase {phase:?} hung: still running after {limit:?}"))?
-            .with_context(|| format!("phase {phase:?}"))?;
-        println!("agent-soak: {phase:?} took {:.1?}", started.elapsed());
+        // A phase that fails or hangs is reported; the others still run.
+        let failure = match tokio::time::timeout(limit, run).await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(format!("phase {phase:?}: {error:#}")),
+            Err(_) => Some(format!(
+                "phase {phase:?} hung: still running after {limit:?}"
+            )),
+        };
+        match failure {
+            None => println!("agent-soak: {phase:?} took {:.1?}", started.elapsed()),
+            Some(failure) => {
+                eprintln!("agent-soak: {failure}");
+                failed.push(failure);
+            }
+        }
     }
-    Ok(())
+    Ok(failed)
 }
 
 /// The Python backend with its bundled reference agent.
