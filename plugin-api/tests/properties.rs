@@ -28,6 +28,7 @@ const CASE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Model names that pick what the echo backend answers.
 const ECHO_CONTENT: &str = "content";
 const ECHO_EVENTS: &str = "events";
+const ECHO_ERROR: &str = "error";
 const ECHO_CONFIG_PREFIX: &str = "config:";
 
 /// What an `events` agent is asked to play: the events in order, then the structured
@@ -48,8 +49,62 @@ fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<Value>, 
     Value::deserialize(value).map(Some)
 }
 
+/// An [`Error`] as data, so that it can travel as the text of a message (the error
+/// type itself is not `Serialize`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum ErrorSpec {
+    AgentNotStarted(u64),
+    Backend(String),
+    Connection(String),
+    Quota {
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    ChannelClosed,
+    ConnectionClosed,
+    Timeout {
+        duration: Duration,
+        operation: String,
+    },
+    Stream(String),
+    InvalidConfig(String),
+    Io(String),
+    Cancelled,
+}
+
+impl ErrorSpec {
+    fn error(&self) -> Error {
+        match self.clone() {
+            ErrorSpec::AgentNotStarted(agent) => Error::AgentNotStarted(agent),
+            ErrorSpec::Backend(message) => Error::BackendError(message),
+            ErrorSpec::Connection(message) => Error::ConnectionError(message),
+            ErrorSpec::Quota {
+                retry_after,
+                message,
+            } => Error::QuotaExceeded {
+                retry_after,
+                message,
+            },
+            ErrorSpec::ChannelClosed => Error::ChannelClosed,
+            ErrorSpec::ConnectionClosed => Error::ConnectionClosed,
+            ErrorSpec::Timeout {
+                duration,
+                operation,
+            } => Error::Timeout {
+                duration,
+                operation,
+            },
+            ErrorSpec::Stream(message) => Error::Stream(message),
+            ErrorSpec::InvalidConfig(message) => Error::InvalidConfig(message),
+            ErrorSpec::Io(message) => Error::Io(message),
+            ErrorSpec::Cancelled => Error::Cancelled,
+        }
+    }
+}
+
 /// Answers with what it received: the content as JSON (model `content`), the agent's
-/// config as JSON (`config:...`), or the events of a [`Script`] (`events`).
+/// config as JSON (`config:...`), the events of a [`Script`] (`events`), or fails with
+/// the error of an [`ErrorSpec`] after a first chunk (`error`).
 struct Echo;
 
 fn to_json(value: &impl Serialize) -> String {
@@ -86,6 +141,12 @@ impl AgentBackend for Echo {
         let Content::Text(text) = content else {
             return Err(Error::BackendError("a script is text".into()));
         };
+        if config.model == ECHO_ERROR {
+            let spec: ErrorSpec = serde_json::from_str(text)
+                .map_err(|error| Error::BackendError(format!("bad error spec: {error}")))?;
+            turn.text("before the error")?;
+            return Err(spec.error());
+        }
         let script: Script = serde_json::from_str(text)
             .map_err(|error| Error::BackendError(format!("bad script: {error}")))?;
         for event in script.events {
@@ -285,6 +346,39 @@ fn script() -> impl Strategy<Value = Script> {
         })
 }
 
+fn duration() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        (any::<u64>(), 0..1_000_000_000u32).prop_map(|(secs, nanos)| Duration::new(secs, nanos)),
+        (0..10_000u64).prop_map(Duration::from_millis),
+        Just(Duration::MAX),
+        Just(Duration::ZERO),
+    ]
+}
+
+fn error_spec() -> impl Strategy<Value = ErrorSpec> {
+    prop_oneof![
+        any::<u64>().prop_map(ErrorSpec::AgentNotStarted),
+        text().prop_map(ErrorSpec::Backend),
+        text().prop_map(ErrorSpec::Connection),
+        (prop::option::of(duration()), text()).prop_map(|(retry_after, message)| {
+            ErrorSpec::Quota {
+                retry_after,
+                message,
+            }
+        }),
+        Just(ErrorSpec::ChannelClosed),
+        Just(ErrorSpec::ConnectionClosed),
+        (duration(), text()).prop_map(|(duration, operation)| ErrorSpec::Timeout {
+            duration,
+            operation,
+        }),
+        text().prop_map(ErrorSpec::Stream),
+        text().prop_map(ErrorSpec::InvalidConfig),
+        text().prop_map(ErrorSpec::Io),
+        Just(ErrorSpec::Cancelled),
+    ]
+}
+
 // ---- properties ----
 
 proptest! {
@@ -309,6 +403,28 @@ proptest! {
         let (_, result, _) = run_case(one_turn(config.clone(), &"config?".into()));
         let received: AgentConfig = serde_json::from_str(&result.text).expect("the echo is JSON");
         prop_assert_eq!(received, config);
+    }
+
+    /// A turn that fails ends, on the host's side, with the very error the plugin
+    /// returned, after the text it wrote before.
+    #[test]
+    fn errors_cross_unchanged(spec in error_spec()) {
+        let runtime = runtime();
+        let message = Content::Text(to_json(&spec));
+        let (chunks, ending) = run_case(async {
+            let agent = runtime
+                .create_agent(AgentConfig::builder(ECHO_ERROR).build())
+                .await
+                .expect("create_agent");
+            let handle = runtime.chat(agent, &message).await.expect("chat");
+            let chunks: Vec<String> = handle.text_stream().collect().await;
+            let ending = handle.text().await;
+            drop(handle);
+            runtime.shutdown_agent(agent).await.expect("shutdown_agent");
+            (chunks, ending)
+        });
+        prop_assert_eq!(chunks, vec!["before the error".to_owned()]);
+        prop_assert_eq!(ending, Err(spec.error()));
     }
 
     /// Every event the plugin writes arrives in order and unchanged; the result's text
