@@ -4,6 +4,7 @@
 mod bench;
 mod fixtures;
 mod python_env;
+mod soak;
 mod stage;
 mod test;
 mod workspace;
@@ -32,9 +33,21 @@ enum Command {
     Fixtures,
     /// Make target/python-venv (the plugin's Python) with the Python examples' requirements.
     PythonEnv,
-    /// Stage, build the fixtures, make the Python venv, and run every test (nextest when installed) and doc test.
+    /// Stage, build the fixtures, make the Python venv, and run every test (nextest when installed), doc test and the quick soak.
     Test {
         /// Extra arguments for the test runner (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Stage, then soak the plugins through the ABI (100,000 mock cycles, 20,000 Python,
+    /// 10,000 turns in flight, 10,000 dropped handles, runtimes built and dropped, a 50 MB
+    /// echo) and check resident memory, threads and fds against the bounds it prints;
+    /// fails when one is exceeded.
+    Soak {
+        /// The short run that `cargo xtask test` does (`--scale 0.2`).
+        #[arg(long)]
+        quick: bool,
+        /// Extra arguments for agent-soak (after `--`): `--scale F`, `--phase NAME`, `--large-mb N`.
         #[arg(last = true)]
         args: Vec<String>,
     },
@@ -53,6 +66,7 @@ fn main() -> Result<()> {
         Command::Fixtures => fixtures::build().map(|_| ()),
         Command::PythonEnv => python_env::ensure().map(|_| ()),
         Command::Test { args } => test::run(&args),
+        Command::Soak { quick, args } => soak::run(quick, &args),
         Command::Bench { args } => bench::run(&args),
     }
 }

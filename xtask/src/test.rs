@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::workspace::{cargo, dist_dir, exec};
-use crate::{fixtures, python_env, stage};
+use crate::{fixtures, python_env, soak, stage};
 
 pub fn run_tests(extra: &[String]) -> Result<()> {
     let venv = python_env::venv_dir()?;
@@ -36,6 +36,9 @@ pub fn run_tests(extra: &[String]) -> Result<()> {
         .current_dir(crate::workspace::root().join("plugins/python/python"))
         .args(["-m", "unittest", "discover", "-s", "tests"]);
     exec(&mut python)?;
+    // A short soak: resident memory, threads and fds across many agents, on the staged
+    // plugins (the full run is `cargo xtask soak`).
+    soak::soak(true, &[])?;
     Ok(())
 }
 

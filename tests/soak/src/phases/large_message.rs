@@ -1,0 +1,80 @@
+//! One large message echoed by the mock with its default chunking (8 characters a
+//! chunk, so 50 MB is about 6.5 million chunks), read whole with `text()`.
+//!
+//! The figure is the peak resident increase over the turn divided by the message size.
+//! The message is built before the baseline, so it is not counted; what is counted is
+//! every copy made on its way through the ABI, the plugin's history, the chunks the
+//! host keeps for its streams and the answer it hands back.
+
+use std::time::Instant;
+
+use agent_plugin_api::{AgentConfig, Content, PluginRuntime, Runtime};
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use crate::bounds::LargeMessageBounds;
+use crate::report::Report;
+use crate::resources::{mib, reset_peak, Sample};
+
+pub async fn run(
+    runtime: &PluginRuntime,
+    size: usize,
+    bounds: &LargeMessageBounds,
+    report: &mut Report,
+) -> Result<()> {
+    const PHASE: &str = "large-message";
+    let message = Content::Text(text_of_size(size));
+    let config = AgentConfig::builder("soak-model")
+        .extra("chunk_delay_ms", json!(0))
+        .build();
+    let agent = runtime.create_agent(config).await?;
+    let before = Sample::now()?;
+    reset_peak()?;
+    let started = Instant::now();
+    let handle = runtime.chat(agent, &message).await?;
+    let answer = handle.text().await.context("the large turn")?;
+    let elapsed = started.elapsed();
+    let after = Sample::now()?;
+    let peak = after.peak;
+    if answer.text.len() != size + "echo: ".len() || !answer.text.starts_with("echo: ") {
+        bail!(
+            "the echo has {} bytes, expected {}",
+            answer.text.len(),
+            size + 6
+        );
+    }
+    drop(answer);
+    drop(handle);
+    runtime.shutdown_agent(agent).await?;
+    drop(message);
+    report.info(PHASE, "message size", mib(size as u64), "MiB");
+    report.info(PHASE, "seconds", elapsed.as_secs_f64(), "s");
+    report.info(
+        PHASE,
+        "peak rss increase",
+        mib(peak.saturating_sub(before.rss)),
+        "MiB",
+    );
+    report.info(
+        PHASE,
+        "rss held with the answer",
+        mib(after.rss.saturating_sub(before.rss)),
+        "MiB",
+    );
+    report.bounded(
+        PHASE,
+        "peak increase / size",
+        peak.saturating_sub(before.rss) as f64 / size as f64,
+        "x",
+        bounds.peak_per_size,
+    );
+    Ok(())
+}
+
+/// `size` bytes of words and spaces (ASCII, so bytes and characters agree).
+fn text_of_size(size: usize) -> String {
+    const WORDS: &str = "the quick brown fox jumps over the lazy dog ";
+    let mut text = WORDS.repeat(size / WORDS.len() + 1);
+    text.truncate(size);
+    text
+}
