@@ -139,7 +139,7 @@ impl Config {
             if path == "." {
                 inner
             } else {
-                format!("{path}: {inner}")
+                format!("{}: {inner}", escape_controls(&path))
             }
         })?;
         for (name, pin) in &config.plugins {
@@ -204,9 +204,23 @@ fn resolve_paths(value: &mut serde_json::Value, base: &Path) {
     }
 }
 
+/// Keys may hold any character: a newline in one must not split the error's line.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
 /// toml's errors span several lines (a snippet with a caret); keep the message and place.
 fn one_line(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim().replace('\n', " ");
+    let message = escape_controls(error.message().trim());
     match error.span() {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
