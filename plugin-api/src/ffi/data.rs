@@ -486,6 +486,31 @@ mod tests {
     }
 
     #[test]
+    fn extreme_durations_cross_without_wrapping() {
+        assert_eq!(
+            Duration::from(FfiDuration::from(Duration::MAX)),
+            Duration::MAX
+        );
+        let broken = FfiDuration {
+            secs: u64::MAX,
+            nanos: u32::MAX,
+        };
+        assert_eq!(Duration::from(broken), Duration::MAX);
+        for error in [
+            Error::Timeout {
+                duration: Duration::MAX,
+                operation: "chat".into(),
+            },
+            Error::QuotaExceeded {
+                retry_after: Some(Duration::MAX),
+                message: "q".into(),
+            },
+        ] {
+            assert_eq!(round_trip(error.clone()), error);
+        }
+    }
+
+    #[test]
     fn unknown_codes_become_backend_errors() {
         let future = FfiError::new(999, "from a newer plugin");
         assert_eq!(
