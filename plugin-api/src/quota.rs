@@ -244,7 +244,11 @@ mod tests {
     #[test]
     fn huge_retry_afters_saturate_at_the_longest_backoff() {
         let registry = QuotaRegistry::new(policy());
-        for retry_after in [Duration::MAX, Duration::from_secs(u64::MAX), MAX_BACKOFF * 2] {
+        for retry_after in [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX),
+            MAX_BACKOFF * 2,
+        ] {
             let backoff = registry.record_hit("k", retry_after);
             assert_eq!(backoff, MAX_BACKOFF, "{retry_after:?}");
             let left = registry.remaining("k").unwrap();

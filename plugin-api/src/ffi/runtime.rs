@@ -264,12 +264,13 @@ mod tests {
         runtime.record_quota_hit(Duration::MAX).await;
         let left = runtime.quota_registry().remaining("quiet").unwrap();
         assert!(left > MAX_BACKOFF - Duration::from_secs(5), "{left:?}");
-        let backoff = runtime
-            .quota_registry()
-            .record_hit("other", Duration::MAX);
+        let backoff = runtime.quota_registry().record_hit("other", Duration::MAX);
         assert_eq!(backoff, MAX_BACKOFF);
         let waiting = tokio::time::timeout(Duration::from_millis(100), runtime.wait_for_quota());
-        assert!(waiting.await.is_err(), "wait_for_quota must wait, not return");
+        assert!(
+            waiting.await.is_err(),
+            "wait_for_quota must wait, not return"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -5,14 +5,18 @@
 //!
 //! ```text
 //! cargo xtask stage
-//! cargo run --release -p agent-plugin-mock --example echo_memory -- [--mb 50] [--max-ratio 3] [--in-process]
+//! cargo run --release -p agent-plugin-mock --example echo_memory -- \
+//!     [--mb 50] [--chunk-chars 8] [--max-ratio 3] [--in-process]
 //! ```
 //!
 //! It loads the staged `target/dist/plugins/libagent_plugin_mock.so` (or
 //! `$AGENT_HOST_DIST/plugins/...`); `--in-process` takes the same foreign path through
 //! `PluginRuntime::in_process` without a library. The baseline is taken once the message
 //! is built and the agent exists; the peak is the kernel's high-water mark (`VmHWM`),
-//! reset after the baseline. Exits with status 1 when the ratio is above `--max-ratio`.
+//! reset after the baseline. Two figures: the peak once every event was read (the
+//! plugin's history holds the message and the answer, the handle holds the answer, shared
+//! with the plugin), which `--max-ratio` bounds (exit status 1 above it); and the peak
+//! after `text()` too, which adds the caller's own copy of the answer (one more 1x).
 //! Linux only (it reads `/proc/self/status`).
 
 use std::path::PathBuf;
@@ -24,6 +28,7 @@ use futures::StreamExt;
 
 struct Args {
     megabytes: usize,
+    chunk_chars: usize,
     max_ratio: f64,
     in_process: bool,
 }
@@ -31,6 +36,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         megabytes: 50,
+        chunk_chars: 8,
         max_ratio: 3.0,
         in_process: false,
     };
@@ -38,15 +44,16 @@ fn parse_args() -> Result<Args, String> {
     while let Some(flag) = given.next() {
         let mut value = |name: &str| given.next().ok_or(format!("{name} needs a value"));
         match flag.as_str() {
-            "--mb" => {
-                args.megabytes = value("--mb")?
-                    .parse()
-                    .map_err(|e| format!("--mb: {e}"))?
-            }
+            "--mb" => args.megabytes = value("--mb")?.parse().map_err(|e| format!("--mb: {e}"))?,
             "--max-ratio" => {
                 args.max_ratio = value("--max-ratio")?
                     .parse()
                     .map_err(|e| format!("--max-ratio: {e}"))?
+            }
+            "--chunk-chars" => {
+                args.chunk_chars = value("--chunk-chars")?
+                    .parse()
+                    .map_err(|e| format!("--chunk-chars: {e}"))?
             }
             "--in-process" => args.in_process = true,
             other => return Err(format!("unknown argument {other:?}")),
@@ -64,7 +71,13 @@ fn status_bytes(field: &str) -> u64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .map(|kib| kib * 1024)
         .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
 }
@@ -81,9 +94,10 @@ fn staged_mock() -> PathBuf {
     dist.join("plugins/libagent_plugin_mock.so")
 }
 
-fn runtime(in_process: bool) -> Result<PluginRuntime, String> {
+fn runtime(in_process: bool, chunk_chars: usize) -> Result<PluginRuntime, String> {
     let options = MockOptions {
         chunk_delay_ms: 0,
+        chunk_chars,
         ..MockOptions::default()
     };
     if in_process {
@@ -91,10 +105,10 @@ fn runtime(in_process: bool) -> Result<PluginRuntime, String> {
         return PluginRuntime::in_process("mock", mock).map_err(|e| e.to_string());
     }
     let path = staged_mock();
-    let library = PluginLibrary::open(&path)
-        .map_err(|e| format!("{e} (run `cargo xtask stage` first)"))?;
+    let library =
+        PluginLibrary::open(&path).map_err(|e| format!("{e} (run `cargo xtask stage` first)"))?;
     library
-        .new_runtime(&serde_json::json!({ "chunk_delay_ms": 0 }))
+        .new_runtime(&serde_json::json!({ "chunk_delay_ms": 0, "chunk_chars": chunk_chars }))
         .map_err(|e| e.to_string())
 }
 
@@ -112,7 +126,7 @@ fn main() -> ExitCode {
         .build()
         .expect("starts tokio");
     let outcome = tokio.block_on(async {
-        let runtime = runtime(args.in_process)?;
+        let runtime = runtime(args.in_process, args.chunk_chars)?;
         let agent = runtime
             .create_agent(AgentConfig::builder("memory").build())
             .await
@@ -165,19 +179,20 @@ fn main() -> ExitCode {
     let ratio = |peak: u64| peak.saturating_sub(baseline) as f64 / size as f64;
     let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
     println!(
-        "echo of {} MB in {chunks} chunks, {}: baseline {:.1} MiB, peak {:.1} MiB while streaming ({:.2}x), {:.1} MiB with the result ({:.2}x the message)",
+        "echo of {} MB in {chunks} chunks, {}: baseline {:.1} MiB; peak {:.1} MiB once streamed: {:.2}x the message (bound {}x); {:.1} MiB with the caller's copy from text(): {:.2}x",
         args.megabytes,
         if args.in_process { "in process" } else { "through the staged .so" },
         mib(baseline),
         mib(streamed_peak),
         ratio(streamed_peak),
+        args.max_ratio,
         mib(peak),
         ratio(peak),
     );
-    if ratio(peak) > args.max_ratio {
+    if ratio(streamed_peak) > args.max_ratio {
         eprintln!(
             "echo_memory: {:.2}x is above the bound of {}x",
-            ratio(peak),
+            ratio(streamed_peak),
             args.max_ratio
         );
         return ExitCode::FAILURE;

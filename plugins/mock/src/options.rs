@@ -108,7 +108,11 @@ impl MockOptions {
                 self.quota_retry_after_ms,
                 QUOTA_RETRY_AFTER_MS,
             ),
-            ("compact_every", u64::from(self.compact_every), COMPACT_EVERY),
+            (
+                "compact_every",
+                u64::from(self.compact_every),
+                COMPACT_EVERY,
+            ),
             ("backoff_base_ms", self.backoff_base_ms, BACKOFF_BASE_MS),
             ("backoff_cap_ms", self.backoff_cap_ms, BACKOFF_CAP_MS),
         ];
