@@ -124,3 +124,71 @@ impl EventSource for ImportedStream {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Text crossing through `PluginRuntime::in_process`: packed, coalesced, in order.
+
+    use futures::StreamExt;
+
+    use crate::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
+    use crate::types::{AgentConfig, Content, Error};
+    use crate::{async_trait, PluginRuntime, Runtime};
+
+    /// Writes `content` as that many 8-byte chunks, yielding after each like the mock.
+    struct Tiny;
+
+    #[async_trait]
+    impl AgentBackend for Tiny {
+        const NAME: &'static str = "tiny";
+        const VERSION: &'static str = "0.0.0";
+        type Options = NoOptions;
+        type Agent = ();
+
+        fn new(_: NoOptions) -> Result<Self, Error> {
+            Ok(Tiny)
+        }
+
+        fn create_agent(&self, _: &AgentConfig) -> Result<(), Error> {
+            Ok(())
+        }
+
+        async fn chat(&self, _: &(), content: &Content, turn: &mut Turn) -> Result<(), Error> {
+            let count: usize = content.to_text().parse().unwrap();
+            for index in 0..count {
+                turn.text(format!("{index:08}"))?;
+                tokio::task::yield_now().await;
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn tiny_chunks_read_as_they_come_cross_in_few_batches_and_in_order() {
+        let runtime = PluginRuntime::in_process("tiny", AgentRuntime::new(Tiny)).unwrap();
+        let agent = runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .unwrap();
+        let count = 100_000;
+        let handle = runtime
+            .chat(agent, &Content::text(count.to_string()))
+            .await
+            .unwrap();
+        let chunks: Vec<String> = handle.text_stream().collect().await;
+        assert_eq!(chunks.len(), count);
+        assert!(chunks
+            .iter()
+            .enumerate()
+            .all(|(index, chunk)| *chunk == format!("{index:08}")));
+        let entries = handle.turn().entries();
+        // 800 KB in batches of 4 KB or 1 ms each; a crossing per few chunks made tens of
+        // thousands.
+        assert!(entries < 2_000, "{entries} entries for {count} chunks");
+        let text = handle.text().await.unwrap().text;
+        assert_eq!(text, chunks.concat());
+        let history = runtime.history(agent).await.unwrap();
+        assert_eq!(history[1].content, Content::Text(text.clone()));
+        assert_eq!(runtime.last_response(agent).await.unwrap(), Some(text));
+    }
+}

@@ -452,6 +452,12 @@ impl Turn {
         Poll::Ready(())
     }
 
+    /// How many entries the log holds (a text batch counts once): for tests.
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> usize {
+        self.lock().events.len()
+    }
+
     /// Whether the turn has ended, pulling what a source already has without waiting.
     pub(crate) fn is_finished(self: &Arc<Self>) -> bool {
         loop {
