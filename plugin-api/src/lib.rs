@@ -34,7 +34,7 @@ pub use export::Plugin;
 pub use ffi::LoadError;
 pub use file::{PluginFile, MAX_PLUGIN_BYTES};
 pub use import::{PluginLibrary, PluginMetadata, PluginRuntime};
-pub use quota::{BackoffPolicy, QuotaRegistry};
+pub use quota::{BackoffPolicy, QuotaRegistry, MAX_BACKOFF};
 pub use runtime::Runtime;
 /// Coalesced reader wake-ups, for backends that write many turns from one thread.
 pub use stream::wakeups;

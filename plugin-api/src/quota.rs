@@ -4,6 +4,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The longest backoff there is: a longer `retry_after` (up to `Duration::MAX`), base or
+/// cap counts as this. Saturating here keeps every deadline representable, so huge
+/// values never wrap to zero or panic.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How backoff grows on consecutive quota hits.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BackoffPolicy {
@@ -11,9 +16,11 @@ pub struct BackoffPolicy {
     pub base: Duration,
     /// Backoff never grows past this (unless a server's `retry_after` asks for more).
     pub cap: Duration,
-    /// Each consecutive hit multiplies the backoff by this.
+    /// Each consecutive hit multiplies the backoff by this (a value that is not a finite,
+    /// positive number counts as 1).
     pub multiplier: f64,
-    /// Up to this fraction is added at random, so clients sharing a key spread out.
+    /// Up to this fraction is added at random, so clients sharing a key spread out (a
+    /// value that is not a finite, non-negative number counts as 0).
     pub jitter: f64,
 }
 
@@ -96,7 +103,8 @@ impl QuotaRegistry {
     ///
     /// The backoff starts at `retry_after` (or the policy's base when that is zero), grows
     /// exponentially with each consecutive hit, capped and jittered, and is never less
-    /// than `retry_after`.
+    /// than `retry_after`; nor more than [`MAX_BACKOFF`], which is what a `retry_after` of
+    /// `Duration::MAX` gives.
     pub fn record_hit(&self, key: &str, retry_after: Duration) -> Duration {
         let (policy, keys) = match &self.store {
             Store::Remote(remote) => return remote.record_hit(key, retry_after),
@@ -110,8 +118,10 @@ impl QuotaRegistry {
         });
         state.consecutive_hits = state.consecutive_hits.saturating_add(1);
         let backoff = backoff_for(policy, state.consecutive_hits, retry_after);
-        state.until = state.until.max(now + backoff);
-        state.until - now
+        // `backoff` is at most a day, so this cannot overflow; if it did, keep the old end.
+        let until = now.checked_add(backoff).unwrap_or(state.until);
+        state.until = state.until.max(until);
+        state.until.saturating_duration_since(now)
     }
 
     /// A call went through: the next hit starts from the base backoff again.
@@ -157,17 +167,30 @@ impl QuotaRegistry {
 }
 
 fn backoff_for(policy: &BackoffPolicy, hits: u32, retry_after: Duration) -> Duration {
+    let retry_after = retry_after.min(MAX_BACKOFF);
     let exponent = hits.saturating_sub(1).min(30) as i32;
     // The server's word, when it gave one; otherwise our own base.
     let start = if retry_after.is_zero() {
-        policy.base
+        policy.base.min(MAX_BACKOFF)
     } else {
         retry_after
     };
-    let grown = start.as_secs_f64() * policy.multiplier.powi(exponent);
-    let capped = grown.min(policy.cap.as_secs_f64().max(retry_after.as_secs_f64()));
-    let jittered = capped * (1.0 + policy.jitter * fastrand::f64());
-    Duration::from_secs_f64(jittered).max(retry_after)
+    let multiplier = Some(policy.multiplier)
+        .filter(|m| m.is_finite() && *m > 0.0)
+        .unwrap_or(1.0);
+    let jitter = Some(policy.jitter)
+        .filter(|j| j.is_finite() && *j >= 0.0)
+        .unwrap_or(0.0);
+    let ceiling = policy.cap.min(MAX_BACKOFF).max(retry_after);
+    // Every factor is finite and non-negative, so this is a number (possibly infinite,
+    // which `min` brings back under the ceiling).
+    let grown = start.as_secs_f64() * multiplier.powi(exponent);
+    let capped = grown.min(ceiling.as_secs_f64());
+    let jittered = capped * (1.0 + jitter * fastrand::f64());
+    Duration::try_from_secs_f64(jittered)
+        .unwrap_or(MAX_BACKOFF)
+        .min(MAX_BACKOFF)
+        .max(retry_after)
 }
 
 #[cfg(test)]
@@ -216,6 +239,57 @@ mod tests {
         registry.record_success("k");
         assert_eq!(registry.consecutive_hits("k"), 0);
         assert!(registry.remaining("k").is_none());
+    }
+
+    #[test]
+    fn huge_retry_afters_saturate_at_the_longest_backoff() {
+        let registry = QuotaRegistry::new(policy());
+        for retry_after in [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX),
+            MAX_BACKOFF * 2,
+        ] {
+            let backoff = registry.record_hit("k", retry_after);
+            assert_eq!(backoff, MAX_BACKOFF, "{retry_after:?}");
+            let left = registry.remaining("k").unwrap();
+            assert!(left > MAX_BACKOFF - Duration::from_secs(1), "{left:?}");
+        }
+        assert_eq!(registry.consecutive_hits("k"), 3);
+    }
+
+    #[test]
+    fn extreme_policies_stay_in_bounds() {
+        let policies = [
+            BackoffPolicy {
+                base: Duration::MAX,
+                cap: Duration::MAX,
+                multiplier: f64::INFINITY,
+                jitter: f64::MAX,
+            },
+            BackoffPolicy {
+                base: Duration::from_millis(10),
+                cap: Duration::from_millis(100),
+                multiplier: f64::NAN,
+                jitter: f64::NAN,
+            },
+            BackoffPolicy {
+                base: Duration::from_millis(10),
+                cap: Duration::ZERO,
+                multiplier: -3.0,
+                jitter: -1.0,
+            },
+        ];
+        for policy in policies {
+            for hits in [1, 2, 31, u32::MAX] {
+                for retry_after in [Duration::ZERO, Duration::from_millis(5), Duration::MAX] {
+                    let backoff = backoff_for(&policy, hits, retry_after);
+                    assert!(backoff <= MAX_BACKOFF, "{policy:?} {hits} {retry_after:?}");
+                    assert!(backoff >= retry_after.min(MAX_BACKOFF));
+                }
+            }
+        }
+        let huge = QuotaRegistry::new(policies[0]);
+        assert_eq!(huge.record_hit("k", Duration::ZERO), MAX_BACKOFF);
     }
 
     #[tokio::test]

@@ -2,8 +2,10 @@
 //! its turn log; the host side pulls them into its own handle.
 
 use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use abi_stable::sabi_trait;
 use abi_stable::std_types::RBox;
@@ -11,10 +13,11 @@ use async_ffi::FfiFuture;
 
 use super::data::{FfiBatch, FfiChatEvent, FfiChatResult, FfiResult};
 use super::guard::PluginContext;
-use crate::stream::{ChatResponseHandle, EventSource, SourceBatch};
+use crate::stream::{ChatResponseHandle, Ended, Entry, EventSource, SourceBatch, COALESCE_BYTES};
 use crate::types::Error;
 
-/// How many events one crossing carries at most.
+/// How many log entries one crossing carries at most (an entry is an event, or a batch of
+/// any number of text chunks).
 pub(crate) const MAX_BATCH: u32 = 1024;
 
 #[sabi_trait]
@@ -43,12 +46,34 @@ impl ExportedStream {
     }
 }
 
+/// How long a growing text batch may wait to fill before it crosses anyway: short
+/// enough that streaming looks immediate, long enough that chunks read as fast as they
+/// are written cross in batches rather than a few at a time.
+const FLUSH_WINDOW: Duration = Duration::from_millis(1);
+
 impl FfiChatStream for ExportedStream {
     fn next_batch(&self, max_events: u32) -> FfiFuture<FfiResult<FfiBatch>> {
         let turn = Arc::clone(self.handle.turn());
         self.context.future(async move {
-            let (events, outcome) =
-                poll_fn(|cx| turn.poll_take_batch(max_events as usize, cx)).await;
+            // Armed when a small batch is left to fill; once it fires, take what there is.
+            let mut flush: Option<Pin<Box<tokio::time::Sleep>>> = None;
+            let (events, outcome) = poll_fn(|cx| {
+                let due = flush
+                    .as_mut()
+                    .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
+                let min_text = if due { 0 } else { COALESCE_BYTES };
+                let mut small = false;
+                let taken = turn.poll_take_batch(max_events as usize, min_text, &mut small, cx);
+                if taken.is_pending() && small && flush.is_none() {
+                    let mut timer = Box::pin(tokio::time::sleep(FLUSH_WINDOW));
+                    if timer.as_mut().poll(cx).is_ready() {
+                        cx.waker().wake_by_ref();
+                    }
+                    flush = Some(timer);
+                }
+                taken
+            })
+            .await;
             FfiResult::ROk(FfiBatch {
                 events: events.into_iter().map(FfiChatEvent::from).collect(),
                 outcome: outcome
@@ -124,29 +149,91 @@ impl EventSource for ImportedStream {
         let pending = self
             .pending
             .get_or_insert_with(|| self.stream.next_batch(MAX_BATCH));
-        let batch = match std::pin::Pin::new(pending).poll(cx) {
+        let batch = match Pin::new(pending).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(batch) => batch,
         };
         self.pending = None;
         Poll::Ready(match batch.into_result() {
             Ok(batch) => SourceBatch {
-                events: {
-                    let mut events = Vec::with_capacity(batch.events.len());
-                    for event in batch.events {
-                        event.unpack_into(&mut events);
-                    }
-                    events
-                },
+                entries: batch.events.into_iter().map(Entry::from).collect(),
                 outcome: batch
                     .outcome
                     .into_option()
-                    .map(|outcome| outcome.into_result().map(Into::into).map_err(Error::from)),
+                    .map(|outcome| outcome.into_result().map(Ended::from).map_err(Error::from)),
             },
             Err(error) => SourceBatch {
-                events: Vec::new(),
+                entries: Vec::new(),
                 outcome: Some(Err(error.into())),
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Text crossing through `PluginRuntime::in_process`: packed, coalesced, in order.
+
+    use futures::StreamExt;
+
+    use crate::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
+    use crate::types::{AgentConfig, Content, Error};
+    use crate::{async_trait, PluginRuntime, Runtime};
+
+    /// Writes `content` as that many 8-byte chunks, yielding after each like the mock.
+    struct Tiny;
+
+    #[async_trait]
+    impl AgentBackend for Tiny {
+        const NAME: &'static str = "tiny";
+        const VERSION: &'static str = "0.0.0";
+        type Options = NoOptions;
+        type Agent = ();
+
+        fn new(_: NoOptions) -> Result<Self, Error> {
+            Ok(Tiny)
+        }
+
+        fn create_agent(&self, _: &AgentConfig) -> Result<(), Error> {
+            Ok(())
+        }
+
+        async fn chat(&self, _: &(), content: &Content, turn: &mut Turn) -> Result<(), Error> {
+            let count: usize = content.to_text().parse().unwrap();
+            for index in 0..count {
+                turn.text(format!("{index:08}"))?;
+                tokio::task::yield_now().await;
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn tiny_chunks_read_as_they_come_cross_in_few_batches_and_in_order() {
+        let runtime = PluginRuntime::in_process("tiny", AgentRuntime::new(Tiny)).unwrap();
+        let agent = runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .unwrap();
+        let count = 100_000;
+        let handle = runtime
+            .chat(agent, &Content::text(count.to_string()))
+            .await
+            .unwrap();
+        let chunks: Vec<String> = handle.text_stream().collect().await;
+        assert_eq!(chunks.len(), count);
+        assert!(chunks
+            .iter()
+            .enumerate()
+            .all(|(index, chunk)| *chunk == format!("{index:08}")));
+        let entries = handle.turn().entries();
+        // 800 KB in batches of 4 KB or 1 ms each; a crossing per few chunks made tens of
+        // thousands.
+        assert!(entries < 2_000, "{entries} entries for {count} chunks");
+        let text = handle.text().await.unwrap().text;
+        assert_eq!(text, chunks.concat());
+        let history = runtime.history(agent).await.unwrap();
+        assert_eq!(history[1].content, Content::Text(text.clone()));
+        assert_eq!(runtime.last_response(agent).await.unwrap(), Some(text));
     }
 }

@@ -3,12 +3,15 @@
 //! Media crosses as raw bytes; `AgentConfig` crosses as JSON (large, cold, evolving);
 //! everything else mirrors its Rust type field by field.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use abi_stable::std_types::{ROption, RResult, RString, RVec};
 use abi_stable::StableAbi;
 
-use crate::stream::{split_chunks, ChatEvent, ChatResult, Entry, Step, ToolCall};
+use crate::stream::{
+    ChatEvent, ChatResult, Ended, Entry, Packed, PackedTexts, Step, TextBatch, ToolCall,
+};
 use crate::types::{Content, ConversationMessage, Error, Media, Role, UsageMetadata};
 
 #[repr(C)]
@@ -313,7 +316,7 @@ impl From<FfiUsage> for UsageMetadata {
 }
 
 #[repr(u8)]
-#[derive(StableAbi, Clone, Debug)]
+#[derive(StableAbi, Debug)]
 pub enum FfiChatEvent {
     Text(RString),
     Thought(RString),
@@ -327,24 +330,91 @@ pub enum FfiChatEvent {
         description: RString,
     },
     Usage(FfiUsage),
-    /// Many text chunks packed end to end; `ends[i]` is where chunk `i` ends.
-    Texts {
-        packed: RString,
-        ends: RVec<u32>,
-    },
+    /// Many text chunks packed end to end, lent by the plugin (which keeps them too).
+    Texts(FfiSharedTexts),
+}
+
+/// Text chunks lent across the boundary: a plugin's frozen batch, read in place by the
+/// host and released, by the plugin's own code and allocator, when the host drops it.
+/// Both sides hold one copy of the bytes: the plugin for its history, the host for the
+/// application's readers.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiSharedTexts {
+    buffer: *const u8,
+    buffer_len: usize,
+    /// `ends[i]` is where chunk `i` ends in `buffer`.
+    ends: *const u32,
+    ends_len: usize,
+    /// The batch's `Arc`, released once by `release`.
+    owner: *const (),
+    release: extern "C" fn(*const ()),
+}
+
+// SAFETY: the pointers only reach the bytes of an `Arc<Packed>` (which is Send and Sync)
+// that `owner` keeps alive and that nobody changes while it is shared (it is frozen).
+unsafe impl Send for FfiSharedTexts {}
+// SAFETY: as for Send: shared access only ever reads immutable bytes.
+unsafe impl Sync for FfiSharedTexts {}
+
+impl FfiSharedTexts {
+    fn share(packed: Arc<Packed>) -> Self {
+        let (buffer, buffer_len) = (packed.buffer.as_ptr(), packed.buffer.len());
+        let (ends, ends_len) = (packed.ends.as_ptr(), packed.ends.len());
+        FfiSharedTexts {
+            buffer,
+            buffer_len,
+            ends,
+            ends_len,
+            owner: Arc::into_raw(packed).cast::<()>(),
+            release: release_packed,
+        }
+    }
+}
+
+/// Drops one reference to a shared batch, on the side that made it.
+extern "C" fn release_packed(owner: *const ()) {
+    // SAFETY: `owner` comes from `Arc::into_raw` of an `Arc<Packed>` in `share`, in this
+    // same library (the function pointer travels with it), and `Drop` calls this once.
+    drop(unsafe { Arc::from_raw(owner.cast::<Packed>()) });
+}
+
+impl Drop for FfiSharedTexts {
+    fn drop(&mut self) {
+        (self.release)(self.owner)
+    }
+}
+
+impl PackedTexts for FfiSharedTexts {
+    fn buffer(&self) -> &str {
+        // SAFETY: `buffer` and `buffer_len` describe the `String` of the batch that
+        // `owner` keeps alive and unchanged for as long as `self` lives; a `String` is
+        // UTF-8 (the same trust an `RString` from the peer gets).
+        unsafe {
+            std::str::from_utf8_unchecked(std::slice::from_raw_parts(self.buffer, self.buffer_len))
+        }
+    }
+
+    fn ends(&self) -> &[u32] {
+        // SAFETY: as for `buffer`: the batch's `Vec<u32>`, alive and unchanged.
+        unsafe { std::slice::from_raw_parts(self.ends, self.ends_len) }
+    }
+}
+
+impl std::fmt::Debug for FfiSharedTexts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FfiSharedTexts")
+            .field("bytes", &self.buffer_len)
+            .field("chunks", &self.ends_len)
+            .finish()
+    }
 }
 
 impl From<Entry> for FfiChatEvent {
     fn from(entry: Entry) -> Self {
         match entry {
             Entry::Event(event) => event.into(),
-            Entry::Texts(batch) => {
-                let (packed, ends) = batch.into_parts();
-                FfiChatEvent::Texts {
-                    packed: packed.into(),
-                    ends: ends.into(),
-                }
-            }
+            Entry::Texts(mut batch) => FfiChatEvent::Texts(FfiSharedTexts::share(batch.freeze())),
         }
     }
 }
@@ -368,10 +438,10 @@ impl From<ChatEvent> for FfiChatEvent {
     }
 }
 
-impl FfiChatEvent {
-    /// The events this stands for: one, or one per chunk of a text batch.
-    pub(crate) fn unpack_into(self, events: &mut Vec<ChatEvent>) {
-        let event = match self {
+impl From<FfiChatEvent> for Entry {
+    /// A lent text batch stays where it is; the host reads it in place.
+    fn from(event: FfiChatEvent) -> Self {
+        Entry::Event(match event {
             FfiChatEvent::Text(text) => ChatEvent::Text(text.into_string()),
             FfiChatEvent::Thought(text) => ChatEvent::Thought(text.into_string()),
             FfiChatEvent::ToolCall {
@@ -388,14 +458,8 @@ impl FfiChatEvent {
                 description: description.into_string(),
             }),
             FfiChatEvent::Usage(usage) => ChatEvent::Usage(usage.into()),
-            FfiChatEvent::Texts { packed, ends } => {
-                events.extend(
-                    split_chunks(&packed, &ends).map(|chunk| ChatEvent::Text(chunk.to_owned())),
-                );
-                return;
-            }
-        };
-        events.push(event);
+            FfiChatEvent::Texts(texts) => return Entry::Texts(TextBatch::foreign(Box::new(texts))),
+        })
     }
 }
 
@@ -407,15 +471,21 @@ fn parse_json(text: &str) -> serde_json::Value {
 #[repr(C)]
 #[derive(StableAbi, Clone, Debug)]
 pub struct FfiChatResult {
-    pub text: RString,
+    /// `RNone`: the text is every text chunk of the turn, concatenated (the host builds it
+    /// from the chunks it has, so the answer never crosses twice).
+    pub text: ROption<RString>,
     pub usage: FfiUsage,
     pub structured_output_json: ROption<RString>,
 }
 
-impl From<ChatResult> for FfiChatResult {
-    fn from(result: ChatResult) -> Self {
+impl From<Ended> for FfiChatResult {
+    fn from(ended: Ended) -> Self {
+        let Ended {
+            result,
+            text_from_chunks,
+        } = ended;
         FfiChatResult {
-            text: result.text.into(),
+            text: (!text_from_chunks).then(|| result.text.into()).into(),
             usage: result.usage.into(),
             structured_output_json: result
                 .structured_output
@@ -425,15 +495,19 @@ impl From<ChatResult> for FfiChatResult {
     }
 }
 
-impl From<FfiChatResult> for ChatResult {
+impl From<FfiChatResult> for Ended {
     fn from(result: FfiChatResult) -> Self {
-        ChatResult {
-            text: result.text.into_string(),
-            usage: result.usage.into(),
-            structured_output: result
-                .structured_output_json
-                .into_option()
-                .map(|json| parse_json(&json)),
+        let text = result.text.into_option().map(RString::into_string);
+        Ended {
+            text_from_chunks: text.is_none(),
+            result: ChatResult {
+                text: text.unwrap_or_default(),
+                usage: result.usage.into(),
+                structured_output: result
+                    .structured_output_json
+                    .into_option()
+                    .map(|json| parse_json(&json)),
+            },
         }
     }
 }
@@ -486,6 +560,31 @@ mod tests {
     }
 
     #[test]
+    fn extreme_durations_cross_without_wrapping() {
+        assert_eq!(
+            Duration::from(FfiDuration::from(Duration::MAX)),
+            Duration::MAX
+        );
+        let broken = FfiDuration {
+            secs: u64::MAX,
+            nanos: u32::MAX,
+        };
+        assert_eq!(Duration::from(broken), Duration::MAX);
+        for error in [
+            Error::Timeout {
+                duration: Duration::MAX,
+                operation: "chat".into(),
+            },
+            Error::QuotaExceeded {
+                retry_after: Some(Duration::MAX),
+                message: "q".into(),
+            },
+        ] {
+            assert_eq!(round_trip(error.clone()), error);
+        }
+    }
+
+    #[test]
     fn unknown_codes_become_backend_errors() {
         let future = FfiError::new(999, "from a newer plugin");
         assert_eq!(
@@ -532,19 +631,18 @@ mod tests {
             }),
         ];
         for event in events {
-            let mut back = Vec::new();
-            FfiChatEvent::from(event.clone()).unpack_into(&mut back);
-            assert_eq!(back, [event]);
+            let Entry::Event(back) = Entry::from(FfiChatEvent::from(event.clone())) else {
+                panic!("{event:?} came back as text");
+            };
+            assert_eq!(back, event);
         }
         let mut batch = TextBatch::new();
         batch.push("a");
         batch.push("bc");
-        let mut back = Vec::new();
-        FfiChatEvent::from(Entry::Texts(batch)).unpack_into(&mut back);
-        assert_eq!(
-            back,
-            [ChatEvent::Text("a".into()), ChatEvent::Text("bc".into())]
-        );
+        let Entry::Texts(back) = Entry::from(FfiChatEvent::from(Entry::Texts(batch))) else {
+            panic!("a text batch came back as an event");
+        };
+        assert_eq!(back.chunks().collect::<Vec<_>>(), ["a", "bc"]);
         let result = ChatResult {
             text: "answer".into(),
             usage: UsageMetadata {
@@ -553,9 +651,36 @@ mod tests {
             },
             structured_output: Some(serde_json::json!({"a": [1, 2]})),
         };
-        assert_eq!(
-            ChatResult::from(FfiChatResult::from(result.clone())),
-            result
+        for text_from_chunks in [false, true] {
+            let ended = Ended {
+                result: result.clone(),
+                text_from_chunks,
+            };
+            let back = Ended::from(FfiChatResult::from(ended));
+            assert_eq!(back.text_from_chunks, text_from_chunks);
+            let text = if text_from_chunks { "" } else { "answer" };
+            assert_eq!(back.result.text, text, "the text crosses only when given");
+            assert_eq!(back.result.usage, result.usage);
+            assert_eq!(back.result.structured_output, result.structured_output);
+        }
+    }
+
+    #[test]
+    fn a_lent_batch_is_released_once_when_the_host_drops_it() {
+        let mut batch = TextBatch::new();
+        batch.push("kept");
+        let shared = batch.freeze();
+        let lent = FfiChatEvent::from(Entry::Texts(batch));
+        assert_eq!(Arc::strong_count(&shared), 2);
+        let Entry::Texts(on_the_host) = Entry::from(lent) else {
+            panic!("a text batch came back as an event");
+        };
+        assert_eq!(on_the_host.as_str(), "kept");
+        assert!(
+            std::ptr::eq(on_the_host.as_str(), shared.buffer.as_str()),
+            "not copied"
         );
+        drop(on_the_host);
+        assert_eq!(Arc::strong_count(&shared), 1);
     }
 }

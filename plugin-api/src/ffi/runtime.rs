@@ -221,3 +221,76 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
         self.quota(|rt| rt.try_shutdown_agent(agent_id))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Extreme durations through the foreign path (`PluginRuntime::in_process`).
+
+    use std::time::Duration;
+
+    use crate::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
+    use crate::types::{AgentConfig, Content, Error};
+    use crate::{async_trait, PluginRuntime, Runtime, MAX_BACKOFF};
+
+    struct Quiet;
+
+    #[async_trait]
+    impl AgentBackend for Quiet {
+        const NAME: &'static str = "quiet";
+        const VERSION: &'static str = "0.0.0";
+        type Options = NoOptions;
+        type Agent = ();
+
+        fn new(_: NoOptions) -> Result<Self, Error> {
+            Ok(Quiet)
+        }
+
+        fn create_agent(&self, _: &AgentConfig) -> Result<(), Error> {
+            Ok(())
+        }
+
+        async fn chat(&self, _: &(), _: &Content, _: &mut Turn) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    fn imported() -> PluginRuntime {
+        PluginRuntime::in_process("quiet", AgentRuntime::new(Quiet)).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_quota_hit_of_duration_max_is_the_longest_backoff_not_zero() {
+        let runtime = imported();
+        runtime.record_quota_hit(Duration::MAX).await;
+        let left = runtime.quota_registry().remaining("quiet").unwrap();
+        assert!(left > MAX_BACKOFF - Duration::from_secs(5), "{left:?}");
+        let backoff = runtime.quota_registry().record_hit("other", Duration::MAX);
+        assert_eq!(backoff, MAX_BACKOFF);
+        let waiting = tokio::time::timeout(Duration::from_millis(100), runtime.wait_for_quota());
+        assert!(
+            waiting.await.is_err(),
+            "wait_for_quota must wait, not return"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn wait_for_wakeup_with_duration_max_waits_for_a_message() {
+        let runtime = std::sync::Arc::new(imported());
+        let agent = runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .unwrap();
+        let idle = tokio::time::timeout(
+            Duration::from_millis(100),
+            runtime.wait_for_wakeup(agent, Duration::MAX),
+        );
+        assert!(idle.await.is_err(), "with no message it keeps waiting");
+        let waiter = {
+            let runtime = runtime.clone();
+            tokio::spawn(async move { runtime.wait_for_wakeup(agent, Duration::MAX).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        runtime.send(agent, &"wake up".into()).await.unwrap();
+        assert_eq!(waiter.await.unwrap(), Ok(true));
+    }
+}

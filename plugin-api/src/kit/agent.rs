@@ -312,10 +312,10 @@ impl<B: AgentBackend> Agent<B> {
             // Recorded and completed under the lock, so whoever sees the handle end or
             // the agent go idle also sees the new history.
             Ok(()) if !stopped => {
-                let answer = sender.text_so_far().to_owned();
                 // Recorded only if the handle took the result: a cancel that lands just
-                // now wins, and then the turn changes nothing.
-                if sender.complete(usage, structured_output) {
+                // now wins, and then the turn changes nothing. The answer in the history
+                // is the turn's own text, shared, not a copy.
+                if let Some(answer) = sender.complete_sharing_text(usage, structured_output) {
                     state
                         .conversation
                         .record_turn(content, answer, usage, compact);
@@ -358,7 +358,7 @@ impl<B: AgentBackend> Agent<B> {
 fn history_of<B: AgentBackend>(agent: &Weak<Agent<B>>) -> Vec<ConversationMessage> {
     agent
         .upgrade()
-        .map(|agent| agent.with_conversation(|conversation| conversation.history.clone()))
+        .map(|agent| agent.with_conversation(|conversation| conversation.history()))
         .unwrap_or_default()
 }
 

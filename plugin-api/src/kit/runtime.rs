@@ -173,7 +173,7 @@ impl<B: AgentBackend> Runtime for AgentRuntime<B> {
     async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
         Ok(self
             .agent(agent_id)?
-            .with_conversation(|conversation| conversation.history.clone()))
+            .with_conversation(|conversation| conversation.history()))
     }
 
     async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
@@ -203,7 +203,7 @@ impl<B: AgentBackend> Runtime for AgentRuntime<B> {
     async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
         Ok(self
             .agent(agent_id)?
-            .with_conversation(|conversation| conversation.last_response.clone()))
+            .with_conversation(|conversation| conversation.last_response()))
     }
 
     async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {

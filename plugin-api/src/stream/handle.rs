@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 
-use super::turn::{EventSource, Read, Turn};
+use super::turn::{Cursor, EventSource, Read, Select, Turn};
 use super::{ChatEvent, ChatResult, Step, ToolCall};
 use crate::types::Error;
 
@@ -43,55 +43,73 @@ impl ChatResponseHandle {
 
     /// Text chunks as they arrive.
     pub fn text_stream(&self) -> EventStream<String> {
-        self.stream(|event| match event {
-            ChatEvent::Text(text) => Some(text.clone()),
-            _ => None,
+        self.stream(Select {
+            event: |event| match event {
+                ChatEvent::Text(text) => Some(text.clone()),
+                _ => None,
+            },
+            text: Some(str::to_owned),
         })
     }
 
     pub fn thoughts(&self) -> EventStream<String> {
-        self.stream(|event| match event {
-            ChatEvent::Thought(text) => Some(text.clone()),
-            _ => None,
+        self.stream(Select {
+            event: |event| match event {
+                ChatEvent::Thought(text) => Some(text.clone()),
+                _ => None,
+            },
+            text: None,
         })
     }
 
     pub fn tool_calls(&self) -> EventStream<ToolCall> {
-        self.stream(|event| match event {
-            ChatEvent::ToolCall(call) => Some(call.clone()),
-            _ => None,
+        self.stream(Select {
+            event: |event| match event {
+                ChatEvent::ToolCall(call) => Some(call.clone()),
+                _ => None,
+            },
+            text: None,
         })
     }
 
     pub fn steps(&self) -> EventStream<Step> {
-        self.stream(|event| match event {
-            ChatEvent::Step(step) => Some(step.clone()),
-            _ => None,
+        self.stream(Select {
+            event: |event| match event {
+                ChatEvent::Step(step) => Some(step.clone()),
+                _ => None,
+            },
+            text: None,
         })
     }
 
     /// Every event in order: the full timeline of the turn.
     pub fn events(&self) -> EventStream<ChatEvent> {
-        self.stream(|event| Some(event.clone()))
+        self.stream(Select {
+            event: |event| Some(event.clone()),
+            text: Some(|chunk| ChatEvent::Text(chunk.to_owned())),
+        })
     }
 
-    fn stream<T>(&self, select: fn(&ChatEvent) -> Option<T>) -> EventStream<T> {
+    fn stream<T>(&self, select: Select<T>) -> EventStream<T> {
         EventStream {
             turn: self.turn.clone(),
-            cursor: 0,
+            cursor: Cursor::default(),
             select,
         }
     }
 
     /// Waits for the end of the turn: the whole text, the usage and any structured output.
     pub async fn text(&self) -> Result<ChatResult, Error> {
-        let mut cursor = 0;
+        let mut cursor = Cursor::default();
+        let skip_all = Select {
+            event: |_| None::<()>,
+            text: None,
+        };
         poll_fn(|cx| loop {
-            match self.turn.poll_read(&mut cursor, |_| None::<()>, cx) {
+            match self.turn.poll_read(&mut cursor, &skip_all, cx) {
                 Poll::Ready(Read::End) => {
-                    let state = self.turn.lock();
-                    let outcome = state.outcome.clone();
-                    return Poll::Ready(outcome.unwrap_or(Err(Error::ChannelClosed)));
+                    let result = self.turn.lock().result();
+                    return Poll::Ready(result.unwrap_or(Err(Error::ChannelClosed)));
                 }
                 Poll::Ready(Read::Event(())) => continue,
                 Poll::Pending => return Poll::Pending,
@@ -120,8 +138,8 @@ impl Drop for ChatResponseHandle {
 /// One reader of a turn: a `Stream` of the events its filter selects.
 pub struct EventStream<T> {
     turn: Arc<Turn>,
-    cursor: usize,
-    select: fn(&ChatEvent) -> Option<T>,
+    cursor: Cursor,
+    select: Select<T>,
 }
 
 impl<T> Stream for EventStream<T> {
@@ -130,7 +148,7 @@ impl<T> Stream for EventStream<T> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
         this.turn
-            .poll_read(&mut this.cursor, this.select, cx)
+            .poll_read(&mut this.cursor, &this.select, cx)
             .map(|read| match read {
                 Read::Event(item) => Some(item),
                 Read::End => None,

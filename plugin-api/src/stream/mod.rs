@@ -3,6 +3,8 @@
 //! One turn is one shared, append-only log of [`ChatEvent`]s plus a final outcome. Every
 //! reader (the text stream, the thoughts stream, the full timeline, `text()`) is its own
 //! cursor into that log, so an unread stream never holds back the others or the backend.
+//! Text stays packed in the log ([`TextBatch`]) and is held once: the result's text is
+//! built from it when asked for, and a plugin shares its batches with the host.
 
 mod event;
 mod handle;
@@ -16,9 +18,9 @@ pub use handle::{ChatResponseHandle, EventStream};
 pub use sender::{Cancellation, ChatEventSender};
 pub use text_batch::TextBatch;
 
-pub(crate) use text_batch::split_chunks;
+pub(crate) use text_batch::{Packed, PackedTexts, SharedText};
 
-pub(crate) use turn::{Entry, EventSource, SourceBatch};
+pub(crate) use turn::{Ended, Entry, EventSource, SourceBatch, COALESCE_BYTES};
 
 /// A connected pair: the backend keeps the sender, the application gets the handle.
 pub fn channel() -> (ChatEventSender, ChatResponseHandle) {

@@ -1,9 +1,10 @@
 use std::future::poll_fn;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use super::turn::Turn;
+use super::text_batch::SharedText;
+use super::turn::{Ended, Turn};
 use super::{ChatEvent, ChatResult, Step, TextBatch, ToolCall};
 use crate::types::{Error, UsageMetadata};
 
@@ -13,16 +14,20 @@ use crate::types::{Error, UsageMetadata};
 /// returns `false` once the turn has ended (finished, cancelled, or its handle dropped), so
 /// a backend can stop early. Dropping an unfinished sender ends the turn with
 /// `Error::Stream`, or `Error::BackendError` when the drop comes from a panic.
+///
+/// Text is written once, into the turn's log, packed; the result's text is built from it
+/// when asked for, and `text_so_far` only once it is called.
 pub struct ChatEventSender {
     turn: Arc<Turn>,
-    text: String,
+    /// The text written, built on the first `text_so_far` and kept up to date after it.
+    so_far: OnceLock<String>,
 }
 
 impl ChatEventSender {
     pub(crate) fn new(turn: Arc<Turn>) -> Self {
         ChatEventSender {
             turn,
-            text: String::new(),
+            so_far: OnceLock::new(),
         }
     }
 
@@ -30,20 +35,25 @@ impl ChatEventSender {
         self.turn.push(event)
     }
 
+    /// Keeps `text_so_far` up to date, if it was ever asked for.
+    fn note(&mut self, text: &str) {
+        if let Some(so_far) = self.so_far.get_mut() {
+            so_far.push_str(text);
+        }
+    }
+
     /// A text chunk; it also becomes part of `ChatResult::text`.
     pub fn text(&mut self, chunk: impl Into<String>) -> bool {
         let chunk = chunk.into();
-        self.text.push_str(&chunk);
-        self.turn.push(ChatEvent::Text(chunk))
+        self.note(&chunk);
+        self.turn.push_text([chunk.as_str()])
     }
 
     /// Several text chunks at once: one lock and one wake-up for the batch.
     pub fn texts(&mut self, chunks: impl IntoIterator<Item = String>) -> bool {
-        let text = &mut self.text;
-        self.turn.push_many(chunks.into_iter().map(|chunk| {
-            text.push_str(&chunk);
-            ChatEvent::Text(chunk)
-        }))
+        let chunks: Vec<String> = chunks.into_iter().collect();
+        chunks.iter().for_each(|chunk| self.note(chunk));
+        self.turn.push_text(chunks.iter().map(String::as_str))
     }
 
     pub fn thought(&self, text: impl Into<String>) -> bool {
@@ -67,46 +77,58 @@ impl ChatEventSender {
 
     /// The text written so far.
     pub fn text_so_far(&self) -> &str {
-        &self.text
+        self.so_far.get_or_init(|| self.turn.text())
     }
 
     /// Ends the turn well; its text is every chunk written. Returns `false` if the turn
     /// had already ended (cancelled), in which case the result is dropped.
-    pub fn complete(mut self, usage: UsageMetadata, structured_output: Option<Value>) -> bool {
-        let text = std::mem::take(&mut self.text);
-        self.finish(Ok(ChatResult {
-            text,
-            usage,
-            structured_output,
-        }))
+    pub fn complete(self, usage: UsageMetadata, structured_output: Option<Value>) -> bool {
+        self.turn
+            .finish_with(None, Ok(Self::ended(usage, structured_output)))
+    }
+
+    /// Like [`complete`](Self::complete), and hands back the text, shared with the log
+    /// rather than copied; `None` if the turn had already ended.
+    pub(crate) fn complete_sharing_text(
+        self,
+        usage: UsageMetadata,
+        structured_output: Option<Value>,
+    ) -> Option<SharedText> {
+        self.turn
+            .finish_sharing_text(Ok(Self::ended(usage, structured_output)))
+    }
+
+    fn ended(usage: UsageMetadata, structured_output: Option<Value>) -> Ended {
+        Ended {
+            result: ChatResult {
+                text: String::new(),
+                usage,
+                structured_output,
+            },
+            text_from_chunks: true,
+        }
     }
 
     /// A batch of text chunks, kept packed: no allocation per chunk on this thread.
     pub fn text_batch(&mut self, batch: TextBatch) -> bool {
-        self.text.push_str(batch.as_str());
+        self.note(batch.as_str());
         self.turn.push_texts(batch)
     }
 
     /// Ends the turn well with its last text chunks, waking readers once for both.
     pub fn complete_with_texts(
-        mut self,
+        self,
         last: TextBatch,
         usage: UsageMetadata,
         structured_output: Option<Value>,
     ) -> bool {
-        let mut text = std::mem::take(&mut self.text);
-        text.push_str(last.as_str());
-        let result = ChatResult {
-            text,
-            usage,
-            structured_output,
-        };
-        self.turn.finish_with(Some(last), Ok(result))
+        self.turn
+            .finish_with(Some(last), Ok(Self::ended(usage, structured_output)))
     }
 
     /// Ends the turn with exactly this outcome; `false` if it had already ended.
     pub fn finish(self, outcome: Result<ChatResult, Error>) -> bool {
-        self.turn.finish(outcome)
+        self.turn.finish(outcome.map(Ended::given))
     }
 
     /// True once the application cancelled the turn or dropped its handle.

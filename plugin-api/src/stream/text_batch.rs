@@ -1,12 +1,53 @@
 //! Many text chunks in one buffer: how a backend hands over a burst of chunks without
-//! one allocation per chunk on its own thread. The batch crosses the plugin boundary
-//! whole; chunks become separate events only where they are read.
+//! one allocation per chunk. A turn's log keeps text this way from the backend to the
+//! application's readers: it crosses the plugin boundary whole and shared (the plugin
+//! keeps the same buffer for its history), and chunks become strings only when read.
+
+use std::sync::Arc;
 
 /// Text chunks packed end to end, with where each one ends.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Default)]
 pub struct TextBatch {
-    buffer: String,
-    ends: Vec<u32>,
+    storage: Storage,
+}
+
+/// Where a batch's bytes live. Only an owned batch grows; the others are shared and
+/// never change, so several owners (a plugin's history, the host's handle) hold one copy.
+enum Storage {
+    Owned(Packed),
+    /// Frozen on this side of the boundary, shared with whoever took it.
+    Frozen(Arc<Packed>),
+    /// Lent by the other side of the boundary, released when dropped.
+    Foreign(Box<dyn PackedTexts>),
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage::Owned(Packed::default())
+    }
+}
+
+/// The bytes and chunk ends of a batch.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Packed {
+    pub buffer: String,
+    pub ends: Vec<u32>,
+}
+
+/// Packed chunks that live elsewhere (the other side of the plugin boundary).
+pub(crate) trait PackedTexts: Send + Sync {
+    fn buffer(&self) -> &str;
+    fn ends(&self) -> &[u32];
+}
+
+impl PackedTexts for Packed {
+    fn buffer(&self) -> &str {
+        &self.buffer
+    }
+
+    fn ends(&self) -> &[u32] {
+        &self.ends
+    }
 }
 
 impl TextBatch {
@@ -15,57 +56,183 @@ impl TextBatch {
     }
 
     pub fn with_capacity(bytes: usize, chunks: usize) -> Self {
-        TextBatch {
+        TextBatch::owned(Packed {
             buffer: String::with_capacity(bytes),
             ends: Vec::with_capacity(chunks),
+        })
+    }
+
+    fn owned(packed: Packed) -> Self {
+        TextBatch {
+            storage: Storage::Owned(packed),
+        }
+    }
+
+    pub(crate) fn foreign(texts: Box<dyn PackedTexts>) -> Self {
+        TextBatch {
+            storage: Storage::Foreign(texts),
+        }
+    }
+
+    /// The batch, made owned (copied) if it is shared, so it can grow.
+    fn packed_mut(&mut self) -> &mut Packed {
+        if !matches!(self.storage, Storage::Owned(_)) {
+            let copy = Packed {
+                buffer: self.as_str().to_owned(),
+                ends: self.ends().to_vec(),
+            };
+            self.storage = Storage::Owned(copy);
+        }
+        match &mut self.storage {
+            Storage::Owned(packed) => packed,
+            _ => unreachable!("made owned just above"),
         }
     }
 
     /// Appends one chunk (a copy of its bytes, no allocation of its own).
     pub fn push(&mut self, chunk: &str) {
-        self.buffer.push_str(chunk);
-        self.ends
-            .push(u32::try_from(self.buffer.len()).unwrap_or(u32::MAX));
+        let packed = self.packed_mut();
+        packed.buffer.push_str(chunk);
+        packed
+            .ends
+            .push(u32::try_from(packed.buffer.len()).unwrap_or(u32::MAX));
     }
 
     /// Appends every chunk of `other`, in order.
     pub fn append(&mut self, other: &TextBatch) {
-        let offset = self.buffer.len();
-        self.buffer.push_str(&other.buffer);
-        self.ends.extend(
+        let packed = self.packed_mut();
+        let offset = packed.buffer.len();
+        packed.buffer.push_str(other.as_str());
+        packed.ends.extend(
             other
-                .ends
+                .ends()
                 .iter()
                 .map(|&end| u32::try_from(offset + end as usize).unwrap_or(u32::MAX)),
         );
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.ends().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.ends().is_empty()
     }
 
     /// All the chunks, concatenated.
     pub fn as_str(&self) -> &str {
-        &self.buffer
+        match &self.storage {
+            Storage::Owned(packed) => &packed.buffer,
+            Storage::Frozen(packed) => &packed.buffer,
+            Storage::Foreign(texts) => texts.buffer(),
+        }
+    }
+
+    fn ends(&self) -> &[u32] {
+        match &self.storage {
+            Storage::Owned(packed) => &packed.ends,
+            Storage::Frozen(packed) => &packed.ends,
+            Storage::Foreign(texts) => texts.ends(),
+        }
     }
 
     pub fn chunks(&self) -> impl Iterator<Item = &str> {
-        split_chunks(&self.buffer, &self.ends)
+        split_chunks(self.as_str(), self.ends())
     }
 
-    pub(crate) fn into_parts(self) -> (String, Vec<u32>) {
-        (self.buffer, self.ends)
+    /// Chunk `index`, which starts at byte `start` (the end of the chunk before it), and
+    /// where it ends. Offsets from a broken peer give empty chunks, never panics.
+    pub(crate) fn chunk_at(&self, index: usize, start: usize) -> (&str, usize) {
+        let buffer = self.as_str();
+        let start = start.min(buffer.len());
+        let end = self
+            .ends()
+            .get(index)
+            .map_or(start, |&end| (end as usize).clamp(start, buffer.len()));
+        (buffer.get(start..end).unwrap_or_default(), end)
+    }
+
+    /// Whether this batch can still grow (it was not shared yet).
+    pub(crate) fn is_owned(&self) -> bool {
+        matches!(self.storage, Storage::Owned(_))
+    }
+
+    /// Shares the batch from now on: it stops growing, and the result is the same bytes.
+    /// A foreign batch is copied (it never happens on the side that freezes).
+    pub(crate) fn freeze(&mut self) -> Arc<Packed> {
+        let shared = match std::mem::take(&mut self.storage) {
+            // Shared batches live as long as the answer: give back the room to grow.
+            Storage::Owned(mut packed) => {
+                packed.buffer.shrink_to_fit();
+                packed.ends.shrink_to_fit();
+                Arc::new(packed)
+            }
+            Storage::Frozen(shared) => shared,
+            Storage::Foreign(texts) => Arc::new(Packed {
+                buffer: texts.buffer().to_owned(),
+                ends: texts.ends().to_vec(),
+            }),
+        };
+        self.storage = Storage::Frozen(shared.clone());
+        shared
+    }
+}
+
+impl Clone for TextBatch {
+    /// A clone shares a frozen batch and copies any other.
+    fn clone(&self) -> Self {
+        match &self.storage {
+            Storage::Frozen(shared) => TextBatch {
+                storage: Storage::Frozen(shared.clone()),
+            },
+            _ => TextBatch::owned(Packed {
+                buffer: self.as_str().to_owned(),
+                ends: self.ends().to_vec(),
+            }),
+        }
+    }
+}
+
+impl PartialEq for TextBatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str() && self.ends() == other.ends()
+    }
+}
+
+impl Eq for TextBatch {}
+
+impl std::fmt::Debug for TextBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.chunks()).finish()
+    }
+}
+
+/// A turn's whole answer as the batches it was written in, shared with the turn's log:
+/// how the kit's history keeps an answer without a copy of its own.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedText {
+    parts: Vec<Arc<Packed>>,
+}
+
+impl SharedText {
+    pub(crate) fn new(parts: Vec<Arc<Packed>>) -> Self {
+        SharedText { parts }
+    }
+
+    /// The text, in one string of its own.
+    pub(crate) fn to_text(&self) -> String {
+        let mut text = String::with_capacity(self.parts.iter().map(|p| p.buffer.len()).sum());
+        self.parts
+            .iter()
+            .for_each(|part| text.push_str(&part.buffer));
+        text
     }
 }
 
 /// The chunks of a packed buffer, also of one that crossed the boundary (read in place,
 /// not rebuilt into a batch). Offsets that do not fall on character boundaries (only
 /// from a broken peer) yield empty chunks rather than panics.
-pub(crate) fn split_chunks<'a>(buffer: &'a str, ends: &'a [u32]) -> impl Iterator<Item = &'a str> {
+fn split_chunks<'a>(buffer: &'a str, ends: &'a [u32]) -> impl Iterator<Item = &'a str> {
     let mut start = 0usize;
     ends.iter().map(move |&end| {
         let end = (end as usize).clamp(start, buffer.len());
@@ -102,6 +269,26 @@ mod tests {
         second.push("d");
         first.append(&second);
         assert_eq!(first.chunks().collect::<Vec<_>>(), ["ab", "ç", "d"]);
+    }
+
+    #[test]
+    fn a_frozen_batch_is_shared_and_still_reads_the_same() {
+        let mut batch = TextBatch::new();
+        batch.push("ab");
+        batch.push("c");
+        let shared = batch.freeze();
+        assert!(!batch.is_owned());
+        assert_eq!(shared.buffer, "abc");
+        assert_eq!(batch.chunk_at(0, 0), ("ab", 2));
+        assert_eq!(batch.chunk_at(1, 2), ("c", 3));
+        batch.push("d");
+        assert!(batch.is_owned(), "a frozen batch grows as a copy");
+        assert_eq!(batch.chunks().collect::<Vec<_>>(), ["ab", "c", "d"]);
+        assert_eq!(shared.buffer, "abc");
+        assert_eq!(
+            SharedText::new(vec![shared.clone(), shared]).to_text(),
+            "abcabc"
+        );
     }
 
     #[test]

@@ -5,10 +5,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
+use super::text_batch::{Packed, SharedText};
 use super::{ChatEvent, ChatResult, TextBatch};
 use crate::types::Error;
 
-pub(crate) type Outcome = Result<ChatResult, Error>;
+/// How a turn ended well: its result, whose text may be left to the log.
+#[derive(Debug, Clone)]
+pub(crate) struct Ended {
+    pub result: ChatResult,
+    /// The text is every text chunk written (the log's text batches), concatenated; it
+    /// is built only when asked for, so the answer is held once.
+    pub text_from_chunks: bool,
+}
+
+impl Ended {
+    pub(crate) fn given(result: ChatResult) -> Self {
+        Ended {
+            result,
+            text_from_chunks: false,
+        }
+    }
+}
+
+pub(crate) type Outcome = Result<Ended, Error>;
 
 /// Where a host-side turn gets its events from: a stream inside a plugin.
 pub(crate) trait EventSource: Send {
@@ -16,26 +35,33 @@ pub(crate) trait EventSource: Send {
     fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<SourceBatch>;
 }
 
-/// One entry of a turn's log: an event, or a batch of text chunks that stays packed until
-/// a reader reaches it (it then counts as one event per chunk).
+/// One entry of a turn's log: an event, or text chunks kept packed (each chunk counts as
+/// one event for readers, who read it in place).
 pub(crate) enum Entry {
     Event(ChatEvent),
     Texts(TextBatch),
 }
 
-impl Entry {
-    fn events(&self) -> usize {
-        match self {
-            Entry::Event(_) => 1,
-            Entry::Texts(batch) => batch.len(),
-        }
-    }
-}
-
 /// What one pull from an [`EventSource`] brought.
 pub(crate) struct SourceBatch {
-    pub events: Vec<ChatEvent>,
+    pub entries: Vec<Entry>,
     pub outcome: Option<Outcome>,
+}
+
+/// Where a reader is in the log: an entry, and inside a text batch, a chunk and the byte
+/// it starts at.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Cursor {
+    entry: usize,
+    chunk: usize,
+    byte: usize,
+}
+
+/// What a reader takes from the log: items made from events, and from text chunks
+/// (`None`: the reader skips text, a batch at a time).
+pub(crate) struct Select<T> {
+    pub event: fn(&ChatEvent) -> Option<T>,
+    pub text: Option<fn(&str) -> T>,
 }
 
 pub(crate) struct Turn {
@@ -48,11 +74,15 @@ pub(crate) struct Turn {
 }
 
 pub(crate) struct TurnState {
-    /// `events[0]` is event number `base`; only a plugin-side export drains events.
-    /// Every entry before a reader's cursor is a single event (readers unpack batches
-    /// they reach), so a cursor is also an index.
+    /// `events[0]` is entry number `base`; only a plugin-side export drains entries.
     events: VecDeque<Entry>,
     base: usize,
+    /// The text batches an export has taken, oldest first, shared with the other side:
+    /// with the log's own, the turn's whole text.
+    drained: Vec<Arc<Packed>>,
+    /// The export waits for the growing text batch to fill (see `poll_take_batch`):
+    /// writes then wake it only once the batch is big enough.
+    coalescing: bool,
     pub(crate) outcome: Option<Outcome>,
     pub(crate) cancelled: bool,
     /// The writer's tasks waiting for cancellation.
@@ -61,6 +91,57 @@ pub(crate) struct TurnState {
     cancel_hooks: Vec<Box<dyn FnOnce() + Send>>,
     source: Option<Box<dyn EventSource>>,
 }
+
+impl TurnState {
+    /// Every text chunk written, in order, as shared parts (freezing the log's batches).
+    fn share_text(&mut self) -> SharedText {
+        let mut parts = self.drained.clone();
+        for entry in &mut self.events {
+            if let Entry::Texts(batch) = entry {
+                parts.push(batch.freeze());
+            }
+        }
+        SharedText::new(parts)
+    }
+
+    /// Every text chunk written, concatenated into a string of its own.
+    pub(crate) fn text(&self) -> String {
+        let batches = || {
+            self.events.iter().filter_map(|entry| match entry {
+                Entry::Texts(batch) => Some(batch.as_str()),
+                Entry::Event(_) => None,
+            })
+        };
+        let drained = self.drained.iter().map(|part| part.buffer.as_str());
+        let size =
+            drained.clone().map(str::len).sum::<usize>() + batches().map(str::len).sum::<usize>();
+        let mut text = String::with_capacity(size);
+        drained
+            .chain(batches())
+            .for_each(|part| text.push_str(part));
+        text
+    }
+
+    /// The result an outcome stands for, with its text built if it was left to the log.
+    pub(crate) fn result(&self) -> Option<Result<ChatResult, Error>> {
+        Some(match self.outcome.as_ref()? {
+            Ok(ended) => {
+                let mut result = ended.result.clone();
+                if ended.text_from_chunks {
+                    result.text = self.text();
+                }
+                Ok(result)
+            }
+            Err(error) => Err(error.clone()),
+        })
+    }
+}
+
+/// How many bytes of text a plugin-side export waits for before it takes a growing text
+/// batch on its own (it never waits longer than its flush window, see `chat_stream`).
+/// Fewer, bigger crossings: each costs a few hundred bytes of bookkeeping on both sides,
+/// which for tiny chunks read as fast as they come was several times the text itself.
+pub(crate) const COALESCE_BYTES: usize = 4096;
 
 /// What a reader found at its cursor.
 pub(crate) enum Read<T> {
@@ -77,6 +158,8 @@ impl Turn {
                 // the turn, not by the backend thread that writes it.
                 events: VecDeque::with_capacity(2),
                 base: 0,
+                drained: Vec::new(),
+                coalescing: false,
                 outcome: None,
                 cancelled: false,
                 cancel_waiters: Vec::new(),
@@ -154,6 +237,43 @@ impl Turn {
         kept
     }
 
+    /// Appends text chunks to the log's last batch while it can grow (else to a new one):
+    /// no allocation per chunk, and one entry however many chunks come before a reader.
+    pub(crate) fn push_text<'a>(&self, chunks: impl IntoIterator<Item = &'a str>) -> bool {
+        let wake = {
+            let mut state = self.lock();
+            if state.outcome.is_some() {
+                return false;
+            }
+            let growing = matches!(
+                state.events.back(),
+                Some(Entry::Texts(batch)) if batch.is_owned()
+            );
+            if !growing {
+                state.events.push_back(Entry::Texts(TextBatch::new()));
+            }
+            let mut full = false;
+            if let Some(Entry::Texts(batch)) = state.events.back_mut() {
+                chunks.into_iter().for_each(|chunk| batch.push(chunk));
+                full = batch.as_str().len() >= COALESCE_BYTES;
+            }
+            // A new entry behind one the export waits on is news too.
+            if full || !growing {
+                state.coalescing = false;
+            }
+            !state.coalescing
+        };
+        if wake {
+            self.wake_readers();
+        }
+        true
+    }
+
+    /// Every text chunk written so far, in a string of its own.
+    pub(crate) fn text(&self) -> String {
+        self.lock().text()
+    }
+
     /// Runs `hook` when the turn is cancelled (at once if it already was); never if it
     /// ends otherwise.
     pub(crate) fn on_cancel(&self, hook: Box<dyn FnOnce() + Send>) {
@@ -173,21 +293,36 @@ impl Turn {
 
     /// Appends the last text and sets the outcome under one lock, with one wake-up.
     pub(crate) fn finish_with(&self, last: Option<TextBatch>, outcome: Outcome) -> bool {
-        let source = {
+        self.end(last, outcome, false).is_some()
+    }
+
+    /// Ends the turn well, its text left to the log, and hands back that text shared
+    /// (for a history); `None` if the turn had already ended.
+    pub(crate) fn finish_sharing_text(&self, outcome: Outcome) -> Option<SharedText> {
+        self.end(None, outcome, true)
+    }
+
+    fn end(&self, last: Option<TextBatch>, outcome: Outcome, share: bool) -> Option<SharedText> {
+        let (source, shared) = {
             let mut state = self.lock();
             if state.outcome.is_some() {
-                return false;
+                return None;
             }
             if let Some(batch) = last.filter(|batch| !batch.is_empty()) {
                 state.events.push_back(Entry::Texts(batch));
             }
+            let shared = if share {
+                state.share_text()
+            } else {
+                SharedText::default()
+            };
             state.outcome = Some(outcome);
             state.cancel_hooks.clear();
-            state.source.take()
+            (state.source.take(), shared)
         };
         drop(source);
         self.wake_readers_of_end();
-        true
+        Some(shared)
     }
 
     /// Marks the turn cancelled: readers end with `Error::Cancelled` and the writer is told.
@@ -231,26 +366,53 @@ impl Turn {
         }
     }
 
-    /// Reads the first event at or after `cursor` that `select` accepts, advancing `cursor`.
+    /// Reads the first item at or after `cursor` that `select` accepts, advancing `cursor`.
     pub(crate) fn poll_read<T>(
         self: &Arc<Self>,
-        cursor: &mut usize,
-        select: fn(&ChatEvent) -> Option<T>,
+        cursor: &mut Cursor,
+        select: &Select<T>,
         cx: &mut Context<'_>,
     ) -> Poll<Read<T>> {
         loop {
-            let mut state = self.lock();
-            *cursor = (*cursor).max(state.base);
+            let state = self.lock();
+            if cursor.entry < state.base {
+                *cursor = Cursor {
+                    entry: state.base,
+                    ..Cursor::default()
+                };
+            }
             loop {
-                let index = *cursor - state.base;
+                let index = cursor.entry - state.base;
+                let last = index + 1 == state.events.len();
                 match state.events.get(index) {
                     None => break,
-                    Some(Entry::Texts(_)) => unpack_at(&mut state.events, index),
                     Some(Entry::Event(event)) => {
-                        *cursor += 1;
-                        if let Some(item) = select(event) {
+                        cursor.entry += 1;
+                        if let Some(item) = (select.event)(event) {
                             return Poll::Ready(Read::Event(item));
                         }
+                    }
+                    Some(Entry::Texts(batch)) => {
+                        if cursor.chunk < batch.len() {
+                            let Some(text) = select.text else {
+                                cursor.chunk = batch.len();
+                                cursor.byte = batch.as_str().len();
+                                continue;
+                            };
+                            let (chunk, end) = batch.chunk_at(cursor.chunk, cursor.byte);
+                            cursor.chunk += 1;
+                            cursor.byte = end;
+                            return Poll::Ready(Read::Event(text(chunk)));
+                        }
+                        // The last batch may still grow: stay at its end until another
+                        // entry follows.
+                        if last {
+                            break;
+                        }
+                        *cursor = Cursor {
+                            entry: cursor.entry + 1,
+                            ..Cursor::default()
+                        };
                     }
                 }
             }
@@ -277,9 +439,7 @@ impl Turn {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(batch) => batch,
         };
-        state
-            .events
-            .extend(batch.events.into_iter().map(Entry::Event));
+        state.events.extend(batch.entries);
         let finished_source = match batch.outcome {
             Some(outcome) => {
                 state.outcome = Some(outcome);
@@ -290,6 +450,12 @@ impl Turn {
         drop(state);
         drop(finished_source);
         Poll::Ready(())
+    }
+
+    /// How many entries the log holds (a text batch counts once): for tests.
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> usize {
+        self.lock().events.len()
     }
 
     /// Whether the turn has ended, pulling what a source already has without waiting.
@@ -307,24 +473,48 @@ impl Turn {
 
     /// Moves out up to `max` unread entries for a plugin-side export, which is the turn's
     /// only reader; the outcome comes along once every entry has been taken. Text
-    /// batches leave packed: the host unpacks them, on its own threads.
+    /// batches leave packed and shared: the turn keeps them as part of its text.
+    ///
+    /// With `min_text` above zero, a lone text batch that can still grow and holds fewer
+    /// bytes is left to fill: `Pending`, with `*small` set, and writes wake the export only
+    /// once it holds `min_text` bytes ([`COALESCE_BYTES`]); any other entry, or the end of
+    /// the turn, wakes it at once.
     pub(crate) fn poll_take_batch(
         &self,
         max: usize,
+        min_text: usize,
+        small: &mut bool,
         cx: &mut Context<'_>,
     ) -> Poll<(Vec<Entry>, Option<Outcome>)> {
+        let wait = |state: &TurnState| {
+            let lone_small_text = state.events.len() == 1
+                && matches!(
+                    state.events.front(),
+                    Some(Entry::Texts(batch)) if batch.is_owned() && batch.as_str().len() < min_text
+                );
+            state.outcome.is_none() && (state.events.is_empty() || lone_small_text)
+        };
         let mut state = self.lock();
-        if state.events.is_empty() && state.outcome.is_none() {
+        if wait(&state) {
             drop(state);
             self.register_reader(cx.waker());
             state = self.lock();
-            if state.events.is_empty() && state.outcome.is_none() {
+            if wait(&state) {
+                *small = !state.events.is_empty();
+                state.coalescing = *small;
                 return Poll::Pending;
             }
         }
+        state.coalescing = false;
         let count = state.events.len().min(max.max(1));
-        let entries: Vec<Entry> = state.events.drain(..count).collect();
-        state.base += entries.iter().map(Entry::events).sum::<usize>();
+        let mut entries: Vec<Entry> = state.events.drain(..count).collect();
+        for entry in &mut entries {
+            if let Entry::Texts(batch) = entry {
+                let shared = batch.freeze();
+                state.drained.push(shared);
+            }
+        }
+        state.base += count;
         let outcome = if state.events.is_empty() {
             state.outcome.clone()
         } else {
@@ -342,17 +532,4 @@ impl Wake for Turn {
     fn wake_by_ref(self: &Arc<Self>) {
         self.wake_readers();
     }
-}
-
-/// Replaces the text batch at `index` with one event per chunk, in place.
-fn unpack_at(events: &mut VecDeque<Entry>, index: usize) {
-    let mut tail = events.split_off(index);
-    if let Some(Entry::Texts(batch)) = tail.pop_front() {
-        events.extend(
-            batch
-                .chunks()
-                .map(|chunk| Entry::Event(ChatEvent::Text(chunk.to_owned()))),
-        );
-    }
-    events.append(&mut tail);
 }

@@ -80,7 +80,7 @@ impl AgentBackend for MockBackend {
     ) -> Result<(), Error> {
         let options = &self.options;
         let number = turn.number();
-        let user_text = content.to_text();
+        let user_text = reply::user_text(content);
         turn.step(0, "received")?;
         self.check_failures(&user_text, turn)?;
 
@@ -93,18 +93,22 @@ impl AgentBackend for MockBackend {
         }
         turn.step(1, "answering")?;
 
-        let answer = reply::compose_answer(content, options.scripted_replies(), number - 1);
-        let chunks = reply::split_into_chunks(&answer, settings.chunk_chars);
-        for (index, chunk) in chunks.into_iter().enumerate() {
+        // The answer streams straight from the message: no copy of it is made here.
+        let answer =
+            reply::compose_answer(content, &user_text, options.scripted_replies(), number - 1);
+        let chunks = reply::chunks(answer.parts(), settings.chunk_chars);
+        for (index, chunk) in chunks.enumerate() {
             if index > 0 {
                 pause(settings.chunk_delay).await;
             }
             turn.text(chunk)?;
         }
 
-        turn.usage(reply::usage_for(&user_text, &answer, thought.as_deref()))?;
+        let words = answer.word_count();
+        turn.usage(reply::usage_for(&user_text, words, thought.as_deref()))?;
         if let Some(schema) = &settings.response_schema {
-            turn.set_structured_output(reply::structured_output(schema, &answer, number));
+            let output = reply::structured_output(schema, turn.text_so_far(), number);
+            turn.set_structured_output(output);
         }
         let compact_every = options.compact_every;
         if compact_every > 0 && (turn.completed_turns() + 1) % compact_every == 0 {

@@ -1,25 +1,38 @@
 //! The `[backends.mock]` options, and the per-agent settings derived from them.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use agent_plugin_api::{AgentConfig, BackoffPolicy, Error};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Help for every option, one per line, shown by `agent-host inspect mock`.
+/// The accepted values of each numeric option, inclusive; a value outside is refused
+/// by name. Wide enough for any test, narrow enough that no value stalls a stream or
+/// overflows a deadline.
+pub const CHUNK_CHARS: RangeInclusive<u64> = 1..=1_000_000;
+pub const CHUNK_DELAY_MS: RangeInclusive<u64> = 0..=60_000;
+pub const QUOTA_EVERY: RangeInclusive<u64> = 0..=1_000_000;
+pub const QUOTA_RETRY_AFTER_MS: RangeInclusive<u64> = 0..=86_400_000;
+pub const COMPACT_EVERY: RangeInclusive<u64> = 0..=1_000_000;
+pub const BACKOFF_BASE_MS: RangeInclusive<u64> = 0..=86_400_000;
+pub const BACKOFF_CAP_MS: RangeInclusive<u64> = 0..=86_400_000;
+
+/// Help for every option, one per line, shown by `agent-host inspect mock`. The ranges
+/// are the constants above (a test keeps them in step).
 pub const OPTIONS_HELP: &str = "\
 reply = \"echo\" | \"scripted\": echo the user's text, or answer from `replies` (default \"echo\"; a non-empty `replies` implies \"scripted\")
 replies = [\"...\"]: scripted answers; turn i of an agent answers replies[i % len] (default [])
-chunk_chars = N: the answer streams in chunks of at most N characters, N >= 1 (default 8; per agent: extras.chunk_chars)
-chunk_delay_ms = N: pause before every chunk after the first (default 20; per agent: extras.chunk_delay_ms)
+chunk_chars = N: the answer streams in chunks of at most N characters, 1..=1000000 (default 8; per agent: extras.chunk_chars)
+chunk_delay_ms = N: pause before every chunk after the first, 0..=60000 (default 20; per agent: extras.chunk_delay_ms)
 thoughts = true | false: emit a thought event in every turn (default true)
-quota_every = N: every Nth turn of an agent fails with a quota error and records a quota hit; 0 = never (default 0)
-quota_retry_after_ms = N: the retry_after of those quota errors (default 1000)
-compact_every = N: record a compaction index after every N completed turns; 0 = never (default 0)
+quota_every = N: every Nth turn of an agent fails with a quota error and records a quota hit; 0 = never, 0..=1000000 (default 0)
+quota_retry_after_ms = N: the retry_after of those quota errors, 0..=86400000 (default 1000)
+compact_every = N: record a compaction index after every N completed turns; 0 = never, 0..=1000000 (default 0)
 fail_on = \"WORD\": a message containing WORD fails with a backend error; \"\" = never (default \"FAIL\")
-api_key = \"KEY\": the key this runtime's quota backoff is kept under (default \"mock\")
-backoff_base_ms = N: quota backoff after a first hit with no retry_after (default 1000)
-backoff_cap_ms = N: quota backoff never grows past this (default 60000)";
+api_key = \"KEY\": the key this runtime's quota backoff is kept under, not empty (default \"mock\")
+backoff_base_ms = N: quota backoff after a first hit with no retry_after, 0..=86400000 and at most backoff_cap_ms (default 1000)
+backoff_cap_ms = N: quota backoff never grows past this, 0..=86400000 (default 60000)";
 
 /// How answers are made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -82,8 +95,29 @@ impl Default for MockOptions {
 impl MockOptions {
     /// Checks the values serde cannot: each error names the offending option.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.chunk_chars == 0 {
-            return Err(invalid("option `chunk_chars` must be at least 1"));
+        let numbers = [
+            (
+                "chunk_chars",
+                u64::try_from(self.chunk_chars).unwrap_or(u64::MAX),
+                CHUNK_CHARS,
+            ),
+            ("chunk_delay_ms", self.chunk_delay_ms, CHUNK_DELAY_MS),
+            ("quota_every", u64::from(self.quota_every), QUOTA_EVERY),
+            (
+                "quota_retry_after_ms",
+                self.quota_retry_after_ms,
+                QUOTA_RETRY_AFTER_MS,
+            ),
+            (
+                "compact_every",
+                u64::from(self.compact_every),
+                COMPACT_EVERY,
+            ),
+            ("backoff_base_ms", self.backoff_base_ms, BACKOFF_BASE_MS),
+            ("backoff_cap_ms", self.backoff_cap_ms, BACKOFF_CAP_MS),
+        ];
+        for (name, value, range) in numbers {
+            in_range(&format!("option `{name}`"), value, &range)?;
         }
         if self.reply == ReplyMode::Scripted && self.replies.is_empty() {
             return Err(invalid(
@@ -135,15 +169,13 @@ impl AgentSettings {
     /// Applies the agent's overrides (`extras.chunk_chars`, `extras.chunk_delay_ms`); a
     /// bad one is `Error::InvalidConfig`. The kit has checked the rest of the config.
     pub fn resolve(options: &MockOptions, config: &AgentConfig) -> Result<Self, Error> {
-        let chunk_chars = match extra_number(config, "chunk_chars")? {
-            Some(0) => return Err(invalid("extras.chunk_chars must be at least 1")),
-            Some(chars) => {
-                usize::try_from(chars).map_err(|_| invalid("extras.chunk_chars is too large"))?
-            }
+        let chunk_chars = match extra_number(config, "chunk_chars", &CHUNK_CHARS)? {
+            // In range, so it fits a usize.
+            Some(chars) => usize::try_from(chars).unwrap_or(usize::MAX),
             None => options.chunk_chars,
         };
-        let chunk_delay_ms =
-            extra_number(config, "chunk_delay_ms")?.unwrap_or(options.chunk_delay_ms);
+        let chunk_delay_ms = extra_number(config, "chunk_delay_ms", &CHUNK_DELAY_MS)?
+            .unwrap_or(options.chunk_delay_ms);
         Ok(AgentSettings {
             chunk_chars,
             chunk_delay: Duration::from_millis(chunk_delay_ms),
@@ -153,15 +185,38 @@ impl AgentSettings {
     }
 }
 
-/// `extras[key]` as a non-negative integer, if present.
-fn extra_number(config: &AgentConfig, key: &str) -> Result<Option<u64>, Error> {
+/// `extras[key]` as an integer in `range`, if present.
+fn extra_number(
+    config: &AgentConfig,
+    key: &str,
+    range: &RangeInclusive<u64>,
+) -> Result<Option<u64>, Error> {
+    let name = format!("extras.{key}");
     match config.extras.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => value.as_u64().map(Some).ok_or_else(|| {
-            invalid(format!(
-                "extras.{key} must be a non-negative integer, not {value}"
-            ))
-        }),
+        Some(value) => {
+            let number = value.as_u64().ok_or_else(|| {
+                invalid(format!(
+                    "{name} must be an integer in {}..={}, not {value}",
+                    range.start(),
+                    range.end()
+                ))
+            })?;
+            in_range(&name, number, range).map(|()| Some(number))
+        }
+    }
+}
+
+/// Refuses a value outside its option's range, naming the option, the value and the range.
+fn in_range(name: &str, value: u64, range: &RangeInclusive<u64>) -> Result<(), Error> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{name} is {value}, outside its range {}..={}",
+            range.start(),
+            range.end()
+        )))
     }
 }
 
@@ -224,6 +279,88 @@ mod tests {
             };
             assert!(message.contains(name), "{message}");
         }
+    }
+
+    /// Every numeric option and its range.
+    const NUMERIC: [(&str, RangeInclusive<u64>); 7] = [
+        ("chunk_chars", CHUNK_CHARS),
+        ("chunk_delay_ms", CHUNK_DELAY_MS),
+        ("quota_every", QUOTA_EVERY),
+        ("quota_retry_after_ms", QUOTA_RETRY_AFTER_MS),
+        ("compact_every", COMPACT_EVERY),
+        ("backoff_base_ms", BACKOFF_BASE_MS),
+        ("backoff_cap_ms", BACKOFF_CAP_MS),
+    ];
+
+    /// A table that sets `name` to `value`; the backoff base and cap at their ends, so
+    /// either may take any value of its range.
+    fn with(name: &str, value: u64) -> Value {
+        let mut table = json!({ "backoff_base_ms": 0, "backoff_cap_ms": BACKOFF_CAP_MS.end() });
+        table[name] = json!(value);
+        table
+    }
+
+    #[test]
+    fn numbers_outside_their_range_are_refused_by_name_value_and_range() {
+        for (name, range) in NUMERIC {
+            let ends = [*range.start(), *range.end()];
+            for value in ends {
+                let options = parse(with(name, value)).unwrap();
+                assert!(options.validate().is_ok(), "{name} = {value} is in range");
+            }
+            let mut outside = vec![range.end() + 1, u64::MAX, i64::MAX as u64];
+            if *range.start() > 0 {
+                outside.push(range.start() - 1);
+            }
+            for value in outside {
+                let Ok(options) = parse(with(name, value)) else {
+                    // Wider than the field's type: serde refuses it (by name, see export).
+                    continue;
+                };
+                let Err(Error::InvalidConfig(message)) = options.validate() else {
+                    panic!("{name} = {value} should be refused");
+                };
+                let range_text = format!("{}..={}", range.start(), range.end());
+                for part in [name, &value.to_string(), &range_text] {
+                    assert!(message.contains(part), "{message} should name {part}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_help_states_each_range() {
+        for (name, range) in NUMERIC {
+            let line = OPTIONS_HELP
+                .lines()
+                .find(|line| line.starts_with(&format!("{name} =")))
+                .unwrap();
+            let range_text = format!("{}..={}", range.start(), range.end());
+            assert!(line.contains(&range_text), "{line} should say {range_text}");
+        }
+    }
+
+    #[test]
+    fn agent_overrides_outside_their_range_are_refused_by_name() {
+        let options = MockOptions::default();
+        for (key, value) in [
+            ("chunk_chars", json!(CHUNK_CHARS.end() + 1)),
+            ("chunk_delay_ms", json!(9_223_372_036_854_775_807u64)),
+            ("chunk_delay_ms", json!(-1)),
+            ("chunk_chars", json!(1.5)),
+        ] {
+            let config = AgentConfig::builder("m").extra(key, value.clone()).build();
+            let Err(Error::InvalidConfig(message)) = AgentSettings::resolve(&options, &config)
+            else {
+                panic!("extras.{key} = {value} should be refused");
+            };
+            assert!(message.contains(&format!("extras.{key}")), "{message}");
+            assert!(message.contains(&value.to_string()), "{message}");
+        }
+        let at_the_end = AgentConfig::builder("m")
+            .extra("chunk_delay_ms", json!(CHUNK_DELAY_MS.end()))
+            .build();
+        assert!(AgentSettings::resolve(&options, &at_the_end).is_ok());
     }
 
     #[test]

@@ -1,4 +1,9 @@
 //! What the mock answers: pure, deterministic functions of the message and the turn.
+//!
+//! Nothing here copies the message: the answer is the user's text behind a prefix, cut
+//! into chunks as it streams, so a big echo costs no memory of its own.
+
+use std::borrow::Cow;
 
 use agent_plugin_api::{Content, Media, ToolCall, UsageMetadata};
 use serde_json::{json, Map, Value};
@@ -6,20 +11,63 @@ use serde_json::{json, Map, Value};
 /// How many characters of the user's text a thought quotes.
 const THOUGHT_QUOTE_CHARS: usize = 40;
 
-/// The answer to `content` on the agent's turn `turn_index` (0-based): the next scripted
-/// reply if there are any, else `echo: <text>` (or a description of the media when the
-/// message has no text).
-pub fn compose_answer(content: &Content, scripted: Option<&[String]>, turn_index: u64) -> String {
+/// The user's text: borrowed when the message is plain text, else joined.
+pub fn user_text(content: &Content) -> Cow<'_, str> {
+    match content {
+        Content::Text(text) => Cow::Borrowed(text),
+        other => Cow::Owned(other.to_text()),
+    }
+}
+
+/// An answer as its two parts, `prefix` then `body`, never joined into one string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer<'a> {
+    /// Empty, or ends with whitespace (so words never run across the two parts).
+    pub prefix: &'static str,
+    pub body: Cow<'a, str>,
+}
+
+impl Answer<'_> {
+    pub fn parts(&self) -> [&str; 2] {
+        [self.prefix, &self.body]
+    }
+
+    pub fn word_count(&self) -> u32 {
+        word_count(self.prefix).saturating_add(word_count(&self.body))
+    }
+}
+
+impl std::fmt::Display for Answer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.prefix, self.body)
+    }
+}
+
+/// The answer to `content` (whose text is `user_text`) on the agent's turn `turn_index`
+/// (0-based): the next scripted reply if there are any, else `echo: <text>` (or a
+/// description of the media when the message has no text).
+pub fn compose_answer<'a>(
+    content: &Content,
+    user_text: &'a str,
+    scripted: Option<&'a [String]>,
+    turn_index: u64,
+) -> Answer<'a> {
     if let Some(replies) = scripted.filter(|replies| !replies.is_empty()) {
         // The remainder is below `replies.len()`, so it fits a usize.
         let index = (turn_index % replies.len() as u64) as usize;
-        return replies[index].clone();
+        return Answer {
+            prefix: "",
+            body: Cow::Borrowed(&replies[index]),
+        };
     }
-    let text = content.to_text();
-    if text.is_empty() {
-        format!("echo: {}", describe_media(content))
+    let body = if user_text.is_empty() {
+        Cow::Owned(describe_media(content))
     } else {
-        format!("echo: {text}")
+        Cow::Borrowed(user_text)
+    };
+    Answer {
+        prefix: "echo: ",
+        body,
     }
 }
 
@@ -45,15 +93,42 @@ fn collect_media<'a>(content: &'a Content, out: &mut Vec<(&'static str, &'a Medi
     }
 }
 
-/// Splits `answer` into chunks of at most `max_chars` characters (at least one each),
-/// never inside a character. An empty answer has no chunks.
-pub fn split_into_chunks(answer: &str, max_chars: usize) -> Vec<String> {
+/// The text of `parts`, joined, in chunks of `max_chars` characters (at least one; the
+/// last may be shorter), never inside a character. A chunk is borrowed unless it spans
+/// two parts. Empty text has no chunks.
+pub fn chunks<'a>(parts: [&'a str; 2], max_chars: usize) -> impl Iterator<Item = Cow<'a, str>> {
     let max_chars = max_chars.max(1);
-    let chars: Vec<char> = answer.chars().collect();
-    chars
-        .chunks(max_chars)
-        .map(|chunk| chunk.iter().collect())
-        .collect()
+    let mut parts = parts.into_iter().filter(|part| !part.is_empty());
+    let mut rest: &'a str = parts.next().unwrap_or_default();
+    std::iter::from_fn(move || {
+        while rest.is_empty() {
+            rest = parts.next()?;
+        }
+        let (taken, chars) = take_chars(rest, max_chars);
+        rest = &rest[taken.len()..];
+        if chars == max_chars || !rest.is_empty() {
+            return Some(Cow::Borrowed(taken));
+        }
+        // The part ended early: the chunk goes on into the next parts.
+        let mut chunk = taken.to_owned();
+        let mut missing = max_chars - chars;
+        while missing > 0 {
+            let Some(next) = parts.next() else { break };
+            let (more, chars) = take_chars(next, missing);
+            chunk.push_str(more);
+            missing -= chars;
+            rest = &next[more.len()..];
+        }
+        Some(Cow::Owned(chunk))
+    })
+}
+
+/// The first `max` characters of `text` (fewer if it is shorter), and how many they are.
+fn take_chars(text: &str, max: usize) -> (&str, usize) {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => (&text[..end], max),
+        None => (text, text.chars().count()),
+    }
 }
 
 /// The thought a turn shows before answering.
@@ -67,9 +142,9 @@ pub fn word_count(text: &str) -> u32 {
 }
 
 /// Usage counted in words: the user's text, the answer, and the thought if one was shown.
-pub fn usage_for(user_text: &str, answer: &str, thought: Option<&str>) -> UsageMetadata {
+pub fn usage_for(user_text: &str, answer_words: u32, thought: Option<&str>) -> UsageMetadata {
     let prompt = word_count(user_text);
-    let candidates = word_count(answer);
+    let candidates = answer_words;
     let thoughts = thought.map(word_count);
     let total = prompt
         .saturating_add(candidates)
@@ -127,10 +202,14 @@ pub fn detect_tool_call(user_text: &str, tools: &[String], turn_number: u64) -> 
 mod tests {
     use super::*;
 
+    fn answer(content: &Content, scripted: Option<&[String]>, turn: u64) -> String {
+        compose_answer(content, &user_text(content), scripted, turn).to_string()
+    }
+
     #[test]
     fn echo_quotes_the_text() {
         assert_eq!(
-            compose_answer(&Content::text("hi there"), None, 0),
+            answer(&Content::text("hi there"), None, 0),
             "echo: hi there"
         );
         let multi = Content::Multi(vec![
@@ -138,22 +217,20 @@ mod tests {
             Content::Image(Media::new(vec![1], "image/png")),
             Content::text("b"),
         ]);
-        assert_eq!(compose_answer(&multi, None, 3), "echo: a\nb");
+        assert_eq!(answer(&multi, None, 3), "echo: a\nb");
+        assert!(matches!(user_text(&Content::text("x")), Cow::Borrowed("x")));
     }
 
     #[test]
     fn echo_describes_media_without_text() {
         let image = Content::Image(Media::new(vec![1, 2, 3], "image/png"));
-        assert_eq!(
-            compose_answer(&image, None, 0),
-            "echo: [image image/png, 3 bytes]"
-        );
+        assert_eq!(answer(&image, None, 0), "echo: [image image/png, 3 bytes]");
         let several = Content::Multi(vec![
             Content::Audio(Media::new(vec![0; 10], "audio/wav")),
             Content::Document(Media::new(Vec::new(), "application/pdf")),
         ]);
         assert_eq!(
-            compose_answer(&several, None, 0),
+            answer(&several, None, 0),
             "echo: [audio audio/wav, 10 bytes] [document application/pdf, 0 bytes]"
         );
     }
@@ -162,23 +239,47 @@ mod tests {
     fn scripted_replies_cycle_by_turn() {
         let replies = vec!["one".to_owned(), "two".to_owned()];
         let answers: Vec<_> = (0..5)
-            .map(|turn| compose_answer(&Content::text("x"), Some(&replies), turn))
+            .map(|turn| answer(&Content::text("x"), Some(&replies), turn))
             .collect();
         assert_eq!(answers, ["one", "two", "one", "two", "one"]);
-        assert_eq!(compose_answer(&Content::text("x"), Some(&[]), 0), "echo: x");
+        assert_eq!(answer(&Content::text("x"), Some(&[]), 0), "echo: x");
+    }
+
+    fn split(parts: [&str; 2], max_chars: usize) -> Vec<String> {
+        chunks(parts, max_chars).map(Cow::into_owned).collect()
     }
 
     #[test]
     fn chunks_respect_the_limit_and_char_boundaries() {
-        assert_eq!(split_into_chunks("echo: hello", 4), ["echo", ": he", "llo"]);
+        assert_eq!(split(["echo: ", "hello"], 4), ["echo", ": he", "llo"]);
+        assert_eq!(split(["", "héllo wörld"], 3), ["hél", "lo ", "wör", "ld"]);
+        assert_eq!(split(["🦀🦀", "🦀"], 2), ["🦀🦀", "🦀"]);
+        assert_eq!(split(["🦀", "🦀🦀"], 2), ["🦀🦀", "🦀"]);
+        assert!(split(["", ""], 8).is_empty());
+        assert_eq!(split(["ab", "c"], 100), ["abc"]);
+        assert_eq!(split(["abc", ""], 1), ["a", "b", "c"]);
         assert_eq!(
-            split_into_chunks("héllo wörld", 3),
-            ["hél", "lo ", "wör", "ld"]
+            split(["a", "bcdefgh"], 0),
+            ["a", "b", "c", "d", "e", "f", "g", "h"]
         );
-        assert_eq!(split_into_chunks("🦀🦀🦀", 2), ["🦀🦀", "🦀"]);
-        assert!(split_into_chunks("", 8).is_empty());
-        assert_eq!(split_into_chunks("abc", 100), ["abc"]);
-        assert_eq!(split_into_chunks("abc", 100).concat(), "abc");
+        let borrowed =
+            chunks(["echo: ", "hello world"], 3).filter(|c| matches!(c, Cow::Borrowed(_)));
+        assert_eq!(
+            borrowed.count(),
+            5,
+            "only the chunk across the parts is a copy"
+        );
+    }
+
+    #[test]
+    fn answer_words_count_across_the_parts() {
+        let text = Content::text("one two");
+        assert_eq!(compose_answer(&text, "one two", None, 0).word_count(), 3);
+        let reply = ["just this".to_owned()];
+        assert_eq!(
+            compose_answer(&text, "one two", Some(&reply), 0).word_count(),
+            2
+        );
     }
 
     #[test]
@@ -193,18 +294,14 @@ mod tests {
 
     #[test]
     fn usage_counts_words() {
-        let usage = usage_for(
-            "one two three",
-            "echo: one two three",
-            Some("considering: one"),
-        );
+        let usage = usage_for("one two three", 4, Some("considering: one"));
         assert_eq!(usage.prompt_token_count, Some(3));
         assert_eq!(usage.candidates_token_count, Some(4));
         assert_eq!(usage.thoughts_token_count, Some(2));
         assert_eq!(usage.total_token_count, Some(9));
         assert_eq!(usage.cached_content_token_count, None);
 
-        let without_thought = usage_for("a b", "c", None);
+        let without_thought = usage_for("a b", 1, None);
         assert_eq!(without_thought.thoughts_token_count, None);
         assert_eq!(without_thought.total_token_count, Some(3));
     }
