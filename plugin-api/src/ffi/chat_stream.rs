@@ -136,7 +136,7 @@ impl EventSource for Deadline {
             Poll::Ready(()) => {
                 self.inner = None;
                 Poll::Ready(SourceBatch {
-                    events: Vec::new(),
+                    entries: Vec::new(),
                     outcome: Some(Err(self.timeout.clone())),
                 })
             }
