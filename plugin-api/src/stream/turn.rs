@@ -327,7 +327,7 @@ impl Turn {
 
     /// Marks the turn cancelled: readers end with `Error::Cancelled` and the writer is told.
     pub(crate) fn cancel(&self) {
-        let (source, waiters) = {
+        let (source, waiters, hooks) = {
             let mut state = self.lock();
             if state.outcome.is_some() {
                 return;
@@ -338,10 +338,14 @@ impl Turn {
             (
                 state.source.take(),
                 std::mem::take(&mut state.cancel_waiters),
+                std::mem::take(&mut state.cancel_hooks),
             )
         };
         // Dropping a plugin-side stream is what cancels the turn inside the plugin.
         drop(source);
+        // The writer learns of it at once (a Python task is cancelled on its loop), not
+        // only at its next write.
+        hooks.into_iter().for_each(|hook| hook());
         waiters.into_iter().for_each(Waker::wake);
         self.wake_readers();
     }
