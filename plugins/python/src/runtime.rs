@@ -297,8 +297,13 @@ impl Runtime for PythonRuntime {
 impl Plugin for PythonRuntime {
     const NAME: &'static str = "python";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str =
-        "Runs Python agents (async generators) on an embedded CPython's asyncio loop";
+    const DESCRIPTION: &'static str = concat!(
+        "Runs Python agents (async generators) on an embedded CPython's asyncio loop; embeds CPython ",
+        env!("AGENT_PYTHON_FULL_VERSION"),
+        " (home ",
+        env!("AGENT_PYTHON_HOME"),
+        ")"
+    );
     const OPTIONS_HELP: &'static str = OPTIONS_HELP;
 
     type Options = PythonOptions;
