@@ -264,35 +264,23 @@ pub(crate) fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
 
 fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Error> {
     let build = || -> PyResult<BridgeEntry> {
+        if let Some(venv) = &options.venv {
+            let site = options
+                .site_packages(venv)
+                .map_err(|error| pyo3::exceptions::PyValueError::new_err(error.to_string()))?;
+            py.import("agent_host._venv")?.call_method1(
+                "activate",
+                (
+                    venv.to_string_lossy().as_ref(),
+                    site.to_string_lossy().as_ref(),
+                ),
+            )?;
+        }
         let sys_path = py.import("sys")?.getattr("path")?.cast_into::<PyList>()?;
         for dir in options.python_path.iter().rev() {
             let dir = dir.to_string_lossy();
             if !sys_path.contains(dir.as_ref())? {
                 sys_path.insert(0, dir.as_ref())?;
-            }
-        }
-        if let Some(venv) = &options.venv {
-            let site = options
-                .site_packages(venv)
-                .map_err(|error| pyo3::exceptions::PyValueError::new_err(error.to_string()))?;
-            // `addsitedir` (which also reads .pth files) appends; the venv must come
-            // before the interpreter's own site-packages (as in a real venv), or the
-            // older copies there win. The standard library stays first.
-            let known = sys_path.len();
-            let first_site = sys_path
-                .iter()
-                .position(|entry| {
-                    entry
-                        .extract::<String>()
-                        .is_ok_and(|entry| entry.ends_with("site-packages"))
-                })
-                .unwrap_or(known);
-            py.import("site")?
-                .call_method1("addsitedir", (site.to_string_lossy().as_ref(),))?;
-            let added = sys_path.get_slice(known, sys_path.len());
-            sys_path.del_slice(known, sys_path.len())?;
-            for (offset, entry) in added.iter().enumerate() {
-                sys_path.insert(first_site + offset, entry)?;
             }
         }
         let settings = PyDict::new(py);

@@ -189,6 +189,64 @@ async fn a_venv_site_packages_join_the_path() {
     );
 }
 
+/// Makes a venv with the Python the plugin embeds, with an agent module in its
+/// site-packages that reports what it can see.
+fn venv_with_probe(dir: &Path, name: &str, system_site_packages: bool) -> std::path::PathBuf {
+    let venv = dir.join(name);
+    let mut make = std::process::Command::new(env!("AGENT_PYTHON_EXECUTABLE"));
+    make.args(["-m", "venv", "--without-pip"]);
+    if system_site_packages {
+        make.arg("--system-site-packages");
+    }
+    assert!(make.arg(&venv).status().unwrap().success());
+    let site = venv
+        .join("lib")
+        .join(format!("python{}", env!("AGENT_PYTHON_VERSION")))
+        .join("site-packages");
+    std::fs::write(
+        site.join(format!("{name}_probe.py")),
+        "import importlib.util, json, sys\n\n\nclass Agent:\n    def __init__(self, config):\n        pass\n\n    async def chat(self, content):\n        yield json.dumps({'pip': importlib.util.find_spec('pip') is not None, 'path': sys.path})\n",
+    )
+    .unwrap();
+    venv
+}
+
+/// Whether the agent sees the base interpreter's pip, and whether a base site-packages
+/// directory is on its `sys.path`.
+async fn probe(venv: &Path, name: &str) -> (bool, bool) {
+    let runtime = plugin()
+        .new_runtime(&json!({"agent": format!("{name}_probe:Agent"), "venv": venv}))
+        .unwrap();
+    let answer: serde_json::Value =
+        serde_json::from_str(&ask(&runtime, "hi").await.unwrap()).unwrap();
+    let base = Path::new(env!("AGENT_PYTHON_HOME")).join("lib");
+    let base_site_on_path = answer["path"].as_array().unwrap().iter().any(|entry| {
+        let entry = entry.as_str().unwrap();
+        entry.starts_with(base.to_str().unwrap()) && entry.ends_with("site-packages")
+    });
+    (answer["pip"].as_bool().unwrap(), base_site_on_path)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_venv_include_system_site_packages_setting_is_honoured() {
+    let base_site = Path::new(env!("AGENT_PYTHON_HOME"))
+        .join("lib")
+        .join(format!("python{}", env!("AGENT_PYTHON_VERSION")))
+        .join("site-packages/pip");
+    assert!(
+        base_site.is_dir(),
+        "this test needs pip in the base Python: {}",
+        base_site.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // `true` first: the sys.path of the one interpreter is the process's, and a venv
+    // that excludes the base packages takes them away for good.
+    let including = venv_with_probe(dir.path(), "including", true);
+    assert_eq!(probe(&including, "including").await, (true, true));
+    let isolated = venv_with_probe(dir.path(), "isolated", false);
+    assert_eq!(probe(&isolated, "isolated").await, (false, false));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_thousand_agents_chat_at_once_on_one_loop() {
     let runtime = plugin().new_runtime(&json!({})).unwrap();
