@@ -77,6 +77,38 @@ async fn quota_exceeded_becomes_a_quota_error_and_backs_off() {
     assert!(backoff >= Duration::from_secs(2), "{backoff:?}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_out_of_range_retry_after_is_clamped_not_a_panic() {
+    let day = Duration::from_secs(24 * 60 * 60);
+    let cases = [
+        ("1e30", Some(day)),
+        ("inf", Some(day)),
+        ("1e300", Some(day)),
+        ("-5", Some(Duration::ZERO)),
+        ("-inf", Some(Duration::ZERO)),
+        ("nan", None),
+        ("0.25", Some(Duration::from_millis(250))),
+    ];
+    for (asked, expected) in cases {
+        let runtime = runtime_for("failing:QuotaAsked").unwrap();
+        let error = ask(&runtime, asked).await.unwrap_err();
+        let Error::QuotaExceeded { retry_after, .. } = &error else {
+            panic!("{asked}: expected a quota error, got {error:?}")
+        };
+        assert_eq!(*retry_after, expected, "{asked}");
+        // The runtime is still there and backs off no longer than the cap.
+        let backoff = runtime.quota_registry().remaining("python");
+        assert!(
+            backoff.is_none_or(|backoff| backoff <= day * 2),
+            "{asked}: {backoff:?}"
+        );
+        assert!(runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .is_ok());
+    }
+}
+
 #[test]
 fn a_missing_module_is_an_invalid_agent_option() {
     let error = runtime_for("no_such_module:Agent").unwrap_err();

@@ -23,6 +23,17 @@ class OverQuota:
         yield  # pragma: no cover - makes this an async generator
 
 
+class QuotaAsked:
+    """Raises QuotaExceeded with the message as its retry_after (any float, "nan" too)."""
+
+    def __init__(self, config):
+        pass
+
+    async def chat(self, content):
+        yield "partial "
+        raise agent_host.QuotaExceeded(retry_after=float(agent_host.content_text(content)))
+
+
 class Hangs:
     def __init__(self, config):
         pass
