@@ -26,7 +26,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::iterator::PySendResult;
 use pyo3::types::{PyIterator, PyString, PyTuple};
 
-use crate::native::TurnSink;
+use crate::native::{unencodable, TurnSink};
 
 /// Chunks at which the pump hands text over without waiting for the generator to
 /// suspend (the same figure as the Python side's `agent_host._stream.CAP`).
@@ -87,7 +87,15 @@ impl Pump {
                         if self.cancelled || self.refused {
                             return Err(marker(py, &OVER, "PUMP_OVER")?);
                         }
-                        self.pending.push(text.to_str()?);
+                        match text.to_str() {
+                            Ok(text) => self.pending.push(text),
+                            Err(error) => {
+                                let agen = self.agen.bind(py);
+                                let error = unencodable(Some(agen), text, &mut self.pending, error);
+                                self.leave_text();
+                                return Err(error);
+                            }
+                        }
                         if self.pending.len() >= CAP && !self.flush() {
                             return Err(marker(py, &OVER, "PUMP_OVER")?);
                         }

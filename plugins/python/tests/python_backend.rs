@@ -10,14 +10,7 @@ use std::time::Duration;
 use agent_plugin_api::{AgentConfig, Content, Error, PluginRuntime, Runtime};
 use serde_json::json;
 
-use common::staged_plugin as plugin;
-
-fn agents_dir() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/agents")
-        .display()
-        .to_string()
-}
+use common::{agents_dir, staged_plugin as plugin};
 
 fn runtime_for(agent: &str) -> Result<PluginRuntime, Error> {
     plugin().new_runtime(&json!({"agent": agent, "python_path": [agents_dir()]}))
@@ -75,6 +68,52 @@ async fn quota_exceeded_becomes_a_quota_error_and_backs_off() {
     );
     let backoff = runtime.quota_registry().remaining("python").unwrap();
     assert!(backoff >= Duration::from_secs(2), "{backoff:?}");
+}
+
+/// The text a turn delivered, and how it ended.
+async fn play(runtime: &PluginRuntime, text: &str) -> (String, Result<String, Error>) {
+    let agent = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let handle = runtime.chat(agent, &Content::text(text)).await.unwrap();
+    let chunks = handle.text_stream();
+    let result = handle.text().await.map(|result| result.text);
+    let chunks: Vec<String> = futures::StreamExt::collect(chunks).await;
+    (chunks.concat(), result)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lone_surrogate_fails_the_turn_after_the_text_before_it() {
+    let source = std::fs::read_to_string(Path::new(&agents_dir()).join("failing.py")).unwrap();
+    let line = 1 + source
+        .lines()
+        .position(|line| line.contains(r#"yield "ok \ud800"#))
+        .unwrap();
+    let runtime = runtime_for("failing:LoneSurrogate").unwrap();
+    let (delivered, result) = play(&runtime, "go").await;
+    assert_eq!(delivered, "fine ok ");
+    let Err(Error::BackendError(message)) = &result else {
+        panic!("expected a backend error, got {result:?}")
+    };
+    for part in [
+        "LoneSurrogate.chat yielded a str",
+        &format!("failing.py, line {line})"),
+        r"a lone surrogate '\ud800' at index 3",
+    ] {
+        assert!(message.contains(part), "{part:?} not in {message}");
+    }
+    // The agent is still usable.
+    let (delivered, _) = play(&runtime, "again").await;
+    assert_eq!(delivered, "fine ok ");
+
+    let runtime = runtime_for("failing:LoneSurrogateAnswer").unwrap();
+    let (delivered, result) = play(&runtime, "go").await;
+    assert_eq!(delivered, "ok ");
+    assert!(
+        matches!(&result, Err(Error::BackendError(message)) if message.contains(r"'\udfff' at index 3")),
+        "{result:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

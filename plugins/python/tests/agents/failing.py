@@ -52,3 +52,25 @@ class RefusesConfig:
 
 
 not_a_class = 42
+
+
+class LoneSurrogate:
+    """Valid chunks, then one with a lone surrogate (which UTF-8 cannot carry)."""
+
+    def __init__(self, config):
+        pass
+
+    async def chat(self, content):
+        yield "fine "
+        yield "ok \ud800 never seen"
+        yield "nor this"
+
+
+class LoneSurrogateAnswer:
+    """A coroutine chat whose whole answer holds a lone surrogate."""
+
+    def __init__(self, config):
+        pass
+
+    async def chat(self, content):
+        return "ok \udfff never seen"
