@@ -16,7 +16,7 @@
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ use pyo3::types::{PyDict, PyList};
 use crate::convert::{content_to_parts, python_error_text};
 use crate::native::{PendingReply, Reply, TurnSink};
 use crate::options::PythonOptions;
+use crate::watchdog::{self, Tag};
 use crate::{embedded, loader, native};
 
 /// What a call hands to the Python side besides its agent id.
@@ -43,6 +44,8 @@ pub(crate) enum Arg {
 /// A runtime's bridge as Rust calls it, methods bound once: `Bridge.submit` takes every
 /// operation; chat turns, the most frequent by far, go straight to `Runtime.start_turn`.
 pub(crate) struct BridgeEntry {
+    /// The runtime's number, for the watchdog's warnings.
+    pub runtime: u32,
     pub submit: Py<PyAny>,
     pub start_turn: Py<PyAny>,
 }
@@ -86,6 +89,9 @@ const SPIN: Duration = Duration::from_micros(50);
 /// rest go out when the pass ends (`before_wait`); the first turn to end in a pass wakes
 /// its reader at once.
 const MAX_HELD_WAKEUPS: usize = 16;
+
+/// The next runtime's number (see [`BridgeEntry::runtime`]).
+static NEXT_RUNTIME: AtomicU32 = AtomicU32::new(1);
 
 static INTERPRETER: OnceLock<Result<Interpreter, String>> = OnceLock::new();
 
@@ -161,11 +167,12 @@ fn set_up(py: Python<'_>, reader_fd: i32) -> PyResult<Bound<'_, PyAny>> {
     py.import("agent_host")?;
     let event_loop = py
         .import("agent_host._loop")?
-        .call_method1("new_event_loop", (hooks.before_wait,))?;
+        .call_method1("new_event_loop", (hooks.before_wait, hooks.after_wait))?;
     let drain = hooks.drain;
     py.import("asyncio")?
         .call_method1("set_event_loop", (&event_loop,))?;
     event_loop.call_method1("add_reader", (reader_fd, drain))?;
+    watchdog::start(py)?;
     Ok(event_loop)
 }
 
@@ -207,7 +214,10 @@ fn run_commands(py: Python<'_>, interpreter: &Interpreter) {
                 let _ = done.send(new_bridge(py, &options));
             }
             Command::Call(call) => execute(py, call),
-            Command::Release(bridge) => drop(bridge),
+            Command::Release(bridge) => {
+                watchdog::forget_runtime(bridge.runtime);
+                drop(bridge);
+            }
         }
     }
 }
@@ -226,6 +236,12 @@ pub(crate) fn drain(py: Python<'_>) {
 /// Called by the loop's selector before every wait for I/O (`timeout` in seconds,
 /// `None` for no limit). Returns `true` when it ran commands: the loop must not sleep.
 pub(crate) fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
+    let ran_commands = take_commands_before_wait(py, timeout);
+    watchdog::waiting();
+    ran_commands
+}
+
+fn take_commands_before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
     // Whatever this pass wrote reaches its readers before the loop may sleep.
     wakeups::release();
     // Not `get()`: the first waits come while the starting thread is still building the
@@ -293,7 +309,16 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Er
             .import("agent_host._bridge")?
             .getattr("Bridge")?
             .call1((settings,))?;
+        let runtime = NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed);
+        watchdog::name_runtime(
+            runtime,
+            options
+                .agent
+                .as_deref()
+                .unwrap_or("agent_host.reference:ReferenceAgent"),
+        );
         let entry = BridgeEntry {
+            runtime,
             submit: bridge.getattr("submit")?.unbind(),
             start_turn: bridge.getattr("runtime")?.getattr("start_turn")?.unbind(),
         };
@@ -330,6 +355,7 @@ fn execute(py: Python<'_>, call: Call) {
         reply,
         sink,
     } = call;
+    watchdog::started(Tag::new(bridge.runtime, agent_id, op));
     let reply = reply.map(Reply::new);
     let submitted = (|| -> PyResult<()> {
         let reply = reply.map(|reply| Py::new(py, reply)).transpose()?;

@@ -21,6 +21,7 @@ mod native;
 mod options;
 mod pump;
 mod runtime;
+mod watchdog;
 
 pub use options::{PythonOptions, OPTIONS_HELP};
 pub use runtime::PythonRuntime;

@@ -16,6 +16,7 @@ use crate::convert::{
     error_from_kind, python_error_text, usage_from_counts, Answer, Expect, UsageCounts,
 };
 use crate::pump::Pump;
+use crate::watchdog::{self, Tag};
 
 /// Where one call's answer goes.
 pub(crate) struct PendingReply {
@@ -94,6 +95,8 @@ pub(crate) struct TurnSink {
     agent_id: AgentId,
     call_timeout: Option<Duration>,
     quota: QuotaTarget,
+    /// What the watchdog names while the turn's generator runs.
+    pub(crate) tag: Tag,
 }
 
 struct SinkState {
@@ -110,6 +113,7 @@ impl TurnSink {
         agent_id: AgentId,
         call_timeout: Option<Duration>,
         quota: QuotaTarget,
+        tag: Tag,
     ) -> Self {
         TurnSink {
             state: Mutex::new(SinkState {
@@ -119,6 +123,7 @@ impl TurnSink {
             agent_id,
             call_timeout,
             quota,
+            tag,
         }
     }
 
@@ -331,10 +336,17 @@ fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
     crate::interpreter::before_wait(py, timeout)
 }
 
+/// Called by the event loop's selector when its wait for I/O is over.
+#[pyfunction]
+fn after_wait() {
+    watchdog::woke();
+}
+
 /// The functions the interpreter thread gives the event loop.
 pub(crate) struct LoopHooks<'py> {
     pub drain: Bound<'py, PyAny>,
     pub before_wait: Bound<'py, PyAny>,
+    pub after_wait: Bound<'py, PyAny>,
 }
 
 /// Creates `agent_host._native` and puts it in `sys.modules`.
@@ -347,6 +359,8 @@ pub(crate) fn register(py: Python<'_>) -> PyResult<LoopHooks<'_>> {
     module.add_function(drain.clone())?;
     let before_wait = wrap_pyfunction!(before_wait, &module)?;
     module.add_function(before_wait.clone())?;
+    let after_wait = wrap_pyfunction!(after_wait, &module)?;
+    module.add_function(after_wait.clone())?;
     let modules = py.import("sys")?.getattr("modules")?;
     modules
         .cast::<PyDict>()?
@@ -354,5 +368,6 @@ pub(crate) fn register(py: Python<'_>) -> PyResult<LoopHooks<'_>> {
     Ok(LoopHooks {
         drain: drain.into_any(),
         before_wait: before_wait.into_any(),
+        after_wait: after_wait.into_any(),
     })
 }

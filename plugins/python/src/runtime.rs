@@ -15,6 +15,7 @@ use crate::convert::FromAnswer;
 use crate::interpreter::{self, Arg, BridgeEntry, Call, Command, Interpreter};
 use crate::native::{PendingReply, QuotaTarget, TurnSink};
 use crate::options::{PythonOptions, OPTIONS_HELP};
+use crate::watchdog::Tag;
 
 /// Python agents, served from one asyncio loop on the interpreter thread.
 pub struct PythonRuntime {
@@ -192,6 +193,7 @@ impl Runtime for PythonRuntime {
             agent_id,
             self.options.call_timeout(),
             self.quota.clone(),
+            Tag::new(self.bridge.runtime, agent_id, "chat"),
         );
         self.submit(
             "chat",
