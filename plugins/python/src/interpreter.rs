@@ -279,6 +279,14 @@ fn take_commands_before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
 }
 
 fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Error> {
+    let runtime = NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed);
+    let agent = options
+        .agent
+        .as_deref()
+        .unwrap_or("agent_host.reference:ReferenceAgent");
+    watchdog::name_runtime(runtime, agent);
+    // Importing the agent's module blocks the loop too (pydantic-ai's takes a second).
+    watchdog::started(Tag::new(runtime, 0, "new_runtime"));
     let build = || -> PyResult<BridgeEntry> {
         if let Some(venv) = &options.venv {
             let site = options
@@ -309,14 +317,6 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Er
             .import("agent_host._bridge")?
             .getattr("Bridge")?
             .call1((settings,))?;
-        let runtime = NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed);
-        watchdog::name_runtime(
-            runtime,
-            options
-                .agent
-                .as_deref()
-                .unwrap_or("agent_host.reference:ReferenceAgent"),
-        );
         let entry = BridgeEntry {
             runtime,
             submit: bridge.getattr("submit")?.unbind(),
@@ -328,6 +328,7 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Er
         Ok(entry)
     };
     build().map_err(|error| {
+        watchdog::forget_runtime(runtime);
         let invalid = py
             .import("agent_host")
             .and_then(|module| module.getattr("InvalidConfig"))

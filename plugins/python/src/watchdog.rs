@@ -64,6 +64,7 @@ const OPS: &[&str] = &[
     "last_response",
     "compaction_indices",
     "disconnect",
+    "new_runtime",
 ];
 
 const AGENT_BITS: u32 = 36;
@@ -199,6 +200,12 @@ fn describe(tag: Tag) -> String {
         .as_ref()
         .and_then(|runtimes| runtimes.get(&tag.runtime()))
         .map_or("?", String::as_str);
+    if tag.op() == "new_runtime" {
+        return format!(
+            "runtime {} loading its agent class (agent = {agent_class:?})",
+            tag.runtime()
+        );
+    }
     let what = if tag.op() == "chat" {
         "chat turn"
     } else {
