@@ -194,3 +194,29 @@ fn inspect_names_the_embedded_python() {
         "{text}"
     );
 }
+
+#[test]
+fn the_plugin_outlives_the_threads_that_used_it_first() {
+    // The plugin's allocator once took the first thread that allocated in it for the
+    // process's main thread: once that thread had exited, the next new thread to
+    // allocate in the plugin crashed the process (SIGSEGV in mimalloc's thread set-up).
+    for round in 0..3 {
+        let answer = std::thread::spawn(move || {
+            let runtime = staged_plugin().new_runtime(&json!({})).unwrap();
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let agent = runtime
+                    .create_agent(AgentConfig::builder("m").build())
+                    .await
+                    .unwrap();
+                let handle = runtime
+                    .chat(agent, &Content::text(format!("round {round}")))
+                    .await
+                    .unwrap();
+                handle.text().await.unwrap().text
+            })
+        })
+        .join()
+        .unwrap();
+        assert_eq!(answer, format!("echo: round {round}"));
+    }
+}

@@ -16,6 +16,24 @@ use common::{agents_dir, staged_plugin};
 /// Every warning logged in this process (the plugin's come through `log`).
 static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// One test at a time: they share the process's one event loop when the test runner
+/// runs them as threads of one process (`cargo test`), and a blocked loop is everyone's.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Holds [`SERIAL`]; its warnings are those logged since it was made.
+struct Serial {
+    _guard: tokio::sync::MutexGuard<'static, ()>,
+    from: usize,
+}
+
+async fn serial() -> Serial {
+    let guard = SERIAL.lock().await;
+    Serial {
+        _guard: guard,
+        from: WARNINGS.lock().unwrap().len(),
+    }
+}
+
 struct Capture;
 
 impl log::Log for Capture {
@@ -45,14 +63,23 @@ fn runtime(agent: &str) -> PluginRuntime {
         .unwrap()
 }
 
-fn warnings_with(part: &str) -> Vec<String> {
-    WARNINGS
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|line| line.contains(part))
-        .cloned()
-        .collect()
+impl Serial {
+    fn warnings_with(&self, part: &str) -> Vec<String> {
+        WARNINGS.lock().unwrap()[self.from..]
+            .iter()
+            .filter(|line| line.contains(part))
+            .cloned()
+            .collect()
+    }
+
+    /// Waits (up to 5 s) for a warning containing `part`.
+    async fn warning(&self, part: &str) -> Vec<String> {
+        let until = Instant::now() + Duration::from_secs(5);
+        while self.warnings_with(part).is_empty() && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.warnings_with(part)
+    }
 }
 
 async fn agent(runtime: &PluginRuntime) -> u64 {
@@ -62,17 +89,9 @@ async fn agent(runtime: &PluginRuntime) -> u64 {
         .unwrap()
 }
 
-/// Waits (up to 5 s) for a warning containing `part`.
-async fn warning(part: &str) -> Vec<String> {
-    let until = Instant::now() + Duration::from_secs(5);
-    while warnings_with(part).is_empty() && Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    warnings_with(part)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_blocking_agent_is_named_with_its_stack_once_per_stall() {
+    let serial = serial().await;
     let runtime = runtime("blocking:Sleeps");
     let sleeper = agent(&runtime).await;
     let answer = runtime
@@ -83,7 +102,7 @@ async fn a_blocking_agent_is_named_with_its_stack_once_per_stall() {
         .await
         .unwrap();
     assert_eq!(answer.text, "thinking done");
-    let stalls = warnings_with("has been blocked for");
+    let stalls = serial.warnings_with("has been blocked for");
     assert_eq!(stalls.len(), 1, "one warning per stall: {stalls:#?}");
     let stall = &stalls[0];
     for part in [
@@ -95,7 +114,7 @@ async fn a_blocking_agent_is_named_with_its_stack_once_per_stall() {
     ] {
         assert!(stall.contains(part), "{part:?} not in {stall}");
     }
-    let ended = warning("runs again after being blocked").await;
+    let ended = serial.warning("runs again after being blocked").await;
     assert_eq!(ended.len(), 1, "{ended:#?}");
 
     // A CPU-bound loop that never awaits is found the same way (it lets the GIL go at
@@ -104,7 +123,7 @@ async fn a_blocking_agent_is_named_with_its_stack_once_per_stall() {
     let spinner = agent(&runtime).await;
     let handle = runtime.chat(spinner, &Content::text("1.6")).await.unwrap();
     assert_eq!(handle.text().await.unwrap().text, "thinking done");
-    let spins = warnings_with("agent = \"blocking:Spins\"");
+    let spins = serial.warnings_with("agent = \"blocking:Spins\"");
     assert_eq!(spins.len(), 1, "{spins:#?}");
     assert!(
         spins[0].contains("while time.monotonic() < until"),
@@ -119,6 +138,7 @@ fn runtime_for_spins() -> PluginRuntime {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_others_carry_on_once_the_loop_is_free_and_a_dropped_turn_ends_cleanly() {
+    let _serial = serial().await;
     let runtime = runtime("blocking:Sleeps");
     let blocker = agent(&runtime).await;
     let other = agent(&runtime).await;
@@ -166,12 +186,15 @@ async fn the_others_carry_on_once_the_loop_is_free_and_a_dropped_turn_ends_clean
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_out_of_range_retry_after_is_logged() {
+    let serial = serial().await;
     let runtime = runtime("failing:QuotaAsked");
     let asker = agent(&runtime).await;
     let handle = runtime.chat(asker, &Content::text("1e30")).await.unwrap();
     let error = handle.text().await.unwrap_err();
     assert!(error.is_quota_error(), "{error:?}");
-    let clamped = warning("QuotaExceeded(retry_after=1000000000000000000000000000000)").await;
+    let clamped = serial
+        .warning("QuotaExceeded(retry_after=1000000000000000000000000000000)")
+        .await;
     assert_eq!(clamped.len(), 1, "{clamped:#?}");
     assert!(clamped[0].contains("clamped to 86400 s"), "{}", clamped[0]);
 }
