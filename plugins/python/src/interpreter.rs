@@ -157,6 +157,8 @@ fn run(reader_fd: i32, ready: std::sync::mpsc::Sender<Result<(), String>>) {
                 python_error_text(py, &error)
             );
         }
+        // A loop that stopped is not a blocked one.
+        watchdog::waiting();
         wakeups::release();
     });
 }

@@ -173,11 +173,9 @@ fn keep_signals(before: &[Disposition]) {
         }
     });
     let python = object_base(pyo3::ffi::Py_Initialize as *const () as usize);
+    let after = dispositions();
     for (signal, saved) in before {
-        let Some((_, now)) = dispositions()
-            .into_iter()
-            .find(|(other, _)| other == signal)
-        else {
+        let Some((_, now)) = after.iter().find(|(other, _)| other == signal) else {
             continue;
         };
         let changed = now.sa_sigaction != saved.sa_sigaction || now.sa_flags != saved.sa_flags;
