@@ -204,6 +204,28 @@ pub(crate) fn usage_from_counts(counts: UsageCounts) -> UsageMetadata {
     }
 }
 
+/// The longest backoff a Python agent's `QuotaExceeded(retry_after=...)` can ask for.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A `retry_after` in seconds, clamped to `0 ..= MAX_RETRY_AFTER` with a warning when it
+/// is outside (an agent's arithmetic gone wrong must not stall a key for ever, nor
+/// panic); NaN is no hint at all.
+pub(crate) fn retry_after_from_seconds(seconds: f64) -> Option<Duration> {
+    let max = MAX_RETRY_AFTER.as_secs_f64();
+    if seconds.is_nan() {
+        tracing::warn!("QuotaExceeded(retry_after=nan): ignored (no backoff hint)");
+        None
+    } else if seconds < 0.0 {
+        tracing::warn!("QuotaExceeded(retry_after={seconds}): negative, taken as 0");
+        Some(Duration::ZERO)
+    } else if seconds > max {
+        tracing::warn!("QuotaExceeded(retry_after={seconds}): clamped to {max} s (24 h)");
+        Some(MAX_RETRY_AFTER)
+    } else {
+        Some(Duration::from_secs_f64(seconds))
+    }
+}
+
 /// An error the Python side reported by kind (see `agent_host._bridge`).
 pub(crate) fn error_from_kind(
     kind: &str,
@@ -215,9 +237,7 @@ pub(crate) fn error_from_kind(
     match kind {
         "not_started" => Error::AgentNotStarted(agent_id),
         "quota" => Error::QuotaExceeded {
-            retry_after: retry_after
-                .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
-                .map(Duration::from_secs_f64),
+            retry_after: retry_after.and_then(retry_after_from_seconds),
             message,
         },
         "invalid_config" => Error::InvalidConfig(message),
@@ -239,5 +259,28 @@ pub(crate) fn python_error_text(py: Python<'_>, error: &PyErr) -> String {
     match formatted {
         Ok(lines) => lines.concat().trim_end().to_owned(),
         Err(_) => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_clamped_never_panics() {
+        let cases = [
+            (2.5, Some(Duration::from_millis(2500))),
+            (0.0, Some(Duration::ZERO)),
+            (-3.0, Some(Duration::ZERO)),
+            (f64::NEG_INFINITY, Some(Duration::ZERO)),
+            (1e30, Some(MAX_RETRY_AFTER)),
+            (f64::INFINITY, Some(MAX_RETRY_AFTER)),
+            (f64::MAX, Some(MAX_RETRY_AFTER)),
+            (86_400.0, Some(MAX_RETRY_AFTER)),
+            (f64::NAN, None),
+        ];
+        for (seconds, expected) in cases {
+            assert_eq!(retry_after_from_seconds(seconds), expected, "{seconds}");
+        }
     }
 }

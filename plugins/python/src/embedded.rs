@@ -47,6 +47,11 @@ const MODULES: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        "agent_host._venv",
+        include_str!("../python/agent_host/_venv.py"),
+        false,
+    ),
+    (
         "agent_host.reference",
         include_str!("../python/agent_host/reference.py"),
         false,

@@ -16,7 +16,7 @@
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ use pyo3::types::{PyDict, PyList};
 use crate::convert::{content_to_parts, python_error_text};
 use crate::native::{PendingReply, Reply, TurnSink};
 use crate::options::PythonOptions;
+use crate::watchdog::{self, Tag};
 use crate::{embedded, loader, native};
 
 /// What a call hands to the Python side besides its agent id.
@@ -43,6 +44,8 @@ pub(crate) enum Arg {
 /// A runtime's bridge as Rust calls it, methods bound once: `Bridge.submit` takes every
 /// operation; chat turns, the most frequent by far, go straight to `Runtime.start_turn`.
 pub(crate) struct BridgeEntry {
+    /// The runtime's number, for the watchdog's warnings.
+    pub runtime: u32,
     pub submit: Py<PyAny>,
     pub start_turn: Py<PyAny>,
 }
@@ -86,6 +89,9 @@ const SPIN: Duration = Duration::from_micros(50);
 /// rest go out when the pass ends (`before_wait`); the first turn to end in a pass wakes
 /// its reader at once.
 const MAX_HELD_WAKEUPS: usize = 16;
+
+/// The next runtime's number (see [`BridgeEntry::runtime`]).
+static NEXT_RUNTIME: AtomicU32 = AtomicU32::new(1);
 
 static INTERPRETER: OnceLock<Result<Interpreter, String>> = OnceLock::new();
 
@@ -151,6 +157,8 @@ fn run(reader_fd: i32, ready: std::sync::mpsc::Sender<Result<(), String>>) {
                 python_error_text(py, &error)
             );
         }
+        // A loop that stopped is not a blocked one.
+        watchdog::waiting();
         wakeups::release();
     });
 }
@@ -161,11 +169,12 @@ fn set_up(py: Python<'_>, reader_fd: i32) -> PyResult<Bound<'_, PyAny>> {
     py.import("agent_host")?;
     let event_loop = py
         .import("agent_host._loop")?
-        .call_method1("new_event_loop", (hooks.before_wait,))?;
+        .call_method1("new_event_loop", (hooks.before_wait, hooks.after_wait))?;
     let drain = hooks.drain;
     py.import("asyncio")?
         .call_method1("set_event_loop", (&event_loop,))?;
     event_loop.call_method1("add_reader", (reader_fd, drain))?;
+    watchdog::start(py)?;
     Ok(event_loop)
 }
 
@@ -207,7 +216,10 @@ fn run_commands(py: Python<'_>, interpreter: &Interpreter) {
                 let _ = done.send(new_bridge(py, &options));
             }
             Command::Call(call) => execute(py, call),
-            Command::Release(bridge) => drop(bridge),
+            Command::Release(bridge) => {
+                watchdog::forget_runtime(bridge.runtime);
+                drop(bridge);
+            }
         }
     }
 }
@@ -226,6 +238,12 @@ pub(crate) fn drain(py: Python<'_>) {
 /// Called by the loop's selector before every wait for I/O (`timeout` in seconds,
 /// `None` for no limit). Returns `true` when it ran commands: the loop must not sleep.
 pub(crate) fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
+    let ran_commands = take_commands_before_wait(py, timeout);
+    watchdog::waiting();
+    ran_commands
+}
+
+fn take_commands_before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
     // Whatever this pass wrote reaches its readers before the loop may sleep.
     wakeups::release();
     // Not `get()`: the first waits come while the starting thread is still building the
@@ -263,36 +281,32 @@ pub(crate) fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
 }
 
 fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Error> {
+    let runtime = NEXT_RUNTIME.fetch_add(1, Ordering::Relaxed);
+    let agent = options
+        .agent
+        .as_deref()
+        .unwrap_or("agent_host.reference:ReferenceAgent");
+    watchdog::name_runtime(runtime, agent);
+    // Importing the agent's module blocks the loop too (pydantic-ai's takes a second).
+    watchdog::started(Tag::new(runtime, 0, "new_runtime"));
     let build = || -> PyResult<BridgeEntry> {
+        if let Some(venv) = &options.venv {
+            let site = options
+                .site_packages(venv)
+                .map_err(|error| pyo3::exceptions::PyValueError::new_err(error.to_string()))?;
+            py.import("agent_host._venv")?.call_method1(
+                "activate",
+                (
+                    venv.to_string_lossy().as_ref(),
+                    site.to_string_lossy().as_ref(),
+                ),
+            )?;
+        }
         let sys_path = py.import("sys")?.getattr("path")?.cast_into::<PyList>()?;
         for dir in options.python_path.iter().rev() {
             let dir = dir.to_string_lossy();
             if !sys_path.contains(dir.as_ref())? {
                 sys_path.insert(0, dir.as_ref())?;
-            }
-        }
-        if let Some(venv) = &options.venv {
-            let site = options
-                .site_packages(venv)
-                .map_err(|error| pyo3::exceptions::PyValueError::new_err(error.to_string()))?;
-            // `addsitedir` (which also reads .pth files) appends; the venv must come
-            // before the interpreter's own site-packages (as in a real venv), or the
-            // older copies there win. The standard library stays first.
-            let known = sys_path.len();
-            let first_site = sys_path
-                .iter()
-                .position(|entry| {
-                    entry
-                        .extract::<String>()
-                        .is_ok_and(|entry| entry.ends_with("site-packages"))
-                })
-                .unwrap_or(known);
-            py.import("site")?
-                .call_method1("addsitedir", (site.to_string_lossy().as_ref(),))?;
-            let added = sys_path.get_slice(known, sys_path.len());
-            sys_path.del_slice(known, sys_path.len())?;
-            for (offset, entry) in added.iter().enumerate() {
-                sys_path.insert(first_site + offset, entry)?;
             }
         }
         let settings = PyDict::new(py);
@@ -306,6 +320,7 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Er
             .getattr("Bridge")?
             .call1((settings,))?;
         let entry = BridgeEntry {
+            runtime,
             submit: bridge.getattr("submit")?.unbind(),
             start_turn: bridge.getattr("runtime")?.getattr("start_turn")?.unbind(),
         };
@@ -315,6 +330,7 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Er
         Ok(entry)
     };
     build().map_err(|error| {
+        watchdog::forget_runtime(runtime);
         let invalid = py
             .import("agent_host")
             .and_then(|module| module.getattr("InvalidConfig"))
@@ -342,6 +358,7 @@ fn execute(py: Python<'_>, call: Call) {
         reply,
         sink,
     } = call;
+    watchdog::started(Tag::new(bridge.runtime, agent_id, op));
     let reply = reply.map(Reply::new);
     let submitted = (|| -> PyResult<()> {
         let reply = reply.map(|reply| Py::new(py, reply)).transpose()?;

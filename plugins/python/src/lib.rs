@@ -21,6 +21,7 @@ mod native;
 mod options;
 mod pump;
 mod runtime;
+mod watchdog;
 
 pub use options::{PythonOptions, OPTIONS_HELP};
 pub use runtime::PythonRuntime;
@@ -32,5 +33,7 @@ agent_plugin_api::export_plugin!(PythonRuntime);
 /// across threads without taking a lock the other thread holds, where the system
 /// allocator contends. Everything that crosses the ABI carries its own deallocator, so
 /// the host's allocator is never asked to free this one's memory.
+/// mimalloc 2 (feature `v2`): mimalloc 3 crashed a thread that first allocated here
+/// after the thread that first did had exited (see docs/python.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

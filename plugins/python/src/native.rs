@@ -7,14 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_plugin_api::{AgentId, ChatEventSender, Error, QuotaRegistry, TextBatch, ToolCall};
+use pyo3::exceptions::PyUnicodeEncodeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList, PySlice, PyString};
 use tokio::sync::oneshot;
 
 use crate::convert::{
     error_from_kind, python_error_text, usage_from_counts, Answer, Expect, UsageCounts,
 };
 use crate::pump::Pump;
+use crate::watchdog::{self, Tag};
 
 /// Where one call's answer goes.
 pub(crate) struct PendingReply {
@@ -93,6 +95,8 @@ pub(crate) struct TurnSink {
     agent_id: AgentId,
     call_timeout: Option<Duration>,
     quota: QuotaTarget,
+    /// What the watchdog names while the turn's generator runs.
+    pub(crate) tag: Tag,
 }
 
 struct SinkState {
@@ -109,6 +113,7 @@ impl TurnSink {
         agent_id: AgentId,
         call_timeout: Option<Duration>,
         quota: QuotaTarget,
+        tag: Tag,
     ) -> Self {
         TurnSink {
             state: Mutex::new(SinkState {
@@ -118,6 +123,7 @@ impl TurnSink {
             agent_id,
             call_timeout,
             quota,
+            tag,
         }
     }
 
@@ -179,8 +185,9 @@ impl TurnSink {
     /// no allocation per chunk on this thread (they are copied into one buffer).
     fn texts(&self, chunks: &Bound<'_, PyList>) -> PyResult<bool> {
         let mut batch = TextBatch::with_capacity(chunks.len() * 8, chunks.len());
-        pack_into(&mut batch, chunks)?;
-        Ok(self.push_texts(batch))
+        let packed = pack_into(&mut batch, chunks);
+        let taken = self.push_texts(batch);
+        packed.map(|()| taken)
     }
 
     /// A [`Pump`] that drives `agen` and writes its text here (see `agent_host._stream`).
@@ -228,7 +235,11 @@ impl TurnSink {
         let mut state = self.lock();
         let mut last = std::mem::take(&mut state.kept);
         if let Some(chunks) = chunks {
-            pack_into(&mut last, chunks)?;
+            if let Err(error) = pack_into(&mut last, chunks) {
+                // The turn fails instead (`fail`), after the valid text.
+                state.kept = last;
+                return Err(error);
+            }
         }
         let Some(sender) = state.sender.take() else {
             return Ok(None);
@@ -265,12 +276,51 @@ impl TurnSink {
     }
 }
 
-/// Copies a list of `str` into `batch`, borrowing each string's UTF-8.
+/// Copies a list of `str` into `batch`, borrowing each string's UTF-8. At a chunk that
+/// UTF-8 cannot carry, the valid text before it is copied too and the error names it.
 fn pack_into(batch: &mut TextBatch, chunks: &Bound<'_, PyList>) -> PyResult<()> {
     for chunk in chunks.iter() {
-        batch.push(chunk.cast::<PyString>()?.to_str()?);
+        let chunk = chunk.cast::<PyString>()?;
+        match chunk.to_str() {
+            Ok(text) => batch.push(text),
+            Err(error) => return Err(unencodable(None, chunk, batch, error)),
+        }
     }
     Ok(())
+}
+
+/// A text chunk that is no valid Unicode text (a lone surrogate, which UTF-8 cannot
+/// carry): pushes the valid text before the offence onto `batch`, and returns the
+/// `AgentError` that names it, and where `source` (the generator, suspended at the
+/// `yield` that gave the chunk) yielded it. Any other failure is returned as it is.
+pub(crate) fn unencodable(
+    source: Option<&Bound<'_, PyAny>>,
+    chunk: &Bound<'_, PyString>,
+    batch: &mut TextBatch,
+    error: PyErr,
+) -> PyErr {
+    let py = chunk.py();
+    if !error.is_instance_of::<PyUnicodeEncodeError>(py) {
+        return error;
+    }
+    let described = (|| -> PyResult<PyErr> {
+        let start: usize = error.value(py).getattr("start")?.extract()?;
+        let prefix = chunk.as_any().get_item(PySlice::new(
+            py,
+            0,
+            start.try_into().unwrap_or(isize::MAX),
+            1,
+        ))?;
+        let prefix = prefix.cast::<PyString>()?.to_str()?;
+        if !prefix.is_empty() {
+            batch.push(prefix);
+        }
+        let failure = py
+            .import("agent_host._stream")?
+            .call_method1("unencodable", (source, chunk, start))?;
+        Ok(PyErr::from_value(failure))
+    })();
+    described.unwrap_or_else(|other| other)
 }
 
 /// Called by the event loop when the wake-up socket is readable.
@@ -286,10 +336,17 @@ fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
     crate::interpreter::before_wait(py, timeout)
 }
 
+/// Called by the event loop's selector when its wait for I/O is over.
+#[pyfunction]
+fn after_wait() {
+    watchdog::woke();
+}
+
 /// The functions the interpreter thread gives the event loop.
 pub(crate) struct LoopHooks<'py> {
     pub drain: Bound<'py, PyAny>,
     pub before_wait: Bound<'py, PyAny>,
+    pub after_wait: Bound<'py, PyAny>,
 }
 
 /// Creates `agent_host._native` and puts it in `sys.modules`.
@@ -302,6 +359,8 @@ pub(crate) fn register(py: Python<'_>) -> PyResult<LoopHooks<'_>> {
     module.add_function(drain.clone())?;
     let before_wait = wrap_pyfunction!(before_wait, &module)?;
     module.add_function(before_wait.clone())?;
+    let after_wait = wrap_pyfunction!(after_wait, &module)?;
+    module.add_function(after_wait.clone())?;
     let modules = py.import("sys")?.getattr("modules")?;
     modules
         .cast::<PyDict>()?
@@ -309,5 +368,6 @@ pub(crate) fn register(py: Python<'_>) -> PyResult<LoopHooks<'_>> {
     Ok(LoopHooks {
         drain: drain.into_any(),
         before_wait: before_wait.into_any(),
+        after_wait: after_wait.into_any(),
     })
 }

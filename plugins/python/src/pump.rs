@@ -26,7 +26,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::iterator::PySendResult;
 use pyo3::types::{PyIterator, PyString, PyTuple};
 
-use crate::native::TurnSink;
+use crate::native::{unencodable, TurnSink};
+use crate::watchdog::{self, Tag};
 
 /// Chunks at which the pump hands text over without waiting for the generator to
 /// suspend (the same figure as the Python side's `agent_host._stream.CAP`).
@@ -40,6 +41,8 @@ static CANCELLED_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 #[pyclass(module = "agent_host._native", name = "Pump")]
 pub(crate) struct Pump {
     agen: Py<PyAny>,
+    /// The turn, as the watchdog names it while the generator runs.
+    tag: Tag,
     sink: Py<TurnSink>,
     /// The `__anext__` awaitable the generator is suspended in, between task steps.
     step: Option<Py<PyIterator>>,
@@ -62,8 +65,10 @@ enum Stepped<'py> {
 
 impl Pump {
     pub fn new(agen: Py<PyAny>, sink: Py<TurnSink>) -> Self {
+        let tag = sink.get().tag;
         Pump {
             agen,
+            tag,
             sink,
             step: None,
             pending: TextBatch::new(),
@@ -87,7 +92,15 @@ impl Pump {
                         if self.cancelled || self.refused {
                             return Err(marker(py, &OVER, "PUMP_OVER")?);
                         }
-                        self.pending.push(text.to_str()?);
+                        match text.to_str() {
+                            Ok(text) => self.pending.push(text),
+                            Err(error) => {
+                                let agen = self.agen.bind(py);
+                                let error = unencodable(Some(agen), text, &mut self.pending, error);
+                                self.leave_text();
+                                return Err(error);
+                            }
+                        }
                         if self.pending.len() >= CAP && !self.flush() {
                             return Err(marker(py, &OVER, "PUMP_OVER")?);
                         }
@@ -124,6 +137,7 @@ impl Pump {
         py: Python<'py>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        watchdog::started(self.tag);
         let stepped = match self.step.take() {
             Some(step) => self.resume(step.into_bound(py), |step| step.send(value)),
             None => self.next_step(py),
@@ -219,6 +233,7 @@ impl Pump {
         py: Python<'py>,
         args: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        watchdog::started(self.tag);
         let thrown = args.get_item(0)?;
         let cancelled_error = CANCELLED_ERROR.import(py, "asyncio", "CancelledError")?;
         self.cancelled |= thrown.is(cancelled_error) || thrown.is_instance(cancelled_error)?;

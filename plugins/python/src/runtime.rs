@@ -15,6 +15,7 @@ use crate::convert::FromAnswer;
 use crate::interpreter::{self, Arg, BridgeEntry, Call, Command, Interpreter};
 use crate::native::{PendingReply, QuotaTarget, TurnSink};
 use crate::options::{PythonOptions, OPTIONS_HELP};
+use crate::watchdog::Tag;
 
 /// Python agents, served from one asyncio loop on the interpreter thread.
 pub struct PythonRuntime {
@@ -192,6 +193,7 @@ impl Runtime for PythonRuntime {
             agent_id,
             self.options.call_timeout(),
             self.quota.clone(),
+            Tag::new(self.bridge.runtime, agent_id, "chat"),
         );
         self.submit(
             "chat",
@@ -297,8 +299,13 @@ impl Runtime for PythonRuntime {
 impl Plugin for PythonRuntime {
     const NAME: &'static str = "python";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str =
-        "Runs Python agents (async generators) on an embedded CPython's asyncio loop";
+    const DESCRIPTION: &'static str = concat!(
+        "Runs Python agents (async generators) on an embedded CPython's asyncio loop; embeds CPython ",
+        env!("AGENT_PYTHON_FULL_VERSION"),
+        " (home ",
+        env!("AGENT_PYTHON_HOME"),
+        ")"
+    );
     const OPTIONS_HELP: &'static str = OPTIONS_HELP;
 
     type Options = PythonOptions;

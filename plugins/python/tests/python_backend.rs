@@ -10,14 +10,7 @@ use std::time::Duration;
 use agent_plugin_api::{AgentConfig, Content, Error, PluginRuntime, Runtime};
 use serde_json::json;
 
-use common::staged_plugin as plugin;
-
-fn agents_dir() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/agents")
-        .display()
-        .to_string()
-}
+use common::{agents_dir, staged_plugin as plugin};
 
 fn runtime_for(agent: &str) -> Result<PluginRuntime, Error> {
     plugin().new_runtime(&json!({"agent": agent, "python_path": [agents_dir()]}))
@@ -75,6 +68,84 @@ async fn quota_exceeded_becomes_a_quota_error_and_backs_off() {
     );
     let backoff = runtime.quota_registry().remaining("python").unwrap();
     assert!(backoff >= Duration::from_secs(2), "{backoff:?}");
+}
+
+/// The text a turn delivered, and how it ended.
+async fn play(runtime: &PluginRuntime, text: &str) -> (String, Result<String, Error>) {
+    let agent = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let handle = runtime.chat(agent, &Content::text(text)).await.unwrap();
+    let chunks = handle.text_stream();
+    let result = handle.text().await.map(|result| result.text);
+    let chunks: Vec<String> = futures::StreamExt::collect(chunks).await;
+    (chunks.concat(), result)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lone_surrogate_fails_the_turn_after_the_text_before_it() {
+    let source = std::fs::read_to_string(Path::new(&agents_dir()).join("failing.py")).unwrap();
+    let line = 1 + source
+        .lines()
+        .position(|line| line.contains(r#"yield "ok \ud800"#))
+        .unwrap();
+    let runtime = runtime_for("failing:LoneSurrogate").unwrap();
+    let (delivered, result) = play(&runtime, "go").await;
+    assert_eq!(delivered, "fine ok ");
+    let Err(Error::BackendError(message)) = &result else {
+        panic!("expected a backend error, got {result:?}")
+    };
+    for part in [
+        "LoneSurrogate.chat yielded a str",
+        &format!("failing.py, line {line})"),
+        r"a lone surrogate '\ud800' at index 3",
+    ] {
+        assert!(message.contains(part), "{part:?} not in {message}");
+    }
+    // The agent is still usable.
+    let (delivered, _) = play(&runtime, "again").await;
+    assert_eq!(delivered, "fine ok ");
+
+    let runtime = runtime_for("failing:LoneSurrogateAnswer").unwrap();
+    let (delivered, result) = play(&runtime, "go").await;
+    assert_eq!(delivered, "ok ");
+    assert!(
+        matches!(&result, Err(Error::BackendError(message)) if message.contains(r"'\udfff' at index 3")),
+        "{result:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_out_of_range_retry_after_is_clamped_not_a_panic() {
+    let day = Duration::from_secs(24 * 60 * 60);
+    let cases = [
+        ("1e30", Some(day)),
+        ("inf", Some(day)),
+        ("1e300", Some(day)),
+        ("-5", Some(Duration::ZERO)),
+        ("-inf", Some(Duration::ZERO)),
+        ("nan", None),
+        ("0.25", Some(Duration::from_millis(250))),
+    ];
+    for (asked, expected) in cases {
+        let runtime = runtime_for("failing:QuotaAsked").unwrap();
+        let error = ask(&runtime, asked).await.unwrap_err();
+        let Error::QuotaExceeded { retry_after, .. } = &error else {
+            panic!("{asked}: expected a quota error, got {error:?}")
+        };
+        assert_eq!(*retry_after, expected, "{asked}");
+        // The runtime is still there and backs off no longer than the cap.
+        let backoff = runtime.quota_registry().remaining("python");
+        assert!(
+            backoff.is_none_or(|backoff| backoff <= day * 2),
+            "{asked}: {backoff:?}"
+        );
+        assert!(runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .is_ok());
+    }
 }
 
 #[test]
@@ -187,6 +258,64 @@ async fn a_venv_site_packages_join_the_path() {
         matches!(&error, Error::InvalidConfig(message) if message.contains("option `venv`")),
         "{error:?}"
     );
+}
+
+/// Makes a venv with the Python the plugin embeds, with an agent module in its
+/// site-packages that reports what it can see.
+fn venv_with_probe(dir: &Path, name: &str, system_site_packages: bool) -> std::path::PathBuf {
+    let venv = dir.join(name);
+    let mut make = std::process::Command::new(env!("AGENT_PYTHON_EXECUTABLE"));
+    make.args(["-m", "venv", "--without-pip"]);
+    if system_site_packages {
+        make.arg("--system-site-packages");
+    }
+    assert!(make.arg(&venv).status().unwrap().success());
+    let site = venv
+        .join("lib")
+        .join(format!("python{}", env!("AGENT_PYTHON_VERSION")))
+        .join("site-packages");
+    std::fs::write(
+        site.join(format!("{name}_probe.py")),
+        "import importlib.util, json, sys\n\n\nclass Agent:\n    def __init__(self, config):\n        pass\n\n    async def chat(self, content):\n        yield json.dumps({'pip': importlib.util.find_spec('pip') is not None, 'path': sys.path})\n",
+    )
+    .unwrap();
+    venv
+}
+
+/// Whether the agent sees the base interpreter's pip, and whether a base site-packages
+/// directory is on its `sys.path`.
+async fn probe(venv: &Path, name: &str) -> (bool, bool) {
+    let runtime = plugin()
+        .new_runtime(&json!({"agent": format!("{name}_probe:Agent"), "venv": venv}))
+        .unwrap();
+    let answer: serde_json::Value =
+        serde_json::from_str(&ask(&runtime, "hi").await.unwrap()).unwrap();
+    let base = Path::new(env!("AGENT_PYTHON_HOME")).join("lib");
+    let base_site_on_path = answer["path"].as_array().unwrap().iter().any(|entry| {
+        let entry = entry.as_str().unwrap();
+        entry.starts_with(base.to_str().unwrap()) && entry.ends_with("site-packages")
+    });
+    (answer["pip"].as_bool().unwrap(), base_site_on_path)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_venv_include_system_site_packages_setting_is_honoured() {
+    let base_site = Path::new(env!("AGENT_PYTHON_HOME"))
+        .join("lib")
+        .join(format!("python{}", env!("AGENT_PYTHON_VERSION")))
+        .join("site-packages/pip");
+    assert!(
+        base_site.is_dir(),
+        "this test needs pip in the base Python: {}",
+        base_site.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // `true` first: the sys.path of the one interpreter is the process's, and a venv
+    // that excludes the base packages takes them away for good.
+    let including = venv_with_probe(dir.path(), "including", true);
+    assert_eq!(probe(&including, "including").await, (true, true));
+    let isolated = venv_with_probe(dir.path(), "isolated", false);
+    assert_eq!(probe(&isolated, "isolated").await, (false, false));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -42,12 +42,14 @@ the event loop, so keep it quick.
   ``None``); the last one yielded is the turn's usage;
 - ``StructuredOutput(value)``: the structured answer (JSON-serializable).
 
-Anything else fails the turn with an error naming the object's type. For the simplest
+Anything else fails the turn with an error naming the object's type, and so does a
+``str`` that is no valid Unicode text (a lone surrogate), after the text before it. For the simplest
 agents ``chat`` may instead be a coroutine returning the whole answer as a ``str``.
 
 Turns of one agent run one at a time, in call order; many agents run concurrently on
 the one loop, so never block it (use ``await``, or ``asyncio.to_thread`` for blocking
-work). A cancelled turn (the application cancelled it or dropped its handle) is an
+work): the plugin logs a warning with the agent and its stack when the loop has not
+come back for over a second. A cancelled turn (the application cancelled it or dropped its handle) is an
 ``asyncio.CancelledError`` at the ``await`` or ``yield`` where your generator is
 suspended; let it propagate.
 

@@ -128,7 +128,9 @@ class QuotaExceeded(AgentHostError):
     """The model provider refused for quota; becomes ``Error::QuotaExceeded`` in Rust.
 
     ``retry_after`` (seconds) is recorded in the runtime's quota registry, so
-    ``wait_for_quota`` backs off at least that long.
+    ``wait_for_quota`` backs off at least that long. The plugin clamps it to
+    0 .. 86400 (24 h), logging a warning for a value outside (negative, larger, infinite);
+    NaN counts as no hint.
     """
 
     def __init__(self, retry_after: float | str | None = None, message: str = "") -> None:
@@ -136,9 +138,7 @@ class QuotaExceeded(AgentHostError):
         if isinstance(retry_after, str) and not message:
             retry_after, message = None, retry_after
         if retry_after is not None:
-            retry_after = float(retry_after)
-            if not retry_after >= 0.0:  # also rejects NaN
-                retry_after = None
+            retry_after = float(retry_after)  # out-of-range values: see the docstring
         self.retry_after: Optional[float] = retry_after
         super().__init__(message or "quota exceeded")
 

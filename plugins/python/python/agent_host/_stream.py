@@ -36,6 +36,7 @@ __all__ = [
     "TurnOver",
     "TurnWriter",
     "flusher_for",
+    "unencodable",
 ]
 
 CAP = 4096
@@ -357,6 +358,26 @@ class TurnWriter:
         """The sink refused a write outside the turn's task (the flusher's): the turn is
         over. A subclass that runs the turn stops it here."""
         self.alive = False
+
+
+def unencodable(source: Any, chunk: str, start: int) -> AgentError:
+    """The error for a text chunk that is no valid Unicode text (a lone surrogate at
+    ``start``, which UTF-8 cannot carry). ``source`` is the agent's generator, suspended
+    at the ``yield`` that gave the chunk, so its frame says where that was (``None``: the
+    whole answer of a coroutine ``chat``)."""
+    if source is None:
+        where = "the agent's answer"
+    else:
+        name = getattr(source, "__qualname__", None) or type(source).__qualname__
+        frame = getattr(source, "ag_frame", None)
+        where = f"{name} yielded a str"
+        if frame is not None:
+            where += f" ({frame.f_code.co_filename}, line {frame.f_lineno})"
+    return AgentError(
+        f"{where} that is not valid Unicode text: a lone surrogate {chunk[start]!r} at "
+        f"index {start} of {_short_repr(chunk)} (UTF-8 cannot carry it); the text before "
+        "it was delivered"
+    )
 
 
 def _to_json(value: Any, what: str) -> str:

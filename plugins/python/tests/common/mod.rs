@@ -1,4 +1,4 @@
-//! What the Python plugin's tests and benches share: the staged plugin file.
+//! What the Python plugin's tests and benches share: the staged plugin file and CLI.
 
 use std::path::{Path, PathBuf};
 
@@ -10,13 +10,40 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Opens `$AGENT_HOST_DIST/plugins/libagent_plugin_python.so` (else the workspace's
-/// `target/dist`), where `cargo xtask stage` puts it; a missing file fails loudly.
-pub fn staged_plugin() -> PluginLibrary {
-    let dist = std::env::var_os("AGENT_HOST_DIST")
+/// `$AGENT_HOST_DIST` (else the workspace's `target/dist`), where `cargo xtask stage`
+/// puts the CLI and the plugins.
+#[allow(dead_code)] // Not every test binary needs it.
+pub fn dist() -> PathBuf {
+    std::env::var_os("AGENT_HOST_DIST")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/dist"));
-    let path = dist.join("plugins/libagent_plugin_python.so");
+        .unwrap_or_else(|| workspace().join("target/dist"))
+}
+
+/// The staged `agent-host` binary (it finds the staged plugins beside it).
+#[allow(dead_code)] // Not every test binary needs it.
+pub fn staged_cli() -> PathBuf {
+    let path = dist().join("agent-host");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask stage` first (or `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
+
+/// The directory of the test agents (`tests/agents`).
+#[allow(dead_code)] // Not every test binary needs it.
+pub fn agents_dir() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/agents")
+        .display()
+        .to_string()
+}
+
+/// Opens `<dist>/plugins/libagent_plugin_python.so`; a missing file fails loudly.
+#[allow(dead_code)] // Not every test binary needs it.
+pub fn staged_plugin() -> PluginLibrary {
+    let path = dist().join("plugins/libagent_plugin_python.so");
     assert!(
         path.is_file(),
         "{} is missing: run `cargo xtask stage` first (or `cargo xtask test` / `cargo xtask bench`)",
