@@ -307,6 +307,7 @@ impl Plugin for PythonRuntime {
         ")"
     );
     const OPTIONS_HELP: &'static str = OPTIONS_HELP;
+    const PATH_OPTIONS: &'static [&'static str] = &["venv", "python_path"];
 
     type Options = PythonOptions;
 
