@@ -238,29 +238,22 @@ pub(crate) fn resolve_names(candidates: &mut [Candidate], pins: &BTreeMap<String
         if !candidate.is_usable() {
             continue;
         }
-        let Some(pinned) = candidate
-            .name()
-            .and_then(|name| pins.get(name))
-            .and_then(|pin| pin.path.as_ref())
-        else {
-            continue;
-        };
-        if !same_file(pinned, &candidate.path) {
-            candidate.status = CandidateStatus::Shadowed {
+        let name = candidate.name().unwrap_or_default().to_owned();
+        let pinned_here = pins.iter().find(|(_, pin)| {
+            pin.path
+                .as_ref()
+                .is_some_and(|pinned| same_file(pinned, &candidate.path))
+        });
+        let pinned_elsewhere = pins.get(&name).and_then(|pin| pin.path.as_ref());
+        candidate.status = match (pinned_here, pinned_elsewhere) {
+            (Some((table, _)), _) if *table != name => CandidateStatus::Refused(format!(
+                "[plugins.{table}] pins this file, but it is plugin {name:?}"
+            )),
+            (None, Some(pinned)) => CandidateStatus::Shadowed {
                 pinned: pinned.clone(),
-            };
-        }
-    }
-    for (table, pin) in pins {
-        let Some(pinned) = &pin.path else { continue };
-        for candidate in candidates.iter_mut() {
-            let name = candidate.name().unwrap_or_default().to_owned();
-            if candidate.is_usable() && name != *table && same_file(pinned, &candidate.path) {
-                candidate.status = CandidateStatus::Refused(format!(
-                    "[plugins.{table}] pins this file, but it is plugin {name:?}"
-                ));
-            }
-        }
+            },
+            _ => continue,
+        };
     }
     let usable: Vec<(usize, String, PathBuf)> = candidates
         .iter()

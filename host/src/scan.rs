@@ -73,14 +73,20 @@ impl Verdict {
 /// The child's report on stdout.
 #[derive(Debug, Serialize, Deserialize)]
 struct Report {
+    /// Why loading refused the file; or else what it loaded.
     refused: Option<String>,
-    name: String,
-    version: String,
-    description: String,
-    api_version: String,
-    options_help: String,
-    path_options: Vec<String>,
+    metadata: Option<PluginMetadata>,
     constructor_error: Option<String>,
+}
+
+/// Reads a child's pipe to its end on a thread of its own, so neither pipe can fill up
+/// and stall the child while the parent waits for it.
+fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
 }
 
 /// Parent side: loads `file` in a child `scanner` process.
@@ -107,18 +113,8 @@ pub(crate) fn verify(scanner: &Path, file: &PluginFile, options: &serde_json::Va
             ))
         }
     };
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let error_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let reader = read_all(child.stdout.take().expect("stdout is piped"));
+    let error_reader = read_all(child.stderr.take().expect("stderr is piped"));
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -139,21 +135,19 @@ pub(crate) fn verify(scanner: &Path, file: &PluginFile, options: &serde_json::Va
         return Verdict::Crashed(signal_name(signal));
     }
     match serde_json::from_str::<Report>(output.trim()) {
-        Ok(report) => match report.refused {
-            Some(reason) => Verdict::Refused(reason),
-            None => Verdict::Loaded {
-                metadata: PluginMetadata {
-                    name: report.name,
-                    version: report.version,
-                    description: report.description,
-                    api_version: report.api_version,
-                    options_help: report.options_help,
-                    path_options: report.path_options,
-                },
-                constructor: report.constructor_error.map_or(Ok(()), Err),
-            },
+        Ok(Report {
+            refused: Some(reason),
+            ..
+        }) => Verdict::Refused(reason),
+        Ok(Report {
+            metadata: Some(metadata),
+            constructor_error,
+            ..
+        }) => Verdict::Loaded {
+            metadata,
+            constructor: constructor_error.map_or(Ok(()), Err),
         },
-        Err(_) => {
+        _ => {
             let last = errors.lines().last().unwrap_or("").trim().to_owned();
             let code = status.code().unwrap_or(-1);
             Verdict::Crashed(if last.is_empty() {
@@ -179,17 +173,12 @@ pub fn scanner_child(path: &Path, options_json: &str) -> ExitCode {
 }
 
 fn examine_stdin(path: &Path, options_json: &str) -> Report {
+    use std::os::fd::AsFd;
     let refused = |reason: String| Report {
         refused: Some(reason),
-        name: String::new(),
-        version: String::new(),
-        description: String::new(),
-        api_version: String::new(),
-        options_help: String::new(),
-        path_options: Vec::new(),
+        metadata: None,
         constructor_error: None,
     };
-    use std::os::fd::AsFd;
     let stdin = match std::io::stdin().as_fd().try_clone_to_owned() {
         Ok(file) => file,
         Err(error) => return refused(format!("scanner: no plugin file on stdin: {error}")),
@@ -200,20 +189,13 @@ fn examine_stdin(path: &Path, options_json: &str) -> Report {
     };
     let options: serde_json::Value =
         serde_json::from_str(options_json).unwrap_or(serde_json::Value::Object(Default::default()));
-    let constructor_error = library
-        .new_runtime(&options)
-        .err()
-        .map(|error| error.to_string());
-    let metadata = library.metadata().clone();
     Report {
         refused: None,
-        name: metadata.name,
-        version: metadata.version,
-        description: metadata.description,
-        api_version: metadata.api_version,
-        options_help: metadata.options_help,
-        path_options: metadata.path_options,
-        constructor_error,
+        constructor_error: library
+            .new_runtime(&options)
+            .err()
+            .map(|error| error.to_string()),
+        metadata: Some(library.metadata().clone()),
     }
 }
 

@@ -37,6 +37,8 @@ pub(crate) fn check_file(path: &Path, file: &File) -> Result<(), Untrusted> {
     if let Ok(real) = path.canonicalize() {
         dirs.extend(real.parent().map(Path::to_owned));
     }
+    // Without a symlink both are the same directory.
+    dirs.dedup();
     for dir in dirs {
         check_directories(&dir)?;
     }

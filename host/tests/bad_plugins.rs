@@ -8,7 +8,12 @@ use agent_plugin_api::{AgentConfig, Content, Error, Runtime};
 use serde_json::json;
 
 fn host_for(dir: &std::path::Path) -> Host {
+    configured_host(dir, Config::default())
+}
+
+fn configured_host(dir: &std::path::Path, config: Config) -> Host {
     Host::builder()
+        .config(config)
         .plugin_dir(dir)
         .without_env()
         .without_exe_dir()
@@ -280,12 +285,7 @@ fn a_digest_mismatch_is_refused_before_loading() {
         "0".repeat(64)
     ))
     .unwrap();
-    let host = Host::builder()
-        .config(config)
-        .plugin_dir(dir.path())
-        .without_env()
-        .without_exe_dir()
-        .build();
+    let host = configured_host(dir.path(), config);
     let reason = refusal(&host, "libagent_plugin_mock.so");
     assert!(reason.contains("sha256 mismatch"), "{reason}");
     let error = host.plugin("mock").unwrap_err().to_string();
@@ -304,12 +304,7 @@ fn a_digest_pin_without_a_path_is_checked_before_loading() {
         "0".repeat(64)
     ))
     .unwrap();
-    let host = Host::builder()
-        .config(config)
-        .plugin_dir(dir.path())
-        .without_env()
-        .without_exe_dir()
-        .build();
+    let host = configured_host(dir.path(), config);
     let candidate = &host.candidates()[0];
     assert!(
         candidate.loaded().is_none(),
@@ -322,12 +317,7 @@ fn a_digest_pin_without_a_path_is_checked_before_loading() {
     // The right digest lets it load.
     let digest = sha256_of(&dir.path().join("libagent_plugin_mock.so"));
     let config = Config::from_toml(&format!("[plugins.mock]\nsha256 = \"{digest}\"\n")).unwrap();
-    let host = Host::builder()
-        .config(config)
-        .plugin_dir(dir.path())
-        .without_env()
-        .without_exe_dir()
-        .build();
+    let host = configured_host(dir.path(), config);
     assert!(host.plugin("mock").is_ok());
 }
 

@@ -286,10 +286,10 @@ fn a_second_ctrl_c_exits_at_once_when_the_first_is_stuck() {
     assert_eq!(status.and_then(|status| status.code()), Some(130));
 }
 
-#[test]
-fn ctrl_c_ends_check_promptly_with_130() {
+/// `check` on a slow mock, well into its run.
+fn slow_check() -> Running {
     let mock = common::mock_plugin();
-    let mut check = Running::start(
+    let check = Running::start(
         &[
             "check",
             mock.to_str().unwrap(),
@@ -299,6 +299,12 @@ fn ctrl_c_ends_check_promptly_with_130() {
         Sigint::Default,
     );
     std::thread::sleep(Duration::from_millis(700));
+    check
+}
+
+#[test]
+fn ctrl_c_ends_check_promptly_with_130() {
+    let mut check = slow_check();
     assert!(
         check.exit_within(Duration::ZERO).is_none(),
         "check ended early"
@@ -315,17 +321,7 @@ fn ctrl_c_ends_check_promptly_with_130() {
 
 #[test]
 fn sigterm_ends_check_promptly_with_143() {
-    let mock = common::mock_plugin();
-    let mut check = Running::start(
-        &[
-            "check",
-            mock.to_str().unwrap(),
-            "--option",
-            "chunk_delay_ms=300",
-        ],
-        Sigint::Default,
-    );
-    std::thread::sleep(Duration::from_millis(700));
+    let mut check = slow_check();
     check.send("TERM");
     assert_eq!(check.exit_code(), Some(143), "{}", check.stderr());
 }

@@ -19,7 +19,7 @@ use crate::stream::ChatResponseHandle;
 use crate::types::{AgentConfig, AgentId, Content, ConversationMessage, Error, UsageMetadata};
 
 /// What a plugin says about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PluginMetadata {
     pub name: String,
     pub version: String,
@@ -255,7 +255,10 @@ impl Runtime for PluginRuntime {
         agent_id: AgentId,
         content: &Content,
     ) -> Result<ChatResponseHandle, Error> {
-        let started = tokio::time::Instant::now();
+        // The turn's deadline counts from the call, so the clock is read before it.
+        let deadline = self
+            .call_timeout
+            .map(|limit| (tokio::time::Instant::now() + limit, limit));
         let content = FfiContent::from(content);
         let stream = self
             .bounded("chat", async {
@@ -263,11 +266,11 @@ impl Runtime for PluginRuntime {
                 stream.into_result().map_err(Error::from)
             })
             .await?;
-        Ok(match self.call_timeout {
+        Ok(match deadline {
             None => ffi::ImportedStream::into_handle(stream),
-            Some(limit) => ffi::ImportedStream::into_handle_with_deadline(
+            Some((deadline, limit)) => ffi::ImportedStream::into_handle_with_deadline(
                 stream,
-                started + limit,
+                deadline,
                 self.timeout_error(limit, &format!("chat turn of agent {agent_id}")),
             ),
         })

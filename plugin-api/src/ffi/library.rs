@@ -146,29 +146,25 @@ fn keep_open(file: File) -> Result<PathBuf, String> {
 impl LoadError {
     /// The same error about `path` (loading goes through `/proc/self/fd/N`, which is no
     /// name to show a user).
-    fn with_path(self, path: &Path) -> LoadError {
-        let path = path.to_owned();
-        match self {
-            LoadError::NotALibrary { reason, .. } => LoadError::NotALibrary { path, reason },
-            LoadError::NoHandshake { .. } => LoadError::NoHandshake { path },
-            LoadError::BadApiVersion { text, .. } => LoadError::BadApiVersion { path, text },
-            LoadError::IncompatibleApi { plugin, host, .. } => {
-                LoadError::IncompatibleApi { path, plugin, host }
-            }
-            LoadError::NoRootModule { reason, .. } => LoadError::NoRootModule { path, reason },
-            LoadError::LayoutMismatch {
-                summary, details, ..
-            } => LoadError::LayoutMismatch {
-                path,
-                summary,
-                details,
-            },
-            LoadError::Other { reason, .. } => LoadError::Other { path, reason },
-        }
+    fn with_path(mut self, path: &Path) -> LoadError {
+        *self.path_mut() = path.to_owned();
+        self
     }
 
     /// The file the error is about.
     pub fn path(&self) -> &Path {
+        match self {
+            LoadError::NotALibrary { path, .. }
+            | LoadError::NoHandshake { path }
+            | LoadError::BadApiVersion { path, .. }
+            | LoadError::IncompatibleApi { path, .. }
+            | LoadError::NoRootModule { path, .. }
+            | LoadError::LayoutMismatch { path, .. }
+            | LoadError::Other { path, .. } => path,
+        }
+    }
+
+    fn path_mut(&mut self) -> &mut PathBuf {
         match self {
             LoadError::NotALibrary { path, .. }
             | LoadError::NoHandshake { path }

@@ -6,36 +6,25 @@
 
 use std::fmt::Write as _;
 
+use crate::watch::Leftovers;
+
 /// The pause between chunks in the in-flight and dropped phases: far longer than either
 /// phase, so each turn is mid-stream until it is cancelled.
 pub const LONG_DELAY_MS: u64 = 60_000;
-
-/// What create/chat/shutdown cycles (and dropped handles) may leave behind.
-#[derive(Debug, Clone, Copy)]
-pub struct CycleBounds {
-    /// Resident growth after the warm-up, in MiB, over the whole phase.
-    pub rss_growth_mib: f64,
-    pub threads: u64,
-    pub fds: u64,
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct InFlightBounds {
     /// Resident memory per agent with a turn in flight, in KiB.
     pub rss_per_turn_kib: f64,
-    /// Resident growth once every agent is cancelled and shut down, in MiB.
-    pub rss_growth_mib: f64,
-    pub threads: u64,
-    pub fds: u64,
+    /// What a second round leaves once every agent is cancelled and shut down.
+    pub leftovers: Leftovers,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct DroppedBounds {
     /// The slowest time from dropping a handle mid-stream to its agent being idle.
     pub idle_after_drop_ms: f64,
-    pub rss_growth_mib: f64,
-    pub threads: u64,
-    pub fds: u64,
+    pub leftovers: Leftovers,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -46,11 +35,13 @@ pub struct LargeMessageBounds {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
-    pub mock_cycles: CycleBounds,
-    pub python_cycles: CycleBounds,
+    /// What create/chat/shutdown cycles may leave behind (resident growth counted after
+    /// the warm-up).
+    pub mock_cycles: Leftovers,
+    pub python_cycles: Leftovers,
     pub in_flight: InFlightBounds,
     pub dropped: DroppedBounds,
-    pub runtimes: CycleBounds,
+    pub runtimes: Leftovers,
     pub large_message: LargeMessageBounds,
 }
 
@@ -59,14 +50,14 @@ pub struct Bounds {
 /// exiting. Memory: see each value.
 pub const BOUNDS: Bounds = Bounds {
     // Measured: +0.1 MiB over 98,000 cycles. 8 MiB is a leak of 86 bytes a cycle.
-    mock_cycles: CycleBounds {
-        rss_growth_mib: 8.0,
+    mock_cycles: Leftovers {
+        rss_mib: 8.0,
         threads: 2,
         fds: 2,
     },
     // Measured: -0.1 MiB over 19,600 cycles. 8 MiB is a leak of 430 bytes a cycle.
-    python_cycles: CycleBounds {
-        rss_growth_mib: 8.0,
+    python_cycles: Leftovers {
+        rss_mib: 8.0,
         threads: 2,
         fds: 2,
     },
@@ -75,21 +66,25 @@ pub const BOUNDS: Bounds = Bounds {
     // Leaking a whole turn would add about 98 MiB.
     in_flight: InFlightBounds {
         rss_per_turn_kib: 32.0,
-        rss_growth_mib: 24.0,
-        threads: 2,
-        fds: 2,
+        leftovers: Leftovers {
+            rss_mib: 24.0,
+            threads: 2,
+            fds: 2,
+        },
     },
     // Measured on the mock: -12 to +1 MiB over 10,000 dropped handles, idle at most
     // 18 ms after the drop (64 dropped at once; Python: see the README).
     dropped: DroppedBounds {
         idle_after_drop_ms: 1000.0,
-        rss_growth_mib: 8.0,
-        threads: 2,
-        fds: 2,
+        leftovers: Leftovers {
+            rss_mib: 8.0,
+            threads: 2,
+            fds: 2,
+        },
     },
     // Measured: +0.1 MiB over 10,000 mock runtimes, 0 over 2,000 Python ones.
-    runtimes: CycleBounds {
-        rss_growth_mib: 8.0,
+    runtimes: Leftovers {
+        rss_mib: 8.0,
         threads: 2,
         fds: 2,
     },
@@ -101,26 +96,24 @@ impl Bounds {
     /// The bounds as the lines printed before the run.
     pub fn describe(&self) -> String {
         let mut out = String::new();
-        let cycles = |out: &mut String, phase: &str, bounds: &CycleBounds| {
-            let _ = writeln!(
-                out,
-                "  {phase}: rss growth <= {} MiB after warm-up, threads +{}, fds +{}",
-                bounds.rss_growth_mib, bounds.threads, bounds.fds
-            );
+        let cycles = |out: &mut String, phase: &str, bounds: &Leftovers| {
+            let _ = writeln!(out, "  {phase}: {} (after warm-up)", bounds.describe());
         };
         cycles(&mut out, "mock-cycles", &self.mock_cycles);
         cycles(&mut out, "python-cycles", &self.python_cycles);
         let in_flight = &self.in_flight;
         let _ = writeln!(
             out,
-            "  in-flight: every turn mid-stream at once, <= {} KiB per turn; after a second round cancelled and shut down: rss growth <= {} MiB, threads +{}, fds +{}",
-            in_flight.rss_per_turn_kib, in_flight.rss_growth_mib, in_flight.threads, in_flight.fds
+            "  in-flight: every turn mid-stream at once, <= {} KiB per turn; after a second round cancelled and shut down: {}",
+            in_flight.rss_per_turn_kib,
+            in_flight.leftovers.describe()
         );
         let dropped = &self.dropped;
         let _ = writeln!(
             out,
-            "  mock-dropped, python-dropped: idle <= {} ms after the drop, rss growth <= {} MiB, threads +{}, fds +{}",
-            dropped.idle_after_drop_ms, dropped.rss_growth_mib, dropped.threads, dropped.fds
+            "  mock-dropped, python-dropped: idle <= {} ms after the drop, {}",
+            dropped.idle_after_drop_ms,
+            dropped.leftovers.describe()
         );
         cycles(&mut out, "mock-runtimes, python-runtimes", &self.runtimes);
         let _ = writeln!(

@@ -20,6 +20,16 @@ pub struct Leftovers {
     pub fds: u64,
 }
 
+impl Leftovers {
+    /// `rss growth <= 8 MiB, threads +2, fds +2`.
+    pub fn describe(&self) -> String {
+        format!(
+            "rss growth <= {} MiB, threads +{}, fds +{}",
+            self.rss_mib, self.threads, self.fds
+        )
+    }
+}
+
 /// The sample taken when a phase started.
 #[derive(Debug)]
 pub struct Watch {

@@ -7,7 +7,6 @@ use anyhow::{bail, Context, Result};
 use futures::future::try_join_all;
 use serde_json::json;
 
-use crate::bounds::CycleBounds;
 use crate::report::Report;
 use crate::watch::{Leftovers, Watch};
 
@@ -21,7 +20,7 @@ pub async fn run(
     phase: &'static str,
     runtime: &PluginRuntime,
     total: usize,
-    bounds: &CycleBounds,
+    bounds: &Leftovers,
     report: &mut Report,
 ) -> Result<()> {
     let warm_up = (total / 50).clamp(total.min(200), total);
@@ -38,16 +37,7 @@ pub async fn run(
         measured as f64 / elapsed.as_secs_f64(),
         "/s",
     );
-    watch
-        .finish(
-            report,
-            Leftovers {
-                rss_mib: bounds.rss_growth_mib,
-                threads: bounds.threads,
-                fds: bounds.fds,
-            },
-        )
-        .await?;
+    watch.finish(report, *bounds).await?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::bounds::{DroppedBounds, LONG_DELAY_MS};
 use crate::phases::first_chunk_of;
 use crate::report::Report;
-use crate::watch::{Leftovers, Watch};
+use crate::watch::Watch;
 
 /// Turns being dropped at once.
 const CONCURRENCY: usize = 64;
@@ -74,16 +74,7 @@ pub async fn run(
         "ms",
         bounds.idle_after_drop_ms,
     );
-    watch
-        .finish(
-            report,
-            Leftovers {
-                rss_mib: bounds.rss_growth_mib,
-                threads: bounds.threads,
-                fds: bounds.fds,
-            },
-        )
-        .await?;
+    watch.finish(report, bounds.leftovers).await?;
     Ok(())
 }
 

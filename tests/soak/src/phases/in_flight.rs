@@ -18,7 +18,7 @@ use crate::bounds::{InFlightBounds, LONG_DELAY_MS};
 use crate::phases::first_chunk_of;
 use crate::report::Report;
 use crate::resources::Sample;
-use crate::watch::{Leftovers, Watch};
+use crate::watch::Watch;
 
 /// ABI calls issued at once while starting and stopping the agents.
 const CONCURRENCY: usize = 256;
@@ -42,16 +42,7 @@ pub async fn run(
     report.info(phase, "threads while in flight", peak.threads as f64, "");
     let watch = Watch::start(phase)?;
     round(phase, runtime, agents, report).await?;
-    watch
-        .finish(
-            report,
-            Leftovers {
-                rss_mib: bounds.rss_growth_mib,
-                threads: bounds.threads,
-                fds: bounds.fds,
-            },
-        )
-        .await?;
+    watch.finish(report, bounds.leftovers).await?;
     Ok(())
 }
 

@@ -7,7 +7,6 @@ use agent_plugin_api::{AgentConfig, Runtime};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use crate::bounds::CycleBounds;
 use crate::report::Report;
 use crate::watch::{Leftovers, Watch};
 
@@ -19,7 +18,7 @@ pub async fn run(
     backend: &'static str,
     phase: &'static str,
     count: usize,
-    bounds: &CycleBounds,
+    bounds: &Leftovers,
     report: &mut Report,
 ) -> Result<()> {
     for index in 0..WARM_UP.min(count) {
@@ -32,16 +31,7 @@ pub async fn run(
             .with_context(|| format!("runtime {index}"))?;
     }
     report.info(phase, "runtimes", count as f64, "");
-    watch
-        .finish(
-            report,
-            Leftovers {
-                rss_mib: bounds.rss_growth_mib,
-                threads: bounds.threads,
-                fds: bounds.fds,
-            },
-        )
-        .await?;
+    watch.finish(report, *bounds).await?;
     Ok(())
 }
 
