@@ -130,27 +130,13 @@ async fn watch(
             .compare_exchange(CATCH, HANDLING, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok();
         if !caught || sender.send(signal).is_err() {
-            exit_now(signal);
+            // `exit` flushes stdout when it can without waiting for its lock.
+            std::process::exit(signal.exit_code().into());
         }
     }
 }
 
 /// The next arrival of a signal; never, for one that is not listened to.
-/// Exits with the signal's code. `process::exit` flushes stdout's buffer when its lock
-/// is free, which blocks for good when nobody reads a full pipe (the case a second
-/// Ctrl-C is for), so a stdout that is not a terminal is made non-blocking first: what
-/// does not fit is dropped.
-fn exit_now(signal: Signal) -> ! {
-    use std::os::fd::AsFd;
-    let stdout = std::io::stdout();
-    if !std::io::IsTerminal::is_terminal(&stdout) {
-        if let Ok(flags) = rustix::fs::fcntl_getfl(stdout.as_fd()) {
-            let _ = rustix::fs::fcntl_setfl(stdout.as_fd(), flags | rustix::fs::OFlags::NONBLOCK);
-        }
-    }
-    std::process::exit(signal.exit_code().into())
-}
-
 async fn arrival(stream: &mut Option<Stream>) -> Option<()> {
     match stream {
         Some(stream) => stream.recv().await,
