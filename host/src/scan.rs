@@ -162,6 +162,12 @@ pub(crate) fn verify(scanner: &Path, file: &PluginFile, options: &serde_json::Va
 /// Child side, run by `agent-host __scan-plugin PATH OPTIONS_JSON` with the plugin file
 /// as stdin: loads it, builds a runtime from the options, prints the report.
 pub fn scanner_child(path: &Path, options_json: &str) -> ExitCode {
+    // A plugin that hangs while loading must not outlive the host that asked (a
+    // SIGTERM'd `agent-host plugins` left its scanner running): die with the parent.
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    if rustix::process::getppid().is_none_or(|parent| parent.as_raw_nonzero().get() == 1) {
+        return ExitCode::FAILURE;
+    }
     let report = examine_stdin(path, options_json);
     match serde_json::to_string(&report) {
         Ok(text) => {

@@ -389,3 +389,44 @@ fn files_others_could_have_written_are_refused_unless_allowed() {
         .build();
     assert!(host.plugin("mock").is_ok());
 }
+
+#[test]
+fn a_scanner_stuck_in_a_hanging_plugin_dies_with_the_host() {
+    let dir = common::plugin_dir(&[(common::fixture("crash_on_load"), "libhang.so")]);
+    let mut host = std::process::Command::new(common::staged_binary())
+        .args(["--plugin-dir", dir.path().to_str().unwrap(), "plugins"])
+        .env("AGENT_FIXTURE_ON_LOAD", "hang")
+        .env_remove("AGENT_HOST_PLUGIN_PATH")
+        .env_remove("AGENT_HOST_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let scanners = || {
+        let output = std::process::Command::new("pgrep")
+            .args(["-f", &format!("__scan-plugin {}", dir.path().display())])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while scanners().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no scanner started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &host.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    host.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !scanners().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scanner outlived the host: {}",
+            scanners()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
