@@ -11,7 +11,7 @@ pub const OPTIONS_HELP: &str = "\
 agent = \"module:attr\": the agent class (default: the bundled agent_host.reference:ReferenceAgent)
 python_path = [\"dir\", ...]: directories prepended to sys.path, e.g. where your agent module lives
 venv = \"path\": a virtualenv made with the same Python; its site-packages join sys.path
-call_timeout_ms = N: a call or turn that takes longer fails with a timeout error; 0 = no limit (default 0)
+call_timeout_ms = N: a call or turn that takes longer fails with a timeout error, never wait_for_idle or wait_for_wakeup; 0 = no limit (default 0); [plugins.python] call_timeout_ms also holds while an agent blocks the loop
 api_key = \"KEY\": the key this runtime's quota backoff is kept under (default \"python\")";
 
 /// The options of the Python backend. Unknown keys are refused by name.

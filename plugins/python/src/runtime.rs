@@ -38,6 +38,10 @@ impl std::fmt::Debug for PythonRuntime {
     }
 }
 
+/// Calls whose length the caller chose (`wait_for_idle`, `wait_for_wakeup`): the call
+/// timeout bounds the backend's work, never these.
+const CALLER_WAITS: [&str; 2] = ["wait_for_idle", "wait_for_wakeup"];
+
 impl PythonRuntime {
     /// Starts the interpreter if needed and builds this runtime's bridge (which loads
     /// the agent class): a bad `agent` is `Error::InvalidConfig` with the traceback.
@@ -99,7 +103,8 @@ impl PythonRuntime {
         }));
     }
 
-    /// Sends one call and waits for its answer (up to `call_timeout_ms`).
+    /// Sends one call and waits for its answer (up to `call_timeout_ms`, except for the
+    /// waits the caller chose, [`CALLER_WAITS`]).
     async fn call<T: FromAnswer>(
         &self,
         op: &'static str,
@@ -115,7 +120,11 @@ impl PythonRuntime {
         };
         self.submit(op, agent_id, arg, Some(reply), None);
         let dropped = || Error::BackendError(format!("the Python side dropped the {op} call"));
-        let answer = match self.options.call_timeout() {
+        let limit = self
+            .options
+            .call_timeout()
+            .filter(|_| !CALLER_WAITS.contains(&op));
+        let answer = match limit {
             None => answered.await.map_err(|_| dropped())??,
             Some(limit) => tokio::time::timeout(limit, answered)
                 .await

@@ -221,6 +221,25 @@ async fn a_hanging_agent_times_out_and_can_be_cancelled() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_call_timeout_leaves_the_callers_own_waits_alone() {
+    let runtime = plugin()
+        .new_runtime(&json!({"call_timeout_ms": 200}))
+        .unwrap();
+    let agent = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let woken = runtime
+        .wait_for_wakeup(agent, std::time::Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert!(!woken);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(500));
+    runtime.wait_for_idle(agent).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn c_extension_modules_import_inside_the_plugin() {
     let runtime = runtime_for("native_modules:UsesNativeModules").unwrap();
     let answer = ask(&runtime, "compute").await.unwrap();
