@@ -167,21 +167,24 @@ pub(crate) fn examine(
     policy: Policy,
 ) -> Candidate {
     let refused = |reason: String| Candidate::new(path, CandidateStatus::Refused(reason));
-    let file = match PluginFile::open(path) {
+    let mut file = match PluginFile::open(path) {
         Ok(file) => file,
         Err(error) => return refused(error.reason()),
     };
+    // The record is read by parsing, never by running the file: an untrusted file is
+    // still named in `plugins`, so the operator knows which one to fix.
+    let mut candidate = Candidate::new(path, CandidateStatus::Usable);
+    candidate.metadata = file.metadata().ok().cloned();
     if !policy.allow_insecure {
         if let Err(untrusted) = trust::check_file(path, file.file()) {
-            return refused(untrusted.0);
+            candidate.status = CandidateStatus::Refused(untrusted.0);
+            return candidate;
         }
     }
     let metadata = match file.metadata() {
         Ok(metadata) => metadata.clone(),
         Err(reason) => return refused(format!("cannot tell what plugin it is: {reason}")),
     };
-    let mut candidate = Candidate::new(path, CandidateStatus::Usable);
-    candidate.metadata = Some(metadata.clone());
     if let Some(reason) = api_refusal(&metadata) {
         candidate.status = CandidateStatus::Refused(reason);
         return candidate;
@@ -195,6 +198,7 @@ pub(crate) fn examine(
             return candidate;
         }
     }
+    file.release_bytes();
     *candidate.file.get_mut().unwrap_or_else(|p| p.into_inner()) = Some(file);
     candidate
 }

@@ -381,6 +381,13 @@ fn files_others_could_have_written_are_refused_unless_allowed() {
     let reason = refusal(&host, "libagent_plugin_mock.so");
     assert!(reason.contains("writable by group and others"), "{reason}");
     assert!(reason.contains("chmod go-w"), "{reason}");
+    // The refusal names the plugin (its record is parsed, never run), so asking for it
+    // says why rather than "unknown backend".
+    let error = host.plugin("mock").unwrap_err().to_string();
+    assert!(
+        error.contains("mock") && error.contains("writable"),
+        "{error}"
+    );
     let host = Host::builder()
         .plugin_dir(dir.path())
         .without_env()

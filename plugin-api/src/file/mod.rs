@@ -103,9 +103,16 @@ impl PluginFile {
         &self.file
     }
 
-    /// The file's contents as read and validated: hash these, not the path.
+    /// The file's contents as read and validated: hash these, not the path. Empty after
+    /// [`PluginFile::release_bytes`].
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// Frees the contents once the checks that need them are done: a file can wait a
+    /// long time for its load (or never be loaded), and loading does not read them.
+    pub fn release_bytes(&mut self) {
+        self.bytes = Vec::new();
     }
 
     /// What the plugin's metadata record says, read without running it; the error says

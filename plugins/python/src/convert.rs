@@ -232,7 +232,6 @@ pub(crate) fn error_from_kind(
     message: String,
     retry_after: Option<f64>,
     agent_id: AgentId,
-    call_timeout: Option<Duration>,
 ) -> Error {
     match kind {
         "not_started" => Error::AgentNotStarted(agent_id),
@@ -242,10 +241,6 @@ pub(crate) fn error_from_kind(
         },
         "invalid_config" => Error::InvalidConfig(message),
         "cancelled" => Error::Cancelled,
-        "timeout" => Error::Timeout {
-            duration: call_timeout.unwrap_or_default(),
-            operation: message,
-        },
         _ => Error::BackendError(message),
     }
 }

@@ -311,10 +311,6 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Er
         }
         let settings = PyDict::new(py);
         settings.set_item("agent", options.agent.as_deref())?;
-        settings.set_item(
-            "call_timeout",
-            options.call_timeout().map(|timeout| timeout.as_secs_f64()),
-        )?;
         let bridge = py
             .import("agent_host._bridge")?
             .getattr("Bridge")?

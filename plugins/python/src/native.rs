@@ -4,7 +4,6 @@
 //! through a channel or a turn's event log, never by taking the GIL elsewhere.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use agent_plugin_api::{AgentId, ChatEventSender, Error, QuotaRegistry, TextBatch, ToolCall};
 use pyo3::exceptions::PyUnicodeEncodeError;
@@ -23,7 +22,6 @@ pub(crate) struct PendingReply {
     pub answer: oneshot::Sender<Result<Answer, Error>>,
     pub expect: Expect,
     pub agent_id: AgentId,
-    pub call_timeout: Option<Duration>,
 }
 
 /// Answers one call, once: `ok(value)` or `err(kind, message, retry_after)`.
@@ -70,13 +68,7 @@ impl Reply {
     #[pyo3(signature = (kind, message, retry_after = None))]
     fn err(&self, kind: &str, message: String, retry_after: Option<f64>) {
         let Some(pending) = self.take() else { return };
-        let error = error_from_kind(
-            kind,
-            message,
-            retry_after,
-            pending.agent_id,
-            pending.call_timeout,
-        );
+        let error = error_from_kind(kind, message, retry_after, pending.agent_id);
         let _ = pending.answer.send(Err(error));
     }
 }
@@ -93,7 +85,6 @@ pub(crate) struct QuotaTarget {
 pub(crate) struct TurnSink {
     state: Mutex<SinkState>,
     agent_id: AgentId,
-    call_timeout: Option<Duration>,
     quota: QuotaTarget,
     /// What the watchdog names while the turn's generator runs.
     pub(crate) tag: Tag,
@@ -108,20 +99,13 @@ struct SinkState {
 }
 
 impl TurnSink {
-    pub fn new(
-        sender: ChatEventSender,
-        agent_id: AgentId,
-        call_timeout: Option<Duration>,
-        quota: QuotaTarget,
-        tag: Tag,
-    ) -> Self {
+    pub fn new(sender: ChatEventSender, agent_id: AgentId, quota: QuotaTarget, tag: Tag) -> Self {
         TurnSink {
             state: Mutex::new(SinkState {
                 sender: Some(sender),
                 kept: TextBatch::new(),
             }),
             agent_id,
-            call_timeout,
             quota,
             tag,
         }
@@ -258,7 +242,7 @@ impl TurnSink {
 
     #[pyo3(signature = (kind, message, retry_after = None))]
     fn fail(&self, kind: &str, message: String, retry_after: Option<f64>) -> bool {
-        let error = error_from_kind(kind, message, retry_after, self.agent_id, self.call_timeout);
+        let error = error_from_kind(kind, message, retry_after, self.agent_id);
         if let Error::QuotaExceeded { retry_after, .. } = &error {
             self.quota
                 .registry

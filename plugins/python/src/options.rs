@@ -1,7 +1,6 @@
 //! The `[backends.python]` options.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use agent_plugin_api::Error;
 use serde::Deserialize;
@@ -11,24 +10,32 @@ pub const OPTIONS_HELP: &str = "\
 agent = \"module:attr\": the agent class (default: the bundled agent_host.reference:ReferenceAgent)
 python_path = [\"dir\", ...]: directories prepended to sys.path, e.g. where your agent module lives
 venv = \"path\": a virtualenv made with the same Python; its site-packages join sys.path
-call_timeout_ms = N: a call or turn that takes longer fails with a timeout error, never wait_for_idle or wait_for_wakeup; 0 = no limit (default 0); [plugins.python] call_timeout_ms also holds while an agent blocks the loop
 api_key = \"KEY\": the key this runtime's quota backoff is kept under (default \"python\")";
 
 /// The options of the Python backend. Unknown keys are refused by name.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PythonOptions {
     /// `module:attr` of the agent class; `None` is the bundled reference agent.
     pub agent: Option<String>,
     pub python_path: Vec<PathBuf>,
     pub venv: Option<PathBuf>,
-    pub call_timeout_ms: u64,
+    /// Refused with a pointer to the host's `[plugins.python] call_timeout_ms`: a limit
+    /// kept on the event loop cannot fire while an agent blocks it.
+    pub call_timeout_ms: Option<serde::de::IgnoredAny>,
     pub api_key: Option<String>,
 }
 
 impl PythonOptions {
     /// Checks what serde cannot; each error names its option.
     pub fn validate(&self) -> Result<(), Error> {
+        if self.call_timeout_ms.is_some() {
+            return Err(Error::InvalidConfig(
+                "option `call_timeout_ms` is the host's now: set it under [plugins.python] \
+                 (it holds even while an agent blocks the event loop)"
+                    .to_owned(),
+            ));
+        }
         if let Some(agent) = &self.agent {
             let valid = agent
                 .split_once(':')
@@ -68,10 +75,6 @@ impl PythonOptions {
                 venv.display()
             )))
         }
-    }
-
-    pub fn call_timeout(&self) -> Option<Duration> {
-        (self.call_timeout_ms > 0).then(|| Duration::from_millis(self.call_timeout_ms))
     }
 
     pub fn quota_key(&self) -> &str {

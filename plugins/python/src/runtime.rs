@@ -38,10 +38,6 @@ impl std::fmt::Debug for PythonRuntime {
     }
 }
 
-/// Calls whose length the caller chose (`wait_for_idle`, `wait_for_wakeup`): the call
-/// timeout bounds the backend's work, never these.
-const CALLER_WAITS: [&str; 2] = ["wait_for_idle", "wait_for_wakeup"];
-
 impl PythonRuntime {
     /// Starts the interpreter if needed and builds this runtime's bridge (which loads
     /// the agent class): a bad `agent` is `Error::InvalidConfig` with the traceback.
@@ -103,8 +99,8 @@ impl PythonRuntime {
         }));
     }
 
-    /// Sends one call and waits for its answer (up to `call_timeout_ms`, except for the
-    /// waits the caller chose, [`CALLER_WAITS`]).
+    /// Sends one call and waits for its answer. Time limits are the host's
+    /// (`[plugins.python] call_timeout_ms`): they hold even while an agent blocks the loop.
     async fn call<T: FromAnswer>(
         &self,
         op: &'static str,
@@ -116,24 +112,10 @@ impl PythonRuntime {
             answer,
             expect: T::EXPECT,
             agent_id,
-            call_timeout: self.options.call_timeout(),
         };
         self.submit(op, agent_id, arg, Some(reply), None);
         let dropped = || Error::BackendError(format!("the Python side dropped the {op} call"));
-        let limit = self
-            .options
-            .call_timeout()
-            .filter(|_| !CALLER_WAITS.contains(&op));
-        let answer = match limit {
-            None => answered.await.map_err(|_| dropped())??,
-            Some(limit) => tokio::time::timeout(limit, answered)
-                .await
-                .map_err(|_| Error::Timeout {
-                    duration: limit,
-                    operation: op.to_owned(),
-                })?
-                .map_err(|_| dropped())??,
-        };
+        let answer = answered.await.map_err(|_| dropped())??;
         // Formatted only when the shape is wrong: a history can be large.
         T::from_answer(answer).map_err(|other| {
             Error::BackendError(format!("the Python side answered {op} with {other:?}"))
@@ -200,7 +182,6 @@ impl Runtime for PythonRuntime {
         let sink = TurnSink::new(
             sender,
             agent_id,
-            self.options.call_timeout(),
             self.quota.clone(),
             Tag::new(self.bridge.runtime, agent_id, "chat"),
         );

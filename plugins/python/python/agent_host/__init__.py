@@ -75,8 +75,9 @@ cancelled, before the next one starts), ``shutdown()`` (at shutdown and delete),
 ``delete()`` (at delete, after ``shutdown()``: forget anything saved),
 ``disconnect()``.
 
-With the plugin's ``call_timeout_ms`` set, a turn or an ``async`` hook that takes longer
-fails with a timeout error (a synchronous hook cannot be interrupted: keep those quick).
+Time limits are the host's: with ``[plugins.python] call_timeout_ms`` set, a turn or a
+call that takes longer fails with a timeout error, and the turn's task is cancelled (its
+generator sees ``CancelledError``), even while an agent blocks the event loop.
 ``on_cancel()`` runs only for a turn that had started; a turn cancelled while queued
 never reaches the agent.
 

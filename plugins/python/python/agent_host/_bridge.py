@@ -82,24 +82,16 @@ def load_agent_class(spec: str) -> Callable[..., Any]:
 class Bridge:
     """One per plugin runtime: the agent class and every agent built from it.
 
-    ``options``: ``"agent"`` (``"module:attr"`` or ``None`` for the reference agent) and
-    ``"call_timeout"`` (seconds, or ``None``/``0`` for no limit).
+    ``options``: ``"agent"`` (``"module:attr"`` or ``None`` for the reference agent).
+    Time limits are the host's (``[plugins.python] call_timeout_ms``), not the bridge's.
     """
 
     def __init__(self, options: Optional[Mapping[str, Any]] = None) -> None:
         options = dict(options or {})
         spec = options.get("agent") or DEFAULT_AGENT
-        call_timeout = options.get("call_timeout")
-        if call_timeout is not None:
-            try:
-                call_timeout = float(call_timeout)
-            except (TypeError, ValueError):
-                raise InvalidConfig(
-                    f"call_timeout must be a number of seconds, got {call_timeout!r}"
-                ) from None
         self.agent_spec: str = spec
         self.agent_class = load_agent_class(spec)
-        self.runtime = Runtime(self.agent_class, call_timeout)
+        self.runtime = Runtime(self.agent_class)
         runtime = self.runtime
         self._ops: Dict[str, _Op] = {
             "create_agent": runtime.create_agent,

@@ -116,7 +116,7 @@ class _Turn(TurnWriter):
     """One queued or running turn of one agent; it is also the writer of its output
     (one object per turn instead of two)."""
 
-    __slots__ = ("turn_id", "content", "task", "state", "stopping", "entered", "timed_out")
+    __slots__ = ("turn_id", "content", "task", "state", "stopping", "entered")
 
     def __init__(
         self, turn_id: Optional[int], content: Content, sink: Optional[SinkLike], flusher: Flusher
@@ -130,7 +130,6 @@ class _Turn(TurnWriter):
         # The task has begun running its body (before that, cancelling the task would
         # skip the body, and with it the code that ends the turn).
         self.entered = False
-        self.timed_out = False
 
     def stop(self) -> None:
         """Cancels the running turn (no-op once its outcome is decided)."""
@@ -147,14 +146,6 @@ class _Turn(TurnWriter):
         """The flusher found the handle gone: stop the turn."""
         self.alive = False
         self.stop()
-
-    def time_out(self) -> None:
-        """``call_timeout`` passed while the turn was running: cancel its task, which then
-        ends the turn with a timeout (unless it was being stopped anyway)."""
-        task = self.task
-        if self.state == _RUNNING and not self.stopping and task is not None:
-            self.timed_out = True
-            task.cancel()
 
 
 class _WakeupWaiter:
@@ -231,13 +222,8 @@ class Runtime:
     may raise only for programming errors, which the bridge turns into a backend error.
     """
 
-    def __init__(
-        self,
-        agent_class: Callable[[AgentConfig], Any],
-        call_timeout: Optional[float] = None,
-    ) -> None:
+    def __init__(self, agent_class: Callable[[AgentConfig], Any]) -> None:
         self.agent_class = agent_class
-        self.call_timeout = call_timeout if call_timeout and call_timeout > 0 else None
         self.agents: Dict[int, _Agent] = {}
         self.turns: Dict[int, _Turn] = {}
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -281,28 +267,8 @@ class Runtime:
     def not_started(agent_id: int) -> str:
         return f"agent {agent_id} is not started"
 
-    def _operation(self, agent_id: int, name: str) -> str:
-        """How a timed-out call is named; Rust appends "timed out after <duration>"."""
-        return f"Python agent {agent_id}: {name} (call_timeout)"
-
-    async def _bounded(self, agent_id: int, name: str, awaitable: Awaitable[Any]) -> Any:
-        """Awaits agent code under ``call_timeout``; expiry raises ``_CallTimedOut``."""
-        if self.call_timeout is None:
-            return await awaitable
-        timeout = asyncio.timeout(self.call_timeout)
-        try:
-            async with timeout:
-                return await awaitable
-        except TimeoutError:
-            if timeout.expired():
-                raise _CallTimedOut(self._operation(agent_id, name)) from None
-            raise
-
     def _fail_reply(self, reply: Optional[ReplyLike], error: BaseException) -> None:
-        if isinstance(error, _CallTimedOut):
-            kind, message, retry_after = "timeout", str(error), None
-        else:
-            kind, message, retry_after = classify(error)
+        kind, message, retry_after = classify(error)
         if reply is not None:
             reply.err(kind, message, retry_after)
         else:
@@ -417,19 +383,17 @@ class Runtime:
         """The turn's task: plays it, ends its handle, records it, then starts the next.
 
         The agent's generator is driven by the turn's pump, awaited right here (no other
-        coroutine in between), and ``call_timeout`` is a timer that cancels this task.
+        coroutine in between). Time limits are the host's: a turn that outruns its
+        ``[plugins.python] call_timeout_ms`` is cancelled from outside, like any other.
         """
         kind: Optional[str] = None
         message = ""
         retry_after: Optional[float] = None
         cancelled = False
-        timer: Optional[asyncio.TimerHandle] = None
         turn.entered = True
         try:
             if turn.stopping:  # stopped before this task got to run
                 raise asyncio.CancelledError
-            if self.call_timeout is not None:
-                timer = self.loop.call_later(self.call_timeout, turn.time_out)
             agen = slot.chat(turn.content)
             if type(agen) is AsyncGeneratorType or hasattr(type(agen), "__anext__"):
                 # Text goes from the generator to the sink inside the pump; only other
@@ -453,18 +417,13 @@ class Runtime:
             else:
                 await self._whole_answer(slot, turn, agen)
         except (asyncio.CancelledError, TurnOver):
-            if turn.timed_out and not turn.stopping:
-                kind, message = "timeout", self._operation(slot.id, "chat")
-            else:
-                cancelled = True
+            cancelled = True
             task = turn.task
             if task is not None:
                 while task.uncancel():  # this task goes on: it still has to end the turn
                     pass
         except BaseException as error:
             kind, message, retry_after = classify(error)
-        if timer is not None:
-            timer.cancel()
         turn.state = _FINISHING
         try:
             if kind is None and not cancelled and not turn.stopping:
@@ -538,7 +497,7 @@ class Runtime:
         try:
             result = hook()
             if inspect.isawaitable(result):
-                await self._bounded(slot.id, name, result)
+                await result
         except asyncio.CancelledError:
             raise
         except BaseException as error:
@@ -711,7 +670,7 @@ class Runtime:
             for hook in hooks:
                 result = hook()
                 if inspect.isawaitable(result):
-                    await self._bounded(slot.id, getattr(hook, "__name__", "shutdown"), result)
+                    await result
         except BaseException as error:
             self._fail_reply(reply, error)
             return
@@ -745,7 +704,7 @@ class Runtime:
         try:
             result = hook()
             if inspect.isawaitable(result):
-                self._spawn(self._answer_later(slot, name, reply, result, convert))
+                self._spawn(self._answer_later(reply, result, convert))
                 return
             value = convert(result)
         except BaseException as error:
@@ -754,15 +713,10 @@ class Runtime:
         reply.ok(value)
 
     async def _answer_later(
-        self,
-        slot: _Agent,
-        name: str,
-        reply: ReplyLike,
-        result: Awaitable[Any],
-        convert: Callable[[Any], Any],
+        self, reply: ReplyLike, result: Awaitable[Any], convert: Callable[[Any], Any]
     ) -> None:
         try:
-            value = convert(await self._bounded(slot.id, name, result))
+            value = convert(await result)
         except BaseException as error:
             self._fail_reply(reply, error)
             return
@@ -815,10 +769,6 @@ class Runtime:
             slot.last_response = None
             slot.compaction_indices = []
         self._answer(agent_id, "clear_history", reply, _none, lambda s: None)
-
-
-class _CallTimedOut(Exception):
-    """Agent code outran ``call_timeout``; the message names the operation."""
 
 
 async def _close_quietly(agen: Any) -> None:

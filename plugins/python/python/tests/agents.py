@@ -138,21 +138,6 @@ class Coro:
         return "coro: " + text
 
 
-class Slow:
-    """Takes ``delay`` seconds (extras, default 10) before answering; slow async hooks."""
-
-    def __init__(self, config: AgentConfig) -> None:
-        self.delay: float = config.extras.get("delay", 10.0)
-
-    async def chat(self, content: Content) -> AsyncIterator[str]:
-        await asyncio.sleep(self.delay)
-        yield "late"
-
-    async def history(self) -> List[Message]:
-        await asyncio.sleep(self.delay)
-        return []
-
-
 class Hooked:
     """Defines every optional hook, half of them async, and records each call."""
 

@@ -17,8 +17,8 @@ __all__ = ["Harness", "HarnessCase", "ReplyError", "TurnSink"]
 class Harness:
     """One bridge plus id counters; every reply it hands out is checked at the end."""
 
-    def __init__(self, agent: Optional[str] = None, call_timeout: Optional[float] = None) -> None:
-        self.bridge = Bridge({"agent": agent, "call_timeout": call_timeout})
+    def __init__(self, agent: Optional[str] = None) -> None:
+        self.bridge = Bridge({"agent": agent})
         self.next_agent = 1
         self.next_turn = 1
         self.replies: List[Reply] = []
@@ -85,8 +85,8 @@ class HarnessCase(unittest.IsolatedAsyncioTestCase):
             lambda loop, context: self.reports.append(context)
         )
 
-    def harness(self, agent: Optional[str] = None, call_timeout: Optional[float] = None) -> Harness:
-        harness = Harness(agent, call_timeout)
+    def harness(self, agent: Optional[str] = None) -> Harness:
+        harness = Harness(agent)
         self.harnesses.append(harness)
         return harness
 

@@ -39,7 +39,7 @@ class AgentSpecTests(unittest.TestCase):
 
     def test_default_is_the_reference_agent(self) -> None:
         self.assertIs(Bridge({}).agent_class, ReferenceAgent)
-        self.assertIs(Bridge({"agent": None, "call_timeout": None}).agent_class, ReferenceAgent)
+        self.assertIs(Bridge({"agent": None}).agent_class, ReferenceAgent)
 
     def test_a_user_module(self) -> None:
         self.write("ah_test_ok", "class Agent:\n    def __init__(self, c): pass\n    async def chat(self, c):\n        yield 'x'\n")
@@ -93,11 +93,6 @@ class AgentSpecTests(unittest.TestCase):
         for spec in ("agents", "agents:", ":Recorder", "a:b:c"):
             with self.subTest(spec=spec):
                 self.refused(spec)
-
-    def test_bad_call_timeout(self) -> None:
-        with self.assertRaises(InvalidConfig):
-            Bridge({"call_timeout": "soon"})
-
 
 class CreateAgentTests(HarnessCase):
     async def test_create_and_refuse(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import unittest
 
 from agent_host import Image, Multi, Text
@@ -222,45 +221,6 @@ class ErrorTests(HarnessCase):
         outcome = await self.turn_failed(h.chat(agent, "over QUOTA"), "quota")
         self.assertEqual(outcome[3], 0.05)
         self.assertEqual(await h.call("turn_count", agent), 0)
-
-
-class TimeoutTests(HarnessCase):
-    async def test_a_slow_turn_times_out(self) -> None:
-        h = self.harness("agents:Slow", call_timeout=0.05)
-        agent = await h.create()
-        started = time.monotonic()
-        outcome = await self.turn_failed(h.chat(agent, "slow"), "timeout")
-        self.assertLess(time.monotonic() - started, 2.0)
-        self.assertIn("chat", outcome[2])
-        self.assertIn(f"agent {agent}", outcome[2])
-        self.assertIn("call_timeout", outcome[2])
-        # The agent goes on: a later turn runs (and times out again, being slow).
-        await self.turn_failed(h.chat(agent, "again"), "timeout")
-
-    async def test_a_slow_hook_times_out(self) -> None:
-        h = self.harness("agents:Slow", call_timeout=0.05)
-        agent = await h.create()
-        with self.assertRaises(ReplyError) as caught:
-            await h.call("history", agent)
-        self.assertEqual(caught.exception.kind, "timeout")
-        self.assertIn("history", caught.exception.message)
-
-    async def test_a_turn_cancelled_as_it_times_out_is_cancelled(self) -> None:
-        h = self.harness("agents:Slow", call_timeout=0.05)
-        agent = await h.create()
-        sink = h.chat(agent, "slow")
-        await asyncio.sleep(0.02)
-        turn = h.bridge.runtime.turns[sink.turn_id]  # type: ignore[attr-defined]
-        turn.time_out()  # the timer fires, and in the same pass the turn is cancelled
-        h.submit("cancel", agent)
-        await self.turn_failed(sink, "cancelled")
-        # The timer did not outlive the turn, and the agent goes on.
-        await self.turn_failed(h.chat(agent, "again"), "timeout")
-
-    async def test_fast_turns_are_untouched(self) -> None:
-        h = self.harness("agents:Slow", call_timeout=5)
-        agent = await h.create(extras={"delay": 0.001})
-        await self.turn_ok(h.chat(agent, "fast"))
 
 
 class CoroutineAgentTests(HarnessCase):
