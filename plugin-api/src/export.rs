@@ -94,8 +94,12 @@ extern "C" fn new_runtime<P: Plugin>(options_json: RStr<'_>) -> FfiResult<FfiRun
 }
 
 fn build<P: Plugin>(options_json: &str) -> Result<P, Error> {
-    let mut json = serde_json::Deserializer::from_str(options_json);
-    let options: P::Options = serde_path_to_error::deserialize(&mut json).map_err(|error| {
+    // Through a `Value`: the host wrote this JSON, so a position in it ("line 1 column
+    // 20") would only mislead; the path names the option.
+    let value: serde_json::Value = serde_json::from_str(options_json).map_err(|error| {
+        Error::InvalidConfig(format!("options of plugin {}: {error}", P::NAME))
+    })?;
+    let options: P::Options = serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         if path == "." {
