@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use agent_plugin_api::{AgentConfig, AgentId, Content, PluginLibrary, Runtime};
+use agent_plugin_api::host::PluginLibrary;
+use agent_plugin_api::types::{AgentConfig, AgentId, Content};
+use agent_plugin_api::Runtime;
 use agent_plugin_mock::{MockOptions, MockRuntime};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures::StreamExt;

@@ -30,7 +30,7 @@ pub enum HostError {
     #[error("backend {backend:?}: {error}")]
     Runtime {
         backend: String,
-        error: agent_plugin_api::Error,
+        error: agent_plugin_api::types::Error,
     },
 }
 

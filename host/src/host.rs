@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use agent_plugin_api::{PluginLibrary, PluginRuntime};
+use agent_plugin_api::host::{PluginLibrary, PluginRuntime};
 
 use crate::config::Config;
 use crate::discovery::{self, SearchDir};

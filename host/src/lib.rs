@@ -36,4 +36,4 @@ pub use options::parse_option;
 pub use registry::{Candidate, CandidateStatus};
 pub use scan::{scanner_child, Verdict, SCAN_SUBCOMMAND, SCAN_TIMEOUT};
 
-pub use agent_plugin_api::{PluginFile, PluginLibrary, PluginMetadata, PluginRuntime};
+pub use agent_plugin_api::host::{PluginFile, PluginLibrary, PluginMetadata, PluginRuntime};

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use agent_plugin_api::{is_compatible, LoadError, PluginFile, PluginLibrary, PluginMetadata};
+use agent_plugin_api::host::{is_compatible, LoadError, PluginFile, PluginLibrary, PluginMetadata};
 
 use crate::config::PluginPin;
 use crate::digest::sha256_hex;
@@ -205,7 +205,7 @@ pub(crate) fn examine(
 
 /// The version rule, applied to what the record says, before anything is loaded.
 fn api_refusal(metadata: &PluginMetadata) -> Option<String> {
-    let host = agent_plugin_api::api_version();
+    let host = agent_plugin_api::host::api_version();
     match semver::Version::parse(&metadata.api_version) {
         Err(_) => Some(format!(
             "reports an api version that is not semver: {:?}",

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::{PluginFile, PluginLibrary, PluginMetadata};
+use agent_plugin_api::host::{PluginFile, PluginLibrary, PluginMetadata};
 use serde::{Deserialize, Serialize};
 
 /// The hidden subcommand of `agent-host` that runs the child side.

@@ -4,7 +4,8 @@
 mod common;
 
 use agent_host::{CandidateStatus, Config, Host, HostError};
-use agent_plugin_api::{AgentConfig, Content, Error, Runtime};
+use agent_plugin_api::types::{AgentConfig, Content, Error};
+use agent_plugin_api::Runtime;
 use serde_json::json;
 
 fn host_for(dir: &std::path::Path) -> Host {
@@ -87,7 +88,7 @@ async fn every_bad_file_is_refused_with_its_reason_and_the_rest_load() {
     let wrong_api = refusal(&host, "libwrong_api.so");
     assert!(wrong_api.contains("0.99.0"), "{wrong_api}");
     assert!(
-        wrong_api.contains(agent_plugin_api::API_VERSION),
+        wrong_api.contains(agent_plugin_api::host::API_VERSION),
         "{wrong_api}"
     );
     assert!(wrong_api.contains("rebuild"), "{wrong_api}");

@@ -88,7 +88,7 @@ fn plugins_lists_loaded_and_refused_files() {
         .lines()
         .find(|line| line.starts_with("mock "))
         .unwrap_or_else(|| panic!("no mock row in:\n{table}"));
-    assert!(mock.contains(agent_plugin_api::API_VERSION), "{mock}");
+    assert!(mock.contains(agent_plugin_api::host::API_VERSION), "{mock}");
     assert!(mock.ends_with("loaded"), "{mock}");
     let junk = table
         .lines()

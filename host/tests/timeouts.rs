@@ -6,7 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use agent_host::{Config, Host};
-use agent_plugin_api::{AgentConfig, Content, Error, Runtime};
+use agent_plugin_api::types::{AgentConfig, Content, Error};
+use agent_plugin_api::Runtime;
 use serde_json::json;
 
 fn host_with_timeout(dir: &std::path::Path, ms: u64) -> Host {
@@ -19,7 +20,7 @@ fn host_with_timeout(dir: &std::path::Path, ms: u64) -> Host {
         .build()
 }
 
-fn slow_mock(host: &Host) -> agent_plugin_api::PluginRuntime {
+fn slow_mock(host: &Host) -> agent_plugin_api::host::PluginRuntime {
     let options = json!({"chunk_chars": 1, "chunk_delay_ms": 100});
     host.runtime_with_options("mock", options.as_object().unwrap().clone())
         .unwrap()

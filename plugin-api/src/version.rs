@@ -1,11 +1,26 @@
 //! Which plugins a host may load, by the `agent-plugin-api` version they were built with.
+//!
+//! A host of version H loads a plugin of version P exactly when P and H share the major
+//! version (and, while it is 0, the minor version: `0.2.x` is one series) and P <= H. So a
+//! 0.2.1 host loads 0.2.0 and 0.2.1 plugins; a 0.2.0 host refuses a 0.2.1 plugin (it may
+//! use what 0.2.0 lacks) and every 0.1.x plugin. Within a series the ABI only grows
+//! (`docs/abi.md`), which is what makes the older plugin safe to load.
 
 use semver::Version;
 
 /// The `agent-plugin-api` version this crate is.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The version rule: same major (while 0.x, same minor) and not newer than the host.
+/// `API_VERSION` as a C string, for the handshake.
+pub const API_VERSION_C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+) {
+    Ok(version) => version,
+    Err(_) => panic!("the crate version has no NUL byte"),
+};
+
+/// The version rule: same series (major; while 0.x, major and minor) and not newer than
+/// the host.
 pub fn is_compatible(plugin: &Version, host: &Version) -> bool {
     let same_series = plugin.major == host.major && (host.major != 0 || plugin.minor == host.minor);
     same_series && plugin <= host
@@ -22,6 +37,15 @@ mod tests {
 
     fn v(text: &str) -> Version {
         Version::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_host_loads_its_series_up_to_itself() {
+        assert!(is_compatible(&v("0.2.0"), &v("0.2.1")), "older patch of the series");
+        assert!(is_compatible(&v("0.2.1"), &v("0.2.1")));
+        assert!(!is_compatible(&v("0.2.1"), &v("0.2.0")), "newer than the host");
+        assert!(!is_compatible(&v("0.1.0"), &v("0.2.0")), "an earlier series");
+        assert!(!is_compatible(&v("0.3.0"), &v("0.2.9")), "a later series");
     }
 
     #[test]

@@ -12,11 +12,13 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use agent_plugin_api::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
-use agent_plugin_api::{
-    async_trait, AgentConfig, ChatEvent, ChatResult, Content, ConversationMessage, Error, Media,
-    PluginRuntime, Role, Runtime, Step, ToolCall, ToolDefinition, UsageMetadata,
+use agent_plugin_api::host::PluginRuntime;
+use agent_plugin_api::plugin::{async_trait, AgentBackend, AgentRuntime, NoOptions, Turn};
+use agent_plugin_api::types::{
+    AgentConfig, ChatEvent, ChatResult, Content, ConversationMessage, Error, Media, Role, Step,
+    ToolCall, ToolDefinition, UsageMetadata,
 };
+use agent_plugin_api::Runtime;
 use futures::StreamExt;
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -156,6 +158,7 @@ impl AgentBackend for Echo {
                 ChatEvent::ToolCall(call) => turn.tool_call(call)?,
                 ChatEvent::Step(step) => turn.step(step.index, step.description)?,
                 ChatEvent::Usage(usage) => turn.usage(usage)?,
+                other => return Err(Error::BackendError(format!("unscripted: {other:?}"))),
             }
         }
         if let Some(output) = script.structured_output {
@@ -328,9 +331,9 @@ fn chat_event() -> impl Strategy<Value = ChatEvent> {
         3 => text().prop_map(ChatEvent::Text),
         1 => text().prop_map(ChatEvent::Thought),
         1 => (text(), text(), json())
-            .prop_map(|(id, name, args)| ChatEvent::ToolCall(ToolCall { id, name, args })),
+            .prop_map(|(id, name, args)| ChatEvent::ToolCall(ToolCall::new(id, name, args))),
         1 => (any::<u32>(), text())
-            .prop_map(|(index, description)| ChatEvent::Step(Step { index, description })),
+            .prop_map(|(index, description)| ChatEvent::Step(Step::new(index, description))),
         1 => usage().prop_map(ChatEvent::Usage),
     ]
 }

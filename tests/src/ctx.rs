@@ -2,7 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use agent_plugin_api::{AgentId, ChatResponseHandle, ChatResult, Content, Runtime};
+use agent_plugin_api::types::{AgentId, ChatResponseHandle, ChatResult, Content};
+use agent_plugin_api::Runtime;
 use futures::StreamExt;
 
 use crate::case::Stop;

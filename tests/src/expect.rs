@@ -4,7 +4,8 @@ use std::fmt::{self, Debug, Display};
 use std::future::Future;
 use std::time::Duration;
 
-use agent_plugin_api::{AgentId, ChatResult, Content, ConversationMessage, Error, Role, Runtime};
+use agent_plugin_api::types::{AgentId, ChatResult, Content, ConversationMessage, Error, Role};
+use agent_plugin_api::Runtime;
 
 use crate::case::{CheckResult, Stop};
 

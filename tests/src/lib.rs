@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use agent_conformance::{run_case, Status, Target};
-//! use agent_plugin_api::Plugin;
+//! use agent_plugin_api::plugin::Plugin;
 //! use agent_plugin_mock::{MockOptions, MockRuntime};
 //!
 //! let target = Target::new("mock", || async {
@@ -30,7 +30,7 @@
 //! # use agent_conformance::Target;
 //! # fn my_target() -> Target {
 //! #     Target::new("mock", || async {
-//! #         <agent_plugin_mock::MockRuntime as agent_plugin_api::Plugin>::new(Default::default())
+//! #         <agent_plugin_mock::MockRuntime as agent_plugin_api::plugin::Plugin>::new(Default::default())
 //! #     })
 //! # }
 //! agent_conformance::conformance_tests!(my_target());

@@ -11,7 +11,7 @@
 ///
 /// ```no_run
 /// use agent_conformance::Target;
-/// use agent_plugin_api::Plugin;
+/// use agent_plugin_api::plugin::Plugin;
 /// use agent_plugin_mock::{MockOptions, MockRuntime};
 ///
 /// fn mock() -> Target {

@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_plugin_api::{AgentConfig, Content, Error, PluginLibrary, Runtime};
+use agent_plugin_api::host::PluginLibrary;
+use agent_plugin_api::types::{AgentConfig, Content, Error};
+use agent_plugin_api::Runtime;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
@@ -71,7 +73,7 @@ impl Target {
     ///
     /// ```
     /// # use agent_conformance::Target;
-    /// # use agent_plugin_api::Plugin;
+    /// # use agent_plugin_api::plugin::Plugin;
     /// # use agent_plugin_mock::{MockOptions, MockRuntime};
     /// let target = Target::new("mock", || async {
     ///     <MockRuntime as Plugin>::new(MockOptions::default())

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_conformance::{run_case, Status, Target};
-use agent_plugin_api::{
-    async_trait, AgentConfig, AgentId, ChatResponseHandle, Content, ConversationMessage, Error,
-    Plugin, QuotaRegistry, Runtime, UsageMetadata,
+use agent_plugin_api::plugin::{async_trait, Plugin};
+use agent_plugin_api::types::{
+    AgentConfig, AgentId, ChatResponseHandle, Content, ConversationMessage, Error, QuotaRegistry,
+    UsageMetadata,
 };
+use agent_plugin_api::Runtime;
 use agent_plugin_mock::{MockOptions, MockRuntime};
 
 /// One rule the wrapped backend breaks.

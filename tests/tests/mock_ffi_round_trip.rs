@@ -4,7 +4,8 @@
 mod common;
 
 use agent_conformance::{conformance_tests, Target};
-use agent_plugin_api::{Plugin, PluginRuntime};
+use agent_plugin_api::host::PluginRuntime;
+use agent_plugin_api::plugin::Plugin;
 use agent_plugin_mock::MockRuntime;
 
 fn mock_through_ffi_types() -> Target {

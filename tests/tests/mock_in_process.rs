@@ -3,7 +3,7 @@
 mod common;
 
 use agent_conformance::{conformance_tests, Target};
-use agent_plugin_api::Plugin;
+use agent_plugin_api::plugin::Plugin;
 use agent_plugin_mock::MockRuntime;
 
 fn mock_in_process() -> Target {

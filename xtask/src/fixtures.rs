@@ -1,11 +1,12 @@
 //! `fixtures`: the plugins the tests load besides the shipped ones, built for real: the
-//! misbehaving fixtures, and the out-of-tree example plugin.
+//! misbehaving fixtures, the out-of-tree example plugin, and the frozen plugins built
+//! against earlier api versions (`tests/fixtures/frozen`, each its own workspace).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use crate::workspace::{cargo, exec, fixtures_dir, install, library_file, target_dir};
+use crate::workspace::{cargo, exec, fixtures_dir, install, library_file, root, target_dir};
 
 pub const FIXTURES: &[&str] = &[
     "fixture-misbehaving",
@@ -27,5 +28,40 @@ pub fn build() -> Result<PathBuf> {
         let file = library_file(fixture);
         install(&target_dir().join("release").join(&file), &dir.join(&file))?;
     }
+    for frozen in frozen_fixtures()? {
+        build_frozen(&frozen, &dir)?;
+    }
     Ok(dir)
+}
+
+/// `tests/fixtures/frozen/api-<version>`, oldest first.
+fn frozen_fixtures() -> Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root().join("tests/fixtures/frozen"))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.join("Cargo.toml").is_file())
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// Builds one frozen workspace with its own lock file, in a target dir of its own (its
+/// `agent-plugin-api` is another package of the same name), and installs its plugin as
+/// `libfrozen_api_<version>.so`.
+fn build_frozen(workspace: &Path, dir: &Path) -> Result<()> {
+    let version = workspace
+        .file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.strip_prefix("api-"))
+        .context("a frozen fixture dir is named api-<version>")?;
+    let crate_name = format!("frozen_api_{}", version.replace('.', "_"));
+    let target = target_dir().join("frozen").join(version);
+    let mut build = cargo();
+    build
+        .args(["build", "--release", "--manifest-path"])
+        .arg(workspace.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target);
+    exec(&mut build)?;
+    let file = library_file(&crate_name);
+    install(&target.join("release").join(&file), &dir.join(&file))
 }

@@ -11,7 +11,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use agent_host::{Config, Host};
-use agent_plugin_api::{AgentConfig, Content, Runtime};
+use agent_plugin_api::types::{AgentConfig, Content};
+use agent_plugin_api::Runtime;
 use anyhow::Context;
 use futures::StreamExt;
 

@@ -4,8 +4,8 @@
 //! `target/release/libshout_plugin.so` into a plugin directory, and
 //! `agent-host chat --backend shout "hello"` answers `HELLO`: no host rebuild.
 
-use agent_plugin_api::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
-use agent_plugin_api::{async_trait, AgentConfig, Content, Error};
+use agent_plugin_api::plugin::{async_trait, AgentBackend, AgentRuntime, NoOptions, Turn};
+use agent_plugin_api::types::{AgentConfig, Content, Error};
 
 pub struct Shout;
 

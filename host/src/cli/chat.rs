@@ -3,7 +3,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use agent_host::Host;
-use agent_plugin_api::{AgentConfig, AgentId, ChatEvent, Content, PluginRuntime, Runtime};
+use agent_plugin_api::host::PluginRuntime;
+use agent_plugin_api::types::{AgentConfig, AgentId, ChatEvent, Content};
+use agent_plugin_api::Runtime;
 use anyhow::Context as _;
 use futures::StreamExt;
 
@@ -87,7 +89,7 @@ enum End {
 /// How one turn ended.
 enum TurnEnd {
     Answered,
-    Failed(agent_plugin_api::Error),
+    Failed(agent_plugin_api::types::Error),
     /// Cancelled by a signal, the partial answer left on stdout.
     Interrupted(Signal),
 }
@@ -166,7 +168,7 @@ impl Session<'_> {
         }
     }
 
-    fn backend_error(&self, error: agent_plugin_api::Error) -> anyhow::Error {
+    fn backend_error(&self, error: agent_plugin_api::types::Error) -> anyhow::Error {
         anyhow::Error::new(error).context(format!("backend {:?}", self.backend))
     }
 
@@ -240,7 +242,7 @@ impl Session<'_> {
 }
 
 /// `prompt 9, candidates 10, total 19 tokens`: the counts the backend reported.
-fn usage_line(usage: &agent_plugin_api::UsageMetadata) -> String {
+fn usage_line(usage: &agent_plugin_api::types::UsageMetadata) -> String {
     let counts = [
         ("prompt", usage.prompt_token_count),
         ("cached", usage.cached_content_token_count),

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use agent_conformance::{case_names, run_all, run_selected, Target};
 use agent_host::{Host, HostError};
-use agent_plugin_api::Content;
+use agent_plugin_api::types::Content;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -41,7 +41,7 @@ pub fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     println!(
         "api version:  {} (host: {})",
         meta.api_version,
-        agent_plugin_api::API_VERSION
+        agent_plugin_api::host::API_VERSION
     );
     println!("path:         {}", candidate.path.display());
     println!("status:       {}", candidate.status_text());

@@ -1,5 +1,9 @@
-//! A chat turn's event stream as an FFI-safe object: the plugin side serves batches from
-//! its turn log; the host side pulls them into its own handle.
+//! A chat turn's event stream across the boundary, both sides: the plugin side
+//! ([`ExportedStream`]) serves batches from its turn log; the host side
+//! ([`ImportedStream`]) pulls them into its own handle.
+//!
+//! Growth: `next_batch` is the last prefix method; a later one goes after it, with a
+//! default body for plugins built before it.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -13,7 +17,7 @@ use async_ffi::FfiFuture;
 
 use super::data::{FfiBatch, FfiChatEvent, FfiChatResult, FfiResult};
 use super::guard::PluginContext;
-use crate::stream::{ChatResponseHandle, Ended, Entry, EventSource, SourceBatch, COALESCE_BYTES};
+use crate::stream::{ChatResponseHandle, Ended, EventSource, SourceBatch, COALESCE_BYTES};
 use crate::types::Error;
 
 /// How many log entries one crossing carries at most (an entry is an event, or a batch of
@@ -156,7 +160,11 @@ impl EventSource for ImportedStream {
         self.pending = None;
         Poll::Ready(match batch.into_result() {
             Ok(batch) => SourceBatch {
-                entries: batch.events.into_iter().map(Entry::from).collect(),
+                entries: batch
+                    .events
+                    .into_iter()
+                    .filter_map(FfiChatEvent::into_entry)
+                    .collect(),
                 outcome: batch
                     .outcome
                     .into_option()
@@ -176,9 +184,11 @@ mod tests {
 
     use futures::StreamExt;
 
+    use crate::host::PluginRuntime;
     use crate::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
+    use crate::plugin::async_trait;
+    use crate::runtime::Runtime;
     use crate::types::{AgentConfig, Content, Error};
-    use crate::{async_trait, PluginRuntime, Runtime};
 
     /// Writes `content` as that many 8-byte chunks, yielding after each like the mock.
     struct Tiny;

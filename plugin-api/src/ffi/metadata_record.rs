@@ -17,8 +17,8 @@
 
 use std::ffi::CStr;
 
-use crate::export::Plugin;
-use crate::import::PluginMetadata;
+use crate::host::PluginMetadata;
+use crate::plugin::Plugin;
 
 /// The exported symbol holding the record.
 pub const METADATA_SYMBOL: &str = "agent_plugin_metadata_record";
@@ -180,9 +180,9 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::API_VERSION_C;
     use crate::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
     use crate::types::{AgentConfig, Content, Error};
+    use crate::version::API_VERSION_C;
 
     struct Recorded;
 

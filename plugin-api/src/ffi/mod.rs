@@ -1,9 +1,19 @@
-//! The stable ABI: FFI-safe mirrors of the contract, the root module, and the vtables
-//! that carry `Runtime` and chat streams across a dynamic-library boundary.
+//! The stable ABI, private to this crate: each crossing of the boundary in one file,
+//! holding its FFI-safe type (`Ffi*`), its plugin side (`Exported*`, which serves the
+//! type from Rust code) and its host side (`Imported*`, which is Rust code again):
 //!
-//! Every `abi_stable` and `async-ffi` type stays inside this module, so swapping the ABI
-//! crate later stays a local change. Plugin authors never see it: they use
-//! [`export_plugin!`](crate::export_plugin); hosts use [`PluginLibrary`](crate::PluginLibrary).
+//! - `root_module`: what the host finds in a plugin file; builds runtimes.
+//! - `runtime`: the `Runtime` trait as a vtable.
+//! - `chat_stream`: a turn's events, pulled in batches.
+//! - `quota`: a runtime's quota registry.
+//! - `logger`: the plugin's `tracing` events into the host's logs.
+//!
+//! `data` holds the FFI-safe mirrors of the data types they carry, `guard` the panic
+//! containment and plugin executor every crossing uses, `library` the loading of a
+//! file, `metadata_record` the record read without loading. Every `abi_stable` and
+//! `async-ffi` type stays inside this module (a test holds the rest of the crate to
+//! that); the export macro reaches the little it needs through `__private`.
+//! `docs/abi.md` states what may change in which version.
 
 // `#[sabi_trait]` expands to impls that rustc 1.95 flags as non-local definitions.
 #[allow(non_local_definitions)]
@@ -12,24 +22,23 @@ mod data;
 mod export_macro;
 mod guard;
 mod library;
-mod logging;
+mod logger;
 mod metadata_record;
+#[allow(non_local_definitions)]
+mod quota;
 mod root_module;
 #[allow(non_local_definitions)]
 mod runtime;
 
-pub use chat_stream::{FfiChatStream, FfiChatStreamBox};
-pub use data::*;
-pub use library::{LoadError, HANDSHAKE_SYMBOL};
-pub use logging::FfiLogger;
-pub use metadata_record::{decode as decode_metadata_record, record, record_len, METADATA_SYMBOL};
-pub use root_module::{
-    lib_header, FfiPluginMetadata, PluginModule, PluginModuleRef, ROOT_MODULE_SYMBOL,
-};
-pub use runtime::{FfiRuntime, FfiRuntimeBox};
-
-pub(crate) use chat_stream::ImportedStream;
-pub(crate) use guard::{panic_message, PluginContext};
+pub(crate) use guard::panic_message;
 pub(crate) use library::open;
-pub(crate) use logging::install as install_logger;
-pub(crate) use runtime::export_runtime;
+pub(crate) use metadata_record::{decode as decode_metadata_record, METADATA_SYMBOL};
+pub(crate) use root_module::ImportedModule;
+pub(crate) use runtime::{round_trip, ImportedRuntime};
+
+/// What `export_plugin!` expands to needs, and nothing else.
+pub mod for_export_macro {
+    pub use super::metadata_record::{record, record_len};
+    pub use super::root_module::{lib_header, root_module_loader};
+    pub use abi_stable::library::LibHeader;
+}

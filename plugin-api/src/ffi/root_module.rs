@@ -1,13 +1,25 @@
-//! The library's root module: what the host finds in a plugin file.
+//! The root module: what the host finds in a plugin file, both sides.
+//!
+//! Plugin side: [`root_module_loader`] builds it from a [`Plugin`]. Host side:
+//! [`ImportedModule`] reads its metadata, installs the log bridge and builds runtimes.
+//!
+//! Growth: the module is a prefix type. A later minor version appends fields after
+//! `new_runtime` (the last prefix field); with `missing_field(option)` the host reads
+//! them as `None` in a plugin built before they existed and supplies the default.
 
-use abi_stable::library::{LibHeader, RootModule};
+use abi_stable::library::{LibHeader, RootModule, RootModuleResult};
+use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{RStr, RString};
 use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi};
 
-use super::data::FfiResult;
-use super::logging::FfiLogger;
-use super::runtime::FfiRuntimeBox;
+use super::data::{into_result, FfiResult};
+use super::guard::PluginContext;
+use super::logger::{self, FfiLogger};
+use super::runtime::{export_runtime, FfiRuntimeBox, ImportedRuntime};
+use crate::plugin::Plugin;
+use crate::types::Error;
+use crate::version::API_VERSION;
 
 /// What a plugin says about itself; readable without starting it.
 #[repr(C)]
@@ -22,12 +34,10 @@ pub struct FfiPluginMetadata {
     pub options_help: RString,
 }
 
-/// A prefix type: later minor versions may append fields after the last prefix field,
-/// and the host sees them as absent in older plugins.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
-#[sabi(missing_field(panic))]
+#[sabi(missing_field(option))]
 pub struct PluginModule {
     pub metadata: extern "C" fn() -> FfiPluginMetadata,
     /// Routes the plugin's `tracing` events to the host.
@@ -44,16 +54,12 @@ impl RootModule for PluginModuleRef {
     const VERSION_STRINGS: VersionStrings = package_version_strings!();
 }
 
-/// The name of the static `export_plugin!` defines; abi_stable looks the root module up
-/// by it. Checked against abi_stable's own constant in the tests below.
-pub const ROOT_MODULE_SYMBOL: &str = "_1as_0lib_1header_0root_bmodule_bloader";
+// --- plugin side ---------------------------------------------------------------------
 
 /// The header `export_plugin!` places in a plugin.
-pub const fn lib_header(
-    loader: extern "C" fn() -> abi_stable::library::RootModuleResult,
-) -> LibHeader {
-    // SAFETY: `loader` is `export::root_module_loader::<P>`, which returns the erased
-    // prefix of a `PluginModuleRef`, the module type named here.
+pub const fn lib_header(loader: extern "C" fn() -> RootModuleResult) -> LibHeader {
+    // SAFETY: `loader` is `root_module_loader::<P>`, which returns the erased prefix of
+    // a `PluginModuleRef`, the module type named here.
     unsafe {
         LibHeader::from_constructor::<PluginModuleRef>(
             loader,
@@ -62,14 +68,93 @@ pub const fn lib_header(
     }
 }
 
+/// What the header calls to build the module (once).
+pub extern "C" fn root_module_loader<P: Plugin>() -> RootModuleResult {
+    abi_stable::library::__call_root_module_loader(root_module::<P>)
+}
+
+fn root_module<P: Plugin>() -> PluginModuleRef {
+    PluginModule {
+        metadata: metadata::<P>,
+        set_logger: set_logger::<P>,
+        new_runtime: new_runtime::<P>,
+    }
+    .leak_into_prefix()
+}
+
+extern "C" fn metadata<P: Plugin>() -> FfiPluginMetadata {
+    FfiPluginMetadata {
+        name: P::NAME.into(),
+        version: P::VERSION.into(),
+        description: P::DESCRIPTION.into(),
+        api_version: API_VERSION.into(),
+        options_help: P::OPTIONS_HELP.into(),
+    }
+}
+
+extern "C" fn set_logger<P: Plugin>(logger: FfiLogger) {
+    logger::install_once(P::NAME, logger);
+}
+
+extern "C" fn new_runtime<P: Plugin>(options_json: RStr<'_>) -> FfiResult<FfiRuntimeBox> {
+    let built = PluginContext::new(P::NAME).and_then(|context| {
+        context
+            .call(|| crate::plugin::build_from_json::<P>(options_json.as_str()))
+            .and_then(|runtime| runtime.map(|runtime| export_runtime(runtime, context.clone())))
+    });
+    built.map_err(Into::into).into()
+}
+
+// --- host side -----------------------------------------------------------------------
+
+/// A loaded plugin's root module, seen from the host.
+#[derive(Clone, Copy)]
+pub(crate) struct ImportedModule(PluginModuleRef);
+
+/// The metadata a plugin's code reports, as plain strings.
+pub(crate) struct ReportedMetadata {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub api_version: String,
+    pub options_help: String,
+}
+
+impl ImportedModule {
+    pub(crate) fn new(module: PluginModuleRef) -> Self {
+        ImportedModule(module)
+    }
+
+    pub(crate) fn metadata(&self) -> ReportedMetadata {
+        let raw = (self.0.metadata())();
+        ReportedMetadata {
+            name: raw.name.into_string(),
+            version: raw.version.into_string(),
+            description: raw.description.into_string(),
+            api_version: raw.api_version.into_string(),
+            options_help: raw.options_help.into_string(),
+        }
+    }
+
+    /// Routes the plugin's logs into this process's `log`/`tracing`.
+    pub(crate) fn install_logger(&self) {
+        (self.0.set_logger())(logger::host_logger());
+    }
+
+    pub(crate) fn new_runtime(&self, options_json: &str) -> Result<ImportedRuntime, Error> {
+        let runtime = (self.0.new_runtime())(RStr::from_str(options_json));
+        into_result::<FfiRuntimeBox, FfiRuntimeBox>(runtime).map(ImportedRuntime::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
-
+    /// The name of the static `export_plugin!` defines; abi_stable looks the root module
+    /// up by it.
     #[test]
-    fn root_module_symbol_matches_abi_stable() {
+    fn the_export_macro_names_the_root_module_as_abi_stable_does() {
         assert_eq!(
-            ROOT_MODULE_SYMBOL,
+            "_1as_0lib_1header_0root_bmodule_bloader",
             abi_stable::library::ROOT_MODULE_LOADER_NAME
         );
     }

@@ -1,21 +1,31 @@
-//! The `Runtime` trait as an FFI-safe vtable, and its plugin-side implementation.
+//! The `Runtime` trait across the boundary, both sides: the FFI-safe vtable
+//! ([`FfiRuntime`]), the plugin side that serves it from a Rust `Runtime`
+//! ([`ExportedRuntime`]) and the host side that is a Rust `Runtime` again
+//! ([`ImportedRuntime`]).
 //!
-//! One method per `Runtime` method (the quota registry as four synchronous calls). New
-//! methods go after `try_shutdown_agent`, the last prefix field, so plugins built
-//! against this version keep loading; the host applies the default for a missing one.
+//! Growth: one vtable method per `Runtime` method; new methods go after
+//! `try_shutdown_agent`, the last prefix field, each with a default body that is what the
+//! host does when a plugin built before the method lacks it.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use abi_stable::sabi_trait;
-use abi_stable::std_types::{RBox, ROption, RStr, RString, RVec};
+use abi_stable::std_types::{RBox, ROption, RString, RVec};
 use async_ffi::FfiFuture;
+use async_trait::async_trait;
 
-use super::chat_stream::{ExportedStream, FfiChatStreamBox};
-use super::data::{from_result, FfiContent, FfiDuration, FfiMessage, FfiResult, FfiUsage};
+use super::chat_stream::{ExportedStream, FfiChatStreamBox, ImportedStream};
+use super::data::{
+    from_result, into_result, FfiContent, FfiDuration, FfiMessage, FfiResult, FfiUsage,
+};
 use super::guard::PluginContext;
+use super::quota::{self, ExportedQuota, FfiQuotaBox};
+use crate::quota::QuotaRegistry;
 use crate::runtime::Runtime;
-use crate::types::{AgentConfig, Content, Error};
+use crate::stream::ChatResponseHandle;
+use crate::types::{AgentConfig, AgentId, Content, ConversationMessage, Error, UsageMetadata};
 
 #[sabi_trait]
 pub trait FfiRuntime: Send + Sync {
@@ -29,10 +39,8 @@ pub trait FfiRuntime: Send + Sync {
     fn wait_for_wakeup(&self, agent_id: u64, timeout: FfiDuration) -> FfiFuture<FfiResult<bool>>;
     fn wait_for_quota(&self) -> FfiFuture<()>;
     fn record_quota_hit(&self, retry_after: FfiDuration) -> FfiFuture<()>;
-    fn quota_record_hit(&self, key: RStr<'_>, retry_after: FfiDuration) -> FfiDuration;
-    fn quota_record_success(&self, key: RStr<'_>);
-    fn quota_remaining(&self, key: RStr<'_>) -> ROption<FfiDuration>;
-    fn quota_consecutive_hits(&self, key: RStr<'_>) -> u32;
+    /// The runtime's quota registry (called once, when the host imports the runtime).
+    fn quota(&self) -> FfiQuotaBox;
     fn history(&self, agent_id: u64) -> FfiFuture<FfiResult<RVec<FfiMessage>>>;
     fn turn_count(&self, agent_id: u64) -> FfiFuture<FfiResult<u32>>;
     fn total_usage(&self, agent_id: u64) -> FfiFuture<FfiResult<FfiUsage>>;
@@ -50,6 +58,8 @@ pub trait FfiRuntime: Send + Sync {
 /// A runtime as it crosses the boundary: an owned, type-erased trait object.
 pub type FfiRuntimeBox = FfiRuntime_TO<'static, RBox<()>>;
 
+// --- plugin side ---------------------------------------------------------------------
+
 /// Wraps a backend so that it can cross: every call is contained (see `guard`).
 pub(crate) fn export_runtime<R: Runtime + 'static>(
     runtime: R,
@@ -64,7 +74,17 @@ pub(crate) fn export_runtime<R: Runtime + 'static>(
     )
 }
 
-struct ExportedRuntime<R> {
+/// A backend exported and imported again in this process, so every call takes the
+/// foreign path without building a library (for tests and benches).
+pub(crate) fn round_trip<R: Runtime + 'static>(
+    plugin: &'static str,
+    runtime: R,
+) -> Result<ImportedRuntime, Error> {
+    let context = PluginContext::new(plugin)?;
+    Ok(ImportedRuntime::new(export_runtime(runtime, context)))
+}
+
+pub(crate) struct ExportedRuntime<R> {
     runtime: Arc<R>,
     context: PluginContext,
 }
@@ -80,12 +100,6 @@ impl<R: Runtime + 'static> ExportedRuntime<R> {
         let runtime = self.runtime.clone();
         self.context
             .future(async move { from_result(body(runtime).await) })
-    }
-
-    fn quota<T: Default>(&self, body: impl FnOnce(&R) -> T) -> T {
-        self.context
-            .call(|| body(&self.runtime))
-            .unwrap_or_default()
     }
 }
 
@@ -142,29 +156,8 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
             .future(async move { runtime.record_quota_hit(retry_after.into()).await })
     }
 
-    fn quota_record_hit(&self, key: RStr<'_>, retry_after: FfiDuration) -> FfiDuration {
-        self.quota(|rt| {
-            rt.quota_registry()
-                .record_hit(key.as_str(), retry_after.into())
-                .into()
-        })
-    }
-
-    fn quota_record_success(&self, key: RStr<'_>) {
-        self.quota(|rt| rt.quota_registry().record_success(key.as_str()))
-    }
-
-    fn quota_remaining(&self, key: RStr<'_>) -> ROption<FfiDuration> {
-        self.quota(|rt| {
-            rt.quota_registry()
-                .remaining(key.as_str())
-                .map(FfiDuration::from)
-                .into()
-        })
-    }
-
-    fn quota_consecutive_hits(&self, key: RStr<'_>) -> u32 {
-        self.quota(|rt| rt.quota_registry().consecutive_hits(key.as_str()))
+    fn quota(&self) -> FfiQuotaBox {
+        ExportedQuota::into_ffi(self.runtime.clone(), self.context.clone())
     }
 
     fn history(&self, agent_id: u64) -> FfiFuture<FfiResult<RVec<FfiMessage>>> {
@@ -218,7 +211,144 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
     }
 
     fn try_shutdown_agent(&self, agent_id: u64) {
-        self.quota(|rt| rt.try_shutdown_agent(agent_id))
+        let _ = self
+            .context
+            .call(|| self.runtime.try_shutdown_agent(agent_id));
+    }
+}
+
+// --- host side -----------------------------------------------------------------------
+
+/// A plugin's runtime as a Rust `Runtime`; each call crosses once.
+pub(crate) struct ImportedRuntime {
+    ffi: FfiRuntimeBox,
+    quota: QuotaRegistry,
+}
+
+impl ImportedRuntime {
+    pub(crate) fn new(ffi: FfiRuntimeBox) -> Self {
+        let quota = quota::import(ffi.quota());
+        ImportedRuntime { ffi, quota }
+    }
+
+    /// A turn whose handle fails with `timeout` if the turn has not ended by `deadline`;
+    /// the plugin's stream is dropped then, which cancels the turn there.
+    pub(crate) async fn chat_until(
+        &self,
+        agent_id: AgentId,
+        content: &Content,
+        deadline: Option<(tokio::time::Instant, Error)>,
+    ) -> Result<ChatResponseHandle, Error> {
+        let stream = self.ffi.chat(agent_id, FfiContent::from(content)).await;
+        let stream = stream.into_result().map_err(Error::from)?;
+        Ok(match deadline {
+            None => ImportedStream::into_handle(stream),
+            Some((deadline, timeout)) => {
+                ImportedStream::into_handle_with_deadline(stream, deadline, timeout)
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl Runtime for ImportedRuntime {
+    async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
+        let json = serde_json::to_string(&config)
+            .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
+        into_result(self.ffi.create_agent(RString::from(json)).await)
+    }
+
+    async fn chat(
+        &self,
+        agent_id: AgentId,
+        content: &Content,
+    ) -> Result<ChatResponseHandle, Error> {
+        self.chat_until(agent_id, content, None).await
+    }
+
+    async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.shutdown_agent(agent_id).await)
+    }
+
+    async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.cancel(agent_id).await)
+    }
+
+    async fn wait_for_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.wait_for_idle(agent_id).await)
+    }
+
+    async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
+        into_result(self.ffi.send(agent_id, FfiContent::from(content)).await)
+    }
+
+    async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.signal_idle(agent_id).await)
+    }
+
+    async fn wait_for_wakeup(&self, agent_id: AgentId, timeout: Duration) -> Result<bool, Error> {
+        into_result(self.ffi.wait_for_wakeup(agent_id, timeout.into()).await)
+    }
+
+    async fn wait_for_quota(&self) {
+        self.ffi.wait_for_quota().await
+    }
+
+    async fn record_quota_hit(&self, retry_after: Duration) {
+        self.ffi.record_quota_hit(retry_after.into()).await
+    }
+
+    fn quota_registry(&self) -> &QuotaRegistry {
+        &self.quota
+    }
+
+    async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
+        let history = self.ffi.history(agent_id).await;
+        let history = history.into_result().map_err(Error::from)?;
+        Ok(history.into_iter().map(ConversationMessage::from).collect())
+    }
+
+    async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
+        into_result(self.ffi.turn_count(agent_id).await)
+    }
+
+    async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        into_result(self.ffi.total_usage(agent_id).await)
+    }
+
+    async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        into_result(self.ffi.last_turn_usage(agent_id).await)
+    }
+
+    async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.clear_history(agent_id).await)
+    }
+
+    async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
+        let response = self.ffi.last_response(agent_id).await;
+        let response = response.into_result().map_err(Error::from)?;
+        Ok(response.into_option().map(RString::into_string))
+    }
+
+    async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
+        let indices = self.ffi.compaction_indices(agent_id).await;
+        Ok(indices.into_result().map_err(Error::from)?.into_vec())
+    }
+
+    async fn delete(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.delete(agent_id).await)
+    }
+
+    async fn disconnect(&self, agent_id: AgentId) -> Result<(), Error> {
+        into_result(self.ffi.disconnect(agent_id).await)
+    }
+
+    async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
+        into_result(self.ffi.is_idle(agent_id).await)
+    }
+
+    fn try_shutdown_agent(&self, agent_id: AgentId) {
+        self.ffi.try_shutdown_agent(agent_id)
     }
 }
 
@@ -228,9 +358,12 @@ mod tests {
 
     use std::time::Duration;
 
+    use crate::host::PluginRuntime;
     use crate::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
+    use crate::plugin::async_trait;
+    use crate::quota::MAX_BACKOFF;
+    use crate::runtime::Runtime;
     use crate::types::{AgentConfig, Content, Error};
-    use crate::{async_trait, PluginRuntime, Runtime, MAX_BACKOFF};
 
     struct Quiet;
 

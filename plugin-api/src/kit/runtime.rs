@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::agent::{lock, Agent, QuotaSlot};
 use super::AgentBackend;
-use crate::export::Plugin;
+use crate::plugin::Plugin;
 use crate::quota::QuotaRegistry;
 use crate::runtime::Runtime;
 use crate::stream::ChatResponseHandle;

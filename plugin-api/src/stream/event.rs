@@ -3,8 +3,10 @@ use serde_json::Value;
 
 use crate::types::UsageMetadata;
 
-/// A model's request to call one of the agent's tools.
+/// A model's request to call one of the agent's tools. Fields may be added in a minor
+/// version: build one with [`ToolCall::new`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ToolCall {
     pub id: String,
     pub name: String,
@@ -12,15 +14,38 @@ pub struct ToolCall {
     pub args: Value,
 }
 
+impl ToolCall {
+    pub fn new(id: impl Into<String>, name: impl Into<String>, args: Value) -> Self {
+        ToolCall {
+            id: id.into(),
+            name: name.into(),
+            args,
+        }
+    }
+}
+
 /// A progress marker inside a turn (an agent loop iteration, a tool round trip, ...).
+/// Fields may be added in a minor version: build one with [`Step::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Step {
     pub index: u32,
     pub description: String,
 }
 
-/// One thing that happened during a turn, in the order it happened.
+impl Step {
+    pub fn new(index: u32, description: impl Into<String>) -> Self {
+        Step {
+            index,
+            description: description.into(),
+        }
+    }
+}
+
+/// One thing that happened during a turn, in the order it happened. More kinds may come
+/// in a minor version: match with a `_` arm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum ChatEvent {
     Text(String),
     Thought(String),

@@ -1,4 +1,5 @@
-//! The plain Rust data types of the contract: what applications and backends exchange.
+//! Shared by both sides: the data applications and backends exchange through
+//! [`Runtime`](crate::Runtime), and the handle a chat turn is read from.
 
 mod agent_config;
 mod content;
@@ -6,6 +7,8 @@ mod error;
 mod message;
 mod usage;
 
+pub use crate::quota::{BackoffPolicy, QuotaRegistry, MAX_BACKOFF};
+pub use crate::stream::{ChatEvent, ChatResponseHandle, ChatResult, EventStream, Step, ToolCall};
 pub use agent_config::{AgentConfig, AgentConfigBuilder, ToolDefinition, API_KEY_ENV};
 pub use content::{Content, Media};
 pub use error::Error;

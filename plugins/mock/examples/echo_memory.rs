@@ -22,7 +22,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use agent_plugin_api::{AgentConfig, ChatEvent, Content, PluginLibrary, PluginRuntime, Runtime};
+use agent_plugin_api::host::{PluginLibrary, PluginRuntime};
+use agent_plugin_api::types::{AgentConfig, ChatEvent, Content};
+use agent_plugin_api::Runtime;
 use agent_plugin_mock::{MockOptions, MockRuntime};
 use futures::StreamExt;
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use agent_plugin_api::kit::{AgentBackend, AgentRuntime, Turn};
-use agent_plugin_api::{async_trait, AgentConfig, BackoffPolicy, Content, Error};
+use agent_plugin_api::plugin::{async_trait, AgentBackend, AgentRuntime, Turn};
+use agent_plugin_api::types::{AgentConfig, BackoffPolicy, Content, Error};
 
 use crate::options::{AgentSettings, MockOptions, OPTIONS_HELP};
 use crate::reply;

@@ -3,7 +3,7 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use agent_plugin_api::{AgentConfig, BackoffPolicy, Error};
+use agent_plugin_api::types::{AgentConfig, BackoffPolicy, Error};
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use agent_plugin_api::{Content, Media, ToolCall, UsageMetadata};
+use agent_plugin_api::types::{Content, Media, ToolCall, UsageMetadata};
 use serde_json::{json, Map, Value};
 
 /// How many characters of the user's text a thought quotes.
@@ -191,11 +191,11 @@ pub fn detect_tool_call(user_text: &str, tools: &[String], turn_number: u64) -> 
     let name = tools
         .iter()
         .find(|name| user_text.contains(name.as_str()))?;
-    Some(ToolCall {
-        id: format!("call-{turn_number}-0"),
-        name: name.clone(),
-        args: json!({ "query": user_text }),
-    })
+    Some(ToolCall::new(
+        format!("call-{turn_number}-0"),
+        name.clone(),
+        json!({ "query": user_text }),
+    ))
 }
 
 #[cfg(test)]

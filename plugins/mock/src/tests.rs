@@ -3,10 +3,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::{
-    AgentConfig, AgentId, ChatEvent, Content, ConversationMessage, Error, Media, Plugin, Role,
-    Runtime, ToolDefinition,
+use agent_plugin_api::plugin::Plugin;
+use agent_plugin_api::types::{
+    AgentConfig, AgentId, ChatEvent, Content, ConversationMessage, Error, Media, Role,
+    ToolDefinition,
 };
+use agent_plugin_api::Runtime;
 use futures::StreamExt;
 use serde_json::json;
 

@@ -13,7 +13,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::{AgentConfig, AgentId, Content, PluginRuntime, Runtime};
+use agent_plugin_api::host::PluginRuntime;
+use agent_plugin_api::types::{AgentConfig, AgentId, Content};
+use agent_plugin_api::Runtime;
 use criterion::{criterion_group, Criterion, Throughput};
 use futures::StreamExt;
 

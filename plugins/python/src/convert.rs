@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use agent_plugin_api::{AgentId, Content, ConversationMessage, Error, Media, Role, UsageMetadata};
+use agent_plugin_api::types::{
+    AgentId, Content, ConversationMessage, Error, Media, Role, UsageMetadata,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};

@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::{wakeups, AgentId, Content, Error};
+use agent_plugin_api::plugin::wakeups;
+use agent_plugin_api::types::{AgentId, Content, Error};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 

@@ -5,7 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use agent_plugin_api::{AgentId, ChatEventSender, Error, QuotaRegistry, TextBatch, ToolCall};
+use agent_plugin_api::plugin::{ChatEventSender, TextBatch};
+use agent_plugin_api::types::{AgentId, Error, QuotaRegistry, ToolCall};
 use pyo3::exceptions::PyUnicodeEncodeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySlice, PyString};
@@ -186,7 +187,7 @@ impl TurnSink {
     fn tool_call(&self, id: String, name: String, args_json: &str) -> bool {
         let args = serde_json::from_str(args_json)
             .unwrap_or_else(|_| serde_json::Value::String(args_json.to_owned()));
-        self.write(|sender| sender.tool_call(ToolCall { id, name, args }))
+        self.write(|sender| sender.tool_call(ToolCall::new(id, name, args)))
     }
 
     fn step(&self, index: u32, description: String) -> bool {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use agent_plugin_api::Error;
+use agent_plugin_api::types::Error;
 use serde::Deserialize;
 
 /// Help for every option, shown by `agent-host inspect python`.

@@ -19,7 +19,7 @@
 //! exception from the generator propagates, its unsent text likewise left in the sink.
 //! A cancellation of the task reaches the generator at its `await`, through `throw`.
 
-use agent_plugin_api::TextBatch;
+use agent_plugin_api::plugin::TextBatch;
 use pyo3::exceptions::{PyBaseException, PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;

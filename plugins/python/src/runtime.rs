@@ -5,10 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agent_plugin_api::{
-    async_trait, channel, AgentConfig, AgentId, BackoffPolicy, ChatResponseHandle, Content,
-    ConversationMessage, Error, Plugin, QuotaRegistry, Runtime, UsageMetadata,
+use agent_plugin_api::plugin::{async_trait, channel, Plugin};
+use agent_plugin_api::types::{
+    AgentConfig, AgentId, BackoffPolicy, ChatResponseHandle, Content, ConversationMessage, Error,
+    QuotaRegistry, UsageMetadata,
 };
+use agent_plugin_api::Runtime;
 use tokio::sync::oneshot;
 
 use crate::convert::FromAnswer;

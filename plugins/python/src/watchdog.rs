@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::AgentId;
+use agent_plugin_api::types::AgentId;
 use pyo3::prelude::*;
 
 /// How long the loop may run without coming back to wait for I/O before the watchdog

@@ -13,7 +13,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::{AgentConfig, Content, Runtime};
+use agent_plugin_api::types::{AgentConfig, Content};
+use agent_plugin_api::Runtime;
 use serde_json::json;
 
 use common::{agents_dir, staged_cli, staged_plugin};

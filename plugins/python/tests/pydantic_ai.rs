@@ -9,10 +9,12 @@ mod common;
 
 use std::path::PathBuf;
 
-use agent_plugin_api::{
-    AgentConfig, AgentId, ChatEvent, ChatResult, Content, ConversationMessage, Error,
-    PluginRuntime, Role, Runtime, Step, ToolCall, UsageMetadata,
+use agent_plugin_api::host::PluginRuntime;
+use agent_plugin_api::types::{
+    AgentConfig, AgentId, ChatEvent, ChatResult, Content, ConversationMessage, Error, Role, Step,
+    ToolCall, UsageMetadata,
 };
+use agent_plugin_api::Runtime;
 use futures::StreamExt;
 use serde_json::json;
 
@@ -74,11 +76,7 @@ async fn play(runtime: &PluginRuntime, agent: AgentId, text: &str) -> Turn {
 }
 
 fn weather_call(id: &str, city: &str) -> ToolCall {
-    ToolCall {
-        id: id.into(),
-        name: "get_weather".into(),
-        args: json!({ "city": city }),
-    }
+    ToolCall::new(id, "get_weather", json!({ "city": city }))
 }
 
 fn message(role: Role, text: &str) -> ConversationMessage {
@@ -123,10 +121,7 @@ async fn a_tool_call_its_result_the_text_and_the_usage_surface_as_events() {
     assert_eq!(first.tool_calls, vec![weather_call("weather-1-0", "Paris")]);
     assert_eq!(
         first.steps,
-        vec![Step {
-            index: 0,
-            description: "get_weather returned: sunny, 21 °C".into()
-        }]
+        vec![Step::new(0, "get_weather returned: sunny, 21 °C")]
     );
     assert_eq!(first.result.text, "The weather in Paris is sunny, 21 °C.");
     // Streamed as pydantic-ai's text deltas, not as one chunk.
@@ -329,7 +324,7 @@ async fn bad_configs_are_refused_at_create_agent() {
         ),
         (
             AgentConfig::builder("scripted")
-                .tool(agent_plugin_api::ToolDefinition {
+                .tool(agent_plugin_api::types::ToolDefinition {
                     name: "search".into(),
                     description: String::new(),
                     parameter_schema: json!({}),

@@ -7,7 +7,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use agent_plugin_api::{AgentConfig, Content, Error, PluginRuntime, Runtime};
+use agent_plugin_api::host::PluginRuntime;
+use agent_plugin_api::types::{AgentConfig, Content, Error};
+use agent_plugin_api::Runtime;
 use serde_json::json;
 
 use common::{agents_dir, staged_plugin as plugin};

@@ -7,9 +7,11 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::{
-    AgentConfig, AgentId, ChatEvent, ChatResponseHandle, Content, Error, PluginRuntime, Runtime,
+use agent_plugin_api::host::PluginRuntime;
+use agent_plugin_api::types::{
+    AgentConfig, AgentId, ChatEvent, ChatResponseHandle, Content, Error,
 };
+use agent_plugin_api::Runtime;
 use futures::StreamExt;
 use serde_json::json;
 

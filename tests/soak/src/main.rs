@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use agent_host::Host;
-use agent_plugin_api::PluginRuntime;
+use agent_plugin_api::host::PluginRuntime;
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use serde_json::json;

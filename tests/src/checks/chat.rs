@@ -1,6 +1,6 @@
 //! Turns: the handle, its streams, ordering and cancellation ("Turns" in semantics.md).
 
-use agent_plugin_api::{ChatEvent, Content, Error};
+use agent_plugin_api::types::{ChatEvent, Content, Error};
 use futures::future::join_all;
 use futures::StreamExt;
 

@@ -2,7 +2,8 @@
 
 use std::collections::HashSet;
 
-use agent_plugin_api::{AgentId, Content, Role, Runtime};
+use agent_plugin_api::types::{AgentId, Content, Role};
+use agent_plugin_api::Runtime;
 use futures::future::join_all;
 
 use super::case;
@@ -21,7 +22,7 @@ const AGENTS: usize = 100;
 /// One agent's whole life in this check; the error says what went wrong with it.
 async fn one_agent(
     runtime: &dyn Runtime,
-    config: agent_plugin_api::AgentConfig,
+    config: agent_plugin_api::types::AgentConfig,
     number: usize,
 ) -> Result<AgentId, String> {
     let prompt = Content::text(format!("conformance: agent number {number}"));

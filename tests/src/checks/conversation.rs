@@ -1,7 +1,9 @@
 //! Conversation state: history, counts, usage, clearing ("Conversation state" and the last
 //! point of "Turns" in semantics.md).
 
-use agent_plugin_api::{AgentId, ChatResponseHandle, Content, ConversationMessage, UsageMetadata};
+use agent_plugin_api::types::{
+    AgentId, ChatResponseHandle, Content, ConversationMessage, UsageMetadata,
+};
 
 use super::case;
 use crate::case::{Case, CheckResult, Stop};

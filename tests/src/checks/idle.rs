@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::{AgentId, Content, Role};
+use agent_plugin_api::types::{AgentId, Content, Role};
 
 use super::case;
 use crate::case::{Case, CheckResult, Stop};

@@ -5,7 +5,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::{AgentId, Content, Error, Runtime};
+use agent_plugin_api::types::{AgentId, Content, Error};
+use agent_plugin_api::Runtime;
 
 use super::case;
 use crate::case::{Case, CheckResult, Stop};

@@ -3,10 +3,12 @@
 use std::future::pending;
 use std::time::Duration;
 
-use agent_plugin_api::{
-    async_trait, AgentConfig, AgentId, ChatResponseHandle, Content, ConversationMessage, Error,
-    QuotaRegistry, Runtime, UsageMetadata,
+use agent_plugin_api::plugin::async_trait;
+use agent_plugin_api::types::{
+    AgentConfig, AgentId, ChatResponseHandle, Content, ConversationMessage, Error, QuotaRegistry,
+    UsageMetadata,
 };
+use agent_plugin_api::Runtime;
 
 use super::*;
 

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use agent_plugin_api::{Content, PluginLibrary};
+use agent_plugin_api::host::PluginLibrary;
+use agent_plugin_api::types::Content;
 use agent_plugin_mock::MockOptions;
 
 /// Loads a staged plugin file, `$AGENT_HOST_DIST/plugins/<file>` (else

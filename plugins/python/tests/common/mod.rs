@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use agent_plugin_api::PluginLibrary;
+use agent_plugin_api::host::PluginLibrary;
 
 /// The workspace root.
 #[allow(dead_code)] // Not every test binary needs it.

@@ -2,7 +2,9 @@
 
 use std::time::Instant;
 
-use agent_plugin_api::{AgentConfig, PluginRuntime, Runtime};
+use agent_plugin_api::host::PluginRuntime;
+use agent_plugin_api::types::AgentConfig;
+use agent_plugin_api::Runtime;
 use anyhow::{bail, Context, Result};
 use futures::future::try_join_all;
 use serde_json::json;

@@ -8,7 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use agent_plugin_api::{AgentConfig, PluginRuntime, Runtime};
+use agent_plugin_api::host::PluginRuntime;
+use agent_plugin_api::types::AgentConfig;
+use agent_plugin_api::Runtime;
 use anyhow::{bail, Result};
 use futures::{stream, StreamExt};
 use serde_json::json;

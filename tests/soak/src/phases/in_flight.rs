@@ -9,7 +9,9 @@
 //! system), so the second round is the one whose growth is checked: a leak shows there
 //! as the same growth again, retained free memory does not.
 
-use agent_plugin_api::{AgentConfig, AgentId, ChatResponseHandle, Error, PluginRuntime, Runtime};
+use agent_plugin_api::host::PluginRuntime;
+use agent_plugin_api::types::{AgentConfig, AgentId, ChatResponseHandle, Error};
+use agent_plugin_api::Runtime;
 use anyhow::{bail, Context, Result};
 use futures::{stream, StreamExt, TryStreamExt};
 use serde_json::json;

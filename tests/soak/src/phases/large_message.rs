@@ -8,7 +8,9 @@
 
 use std::time::Instant;
 
-use agent_plugin_api::{AgentConfig, Content, PluginRuntime, Runtime};
+use agent_plugin_api::host::PluginRuntime;
+use agent_plugin_api::types::{AgentConfig, Content};
+use agent_plugin_api::Runtime;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 

@@ -3,7 +3,8 @@
 //! should be).
 
 use agent_host::Host;
-use agent_plugin_api::{AgentConfig, Runtime};
+use agent_plugin_api::types::AgentConfig;
+use agent_plugin_api::Runtime;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 

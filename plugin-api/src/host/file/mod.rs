@@ -13,8 +13,8 @@ use std::fs::File;
 use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::ffi::{self, LoadError};
-use crate::import::{PluginLibrary, PluginMetadata};
+use super::{LoadError, PluginLibrary, PluginMetadata};
+use crate::ffi;
 
 /// Larger files are refused before they are read: no plugin is a gigabyte.
 pub const MAX_PLUGIN_BYTES: u64 = 1 << 30;

@@ -1,6 +1,8 @@
-//! The log bridge: a plugin's `tracing` events are handed to the host through a callback.
+//! The log bridge, both sides: a plugin's `tracing` events are handed to the host
+//! through a callback, which re-emits them under the target `plugin::<name>`.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use abi_stable::std_types::RStr;
 use abi_stable::StableAbi;
@@ -19,7 +21,7 @@ pub struct FfiLogger {
     pub max_level: u8,
 }
 
-pub(crate) fn level_number(level: &Level) -> u8 {
+fn level_number(level: &Level) -> u8 {
     match *level {
         Level::ERROR => 1,
         Level::WARN => 2,
@@ -29,8 +31,23 @@ pub(crate) fn level_number(level: &Level) -> u8 {
     }
 }
 
-/// Installs, once per plugin library, a subscriber that forwards to `logger`.
-pub(crate) fn install(plugin: &'static str, logger: FfiLogger) {
+// --- plugin side ---------------------------------------------------------------------
+
+/// Called once by the host after loading: from then on the plugin's `tracing` events,
+/// and its panic reports (which the export layer turns into errors), go to the host's
+/// logs instead of straight to stderr.
+pub(crate) fn install_once(plugin: &'static str, logger: FfiLogger) {
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
+    if !INSTALLED.swap(true, Ordering::SeqCst) {
+        let _ = std::panic::catch_unwind(|| {
+            install(plugin, logger);
+            std::panic::set_hook(Box::new(|info| tracing::error!(target: "panic", "{info}")));
+        });
+    }
+}
+
+/// Installs a subscriber that forwards to `logger`.
+fn install(plugin: &'static str, logger: FfiLogger) {
     let max = match logger.max_level {
         0 => tracing_subscriber::filter::LevelFilter::OFF,
         1 => tracing_subscriber::filter::LevelFilter::ERROR,
@@ -85,4 +102,41 @@ impl Visit for MessageVisitor {
             let _ = write!(self.0, "{}={value:?}", field.name());
         }
     }
+}
+
+// --- host side -----------------------------------------------------------------------
+
+/// The callback handed to every plugin, with the most verbose level this process wants.
+pub(crate) fn host_logger() -> FfiLogger {
+    FfiLogger {
+        log: forward_log,
+        max_level: host_max_level(),
+    }
+}
+
+fn host_max_level() -> u8 {
+    let from_tracing = tracing::level_filters::LevelFilter::current()
+        .into_level()
+        .map_or(0, |level| level_number(&level));
+    from_tracing.max(log::max_level() as u8)
+}
+
+/// Re-emits a plugin's log event through `log`, which `tracing` subscribers pick up.
+extern "C" fn forward_log(plugin: RStr<'_>, level: u8, target: RStr<'_>, message: RStr<'_>) {
+    let level = match level {
+        1 => log::Level::Error,
+        2 => log::Level::Warn,
+        3 => log::Level::Info,
+        4 => log::Level::Debug,
+        _ => log::Level::Trace,
+    };
+    let host_target = format!("plugin::{plugin}");
+    log::logger().log(
+        &log::Record::builder()
+            .level(level)
+            .target(&host_target)
+            .module_path(Some(target.as_str()))
+            .args(format_args!("{message}"))
+            .build(),
+    );
 }

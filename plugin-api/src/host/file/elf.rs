@@ -6,7 +6,8 @@ use object::elf;
 use object::read::elf::{Dyn as _, FileHeader, ProgramHeader as _};
 use object::{Object, ObjectSegment, ObjectSymbol};
 
-use crate::ffi::{HANDSHAKE_SYMBOL, METADATA_SYMBOL};
+use crate::ffi::METADATA_SYMBOL;
+use crate::host::HANDSHAKE_SYMBOL;
 
 /// What the dynamic symbol table says about a valid library.
 #[derive(Debug, Default)]

@@ -1,0 +1,322 @@
+//! A backend inside a plugin, used through `Runtime`, with the host's call timeout.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::ffi::{self, ImportedRuntime};
+use crate::quota::QuotaRegistry;
+use crate::runtime::Runtime;
+use crate::stream::ChatResponseHandle;
+use crate::types::{AgentConfig, AgentId, Content, ConversationMessage, Error, UsageMetadata};
+
+/// A backend inside a plugin, used through `Runtime`. Each call crosses the ABI once.
+pub struct PluginRuntime {
+    plugin: String,
+    inner: ImportedRuntime,
+    call_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for PluginRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginRuntime")
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginRuntime {
+    pub(crate) fn new(plugin: String, inner: ImportedRuntime) -> Self {
+        PluginRuntime {
+            plugin,
+            inner,
+            call_timeout: None,
+        }
+    }
+
+    /// Bounds the backend's own work: a call that does not answer within `limit`, or a
+    /// turn that does not end within it (counted from `chat`), fails with
+    /// [`Error::Timeout`], and the call or turn is dropped, which cancels it in the
+    /// plugin. The caller's own waits (`wait_for_idle`, `wait_for_wakeup`,
+    /// `wait_for_quota`) are never cut short. Needs a tokio runtime with time enabled.
+    pub fn with_call_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.call_timeout = limit;
+        self
+    }
+
+    /// The limit set by [`PluginRuntime::with_call_timeout`].
+    pub fn call_timeout(&self) -> Option<Duration> {
+        self.call_timeout
+    }
+
+    /// Wraps an in-process runtime in the FFI layer and unwraps it again, forcing every
+    /// call down the foreign path without building a library. For tests and benches.
+    pub fn in_process<R: Runtime + 'static>(
+        plugin: &'static str,
+        runtime: R,
+    ) -> Result<Self, Error> {
+        Ok(PluginRuntime::new(
+            plugin.to_owned(),
+            ffi::round_trip(plugin, runtime)?,
+        ))
+    }
+
+    /// The name of the plugin this runtime comes from.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    /// Runs one call of the backend under the call timeout.
+    async fn bounded<T>(
+        &self,
+        operation: &str,
+        call: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        match self.call_timeout {
+            None => call.await,
+            Some(limit) => tokio::time::timeout(limit, call)
+                .await
+                .unwrap_or_else(|_| Err(self.timeout_error(limit, operation))),
+        }
+    }
+
+    fn timeout_error(&self, limit: Duration, operation: &str) -> Error {
+        Error::Timeout {
+            duration: limit,
+            operation: format!("plugin {} {operation}", self.plugin),
+        }
+    }
+}
+
+#[async_trait]
+impl Runtime for PluginRuntime {
+    async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
+        self.bounded("create_agent", self.inner.create_agent(config))
+            .await
+    }
+
+    async fn chat(
+        &self,
+        agent_id: AgentId,
+        content: &Content,
+    ) -> Result<ChatResponseHandle, Error> {
+        // The turn's deadline counts from the call, so the clock is read before it.
+        let deadline = self.call_timeout.map(|limit| {
+            let timeout = self.timeout_error(limit, &format!("chat turn of agent {agent_id}"));
+            (tokio::time::Instant::now() + limit, timeout)
+        });
+        self.bounded("chat", self.inner.chat_until(agent_id, content, deadline))
+            .await
+    }
+
+    async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.bounded("shutdown_agent", self.inner.shutdown_agent(agent_id))
+            .await
+    }
+
+    async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.bounded("cancel", self.inner.cancel(agent_id)).await
+    }
+
+    async fn wait_for_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.inner.wait_for_idle(agent_id).await
+    }
+
+    async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
+        self.bounded("send", self.inner.send(agent_id, content))
+            .await
+    }
+
+    async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.bounded("signal_idle", self.inner.signal_idle(agent_id))
+            .await
+    }
+
+    async fn wait_for_wakeup(&self, agent_id: AgentId, timeout: Duration) -> Result<bool, Error> {
+        self.inner.wait_for_wakeup(agent_id, timeout).await
+    }
+
+    async fn wait_for_quota(&self) {
+        self.inner.wait_for_quota().await
+    }
+
+    async fn record_quota_hit(&self, retry_after: Duration) {
+        let recorded = self.bounded("record_quota_hit", async {
+            self.inner.record_quota_hit(retry_after).await;
+            Ok(())
+        });
+        if let Err(error) = recorded.await {
+            tracing::warn!(plugin = %self.plugin, "{error}");
+        }
+    }
+
+    fn quota_registry(&self) -> &QuotaRegistry {
+        self.inner.quota_registry()
+    }
+
+    async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
+        self.bounded("history", self.inner.history(agent_id)).await
+    }
+
+    async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
+        self.bounded("turn_count", self.inner.turn_count(agent_id))
+            .await
+    }
+
+    async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        self.bounded("total_usage", self.inner.total_usage(agent_id))
+            .await
+    }
+
+    async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        self.bounded("last_turn_usage", self.inner.last_turn_usage(agent_id))
+            .await
+    }
+
+    async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.bounded("clear_history", self.inner.clear_history(agent_id))
+            .await
+    }
+
+    async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
+        self.bounded("last_response", self.inner.last_response(agent_id))
+            .await
+    }
+
+    async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
+        self.bounded(
+            "compaction_indices",
+            self.inner.compaction_indices(agent_id),
+        )
+        .await
+    }
+
+    async fn delete(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.bounded("delete", self.inner.delete(agent_id)).await
+    }
+
+    async fn disconnect(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.bounded("disconnect", self.inner.disconnect(agent_id))
+            .await
+    }
+
+    async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
+        self.bounded("is_idle", self.inner.is_idle(agent_id)).await
+    }
+
+    fn try_shutdown_agent(&self, agent_id: AgentId) {
+        self.inner.try_shutdown_agent(agent_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Round trips through the FFI layer without a library: an in-process backend is
+    //! exported and imported again, so every call takes the foreign path.
+
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
+    use crate::plugin::async_trait;
+
+    struct Words;
+
+    #[async_trait]
+    impl AgentBackend for Words {
+        const NAME: &'static str = "words";
+        const VERSION: &'static str = "0.0.0";
+        type Options = NoOptions;
+        type Agent = ();
+
+        fn new(_: NoOptions) -> Result<Self, Error> {
+            Ok(Words)
+        }
+
+        fn create_agent(&self, _: &AgentConfig) -> Result<(), Error> {
+            Ok(())
+        }
+
+        async fn chat(&self, _: &(), content: &Content, turn: &mut Turn) -> Result<(), Error> {
+            let text = content.to_text();
+            if text == "panic" {
+                panic!("asked to panic");
+            }
+            for word in text.split(' ') {
+                turn.thought(format!("about {word}"))?;
+                turn.text(word.to_owned())?;
+            }
+            Ok(())
+        }
+    }
+
+    fn imported() -> PluginRuntime {
+        PluginRuntime::in_process("words", AgentRuntime::new(Words)).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_turn_crosses_in_batches_with_every_stream_intact() {
+        let runtime = imported();
+        let agent = runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .unwrap();
+        let words: Vec<String> = (0..3000).map(|i| i.to_string()).collect();
+        let handle = runtime
+            .chat(agent, &Content::text(words.join(" ")))
+            .await
+            .unwrap();
+        let thoughts: Vec<String> = handle.thoughts().collect().await;
+        let chunks: Vec<String> = handle.text_stream().collect().await;
+        assert_eq!(chunks, words);
+        assert_eq!(thoughts.len(), 3000);
+        assert_eq!(handle.text().await.unwrap().text, words.concat());
+        assert_eq!(runtime.turn_count(agent).await.unwrap(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_unread_handle_learns_that_its_turn_ended() {
+        let runtime = imported();
+        let agent = runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .unwrap();
+        let handle = runtime.chat(agent, &"a b c".into()).await.unwrap();
+        runtime.wait_for_idle(agent).await.unwrap();
+        assert!(handle.is_finished());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_panicking_turn_becomes_an_error_and_the_agent_goes_on() {
+        let runtime = imported();
+        let agent = runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .unwrap();
+        let handle = runtime.chat(agent, &"panic".into()).await.unwrap();
+        let error = handle.text().await.unwrap_err();
+        assert!(error.to_string().contains("panicked"), "{error}");
+        let handle = runtime.chat(agent, &"still here".into()).await.unwrap();
+        assert_eq!(handle.text().await.unwrap().text, "stillhere");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn errors_and_quota_cross_both_ways() {
+        let runtime = imported();
+        assert_eq!(
+            runtime.turn_count(42).await.unwrap_err(),
+            Error::AgentNotStarted(42)
+        );
+        let invalid = runtime
+            .create_agent(AgentConfig::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(invalid, Error::InvalidConfig(_)), "{invalid}");
+        runtime.record_quota_hit(Duration::from_millis(30)).await;
+        assert!(runtime.quota_registry().remaining("words").is_some());
+        assert_eq!(runtime.quota_registry().consecutive_hits("words"), 1);
+        runtime.wait_for_quota().await;
+        assert!(runtime.quota_registry().remaining("words").is_none());
+    }
+}
