@@ -18,8 +18,10 @@ impl Media {
     }
 }
 
-/// What a user or a model says: text, media, or several of them.
+/// What a user or a model says: text, media, or several of them. More kinds (media
+/// types) may come in a minor version: match with a `_` arm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Content {
     Text(String),
     Image(Media),

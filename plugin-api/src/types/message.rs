@@ -25,8 +25,10 @@ impl Role {
     }
 }
 
-/// One entry of an agent's history.
+/// One entry of an agent's history. Fields may be added in a minor version: build one
+/// with [`ConversationMessage::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ConversationMessage {
     pub role: Role,
     pub content: Content,

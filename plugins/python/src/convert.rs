@@ -115,6 +115,8 @@ pub(crate) fn content_to_parts<'py>(
                     push(py, child, parts)?;
                 }
             }
+            // A content kind newer than this backend: its text, if any.
+            other => parts.append(("text", other.to_text()))?,
         }
         Ok(())
     }
@@ -176,7 +178,7 @@ fn history_from_list(value: &Bound<'_, PyAny>) -> PyResult<Vec<ConversationMessa
                 _ => Role::Unknown(role),
             };
             let content = content_from_parts(&entry.get_item(1)?)?;
-            Ok(ConversationMessage { role, content })
+            Ok(ConversationMessage::new(role, content))
         })
         .collect()
 }

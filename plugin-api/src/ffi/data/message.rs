@@ -54,6 +54,9 @@ impl From<FfiRole> for Role {
 pub struct FfiMessage {
     pub role: FfiRole,
     pub content: FfiContent,
+    /// Fields added to `ConversationMessage` in later minor versions, as a JSON object
+    /// (empty: none). A side that does not know a field ignores it.
+    pub later_fields_json: RString,
 }
 
 impl From<ConversationMessage> for FfiMessage {
@@ -61,6 +64,7 @@ impl From<ConversationMessage> for FfiMessage {
         FfiMessage {
             content: FfiContent::from(&message.content),
             role: message.role.into(),
+            later_fields_json: RString::new(),
         }
     }
 }
