@@ -6,17 +6,39 @@ use async_trait::async_trait;
 
 use crate::quota::QuotaRegistry;
 use crate::stream::ChatResponseHandle;
-use crate::types::{AgentConfig, AgentId, Content, ConversationMessage, Error, UsageMetadata};
+use crate::types::{
+    AgentConfig, AgentId, Content, ConversationMessage, Error, Tools, UsageMetadata,
+};
 
-/// An agent runtime backend: 16 required methods and 6 provided ones.
+/// An agent runtime backend: 16 required methods and 8 provided ones.
 ///
 /// The semantics every implementation must meet are stated once, as named checks, in the
-/// conformance kit (`agent-conformance`); see also DESIGN.md, "Runtime semantics".
+/// conformance kit (`agent-conformance`), and in words in `docs/semantics.md`.
 #[async_trait]
 pub trait Runtime: Send + Sync {
     /// Starts an agent; the id is unique for this runtime's life. A bad config is
     /// `Error::InvalidConfig`.
     async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error>;
+
+    /// Starts an agent that may call the application's `tools` during its turns (see
+    /// [`Tools::for_agent`] for how they are matched with `config.tools`). Each call and
+    /// its result appear on the turn's handle and in the history. The default, for a
+    /// backend that runs no tools, ignores them: the model's calls are then only
+    /// reported as `ToolCall` events. Since api 0.2.1.
+    async fn create_agent_with_tools(
+        &self,
+        config: AgentConfig,
+        tools: Tools,
+    ) -> Result<AgentId, Error> {
+        let _ = tools;
+        self.create_agent(config).await
+    }
+
+    /// Why this runtime cannot run the application's tools, if it cannot (a plugin built
+    /// against an api before 0.2.1); `None` for every backend that can.
+    fn host_tools_unavailable(&self) -> Option<String> {
+        None
+    }
 
     /// Starts a turn and returns its handle before the answer is complete. Turns on one
     /// agent run one at a time, in call order.

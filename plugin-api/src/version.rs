@@ -41,10 +41,19 @@ mod tests {
 
     #[test]
     fn a_host_loads_its_series_up_to_itself() {
-        assert!(is_compatible(&v("0.2.0"), &v("0.2.1")), "older patch of the series");
+        assert!(
+            is_compatible(&v("0.2.0"), &v("0.2.1")),
+            "older patch of the series"
+        );
         assert!(is_compatible(&v("0.2.1"), &v("0.2.1")));
-        assert!(!is_compatible(&v("0.2.1"), &v("0.2.0")), "newer than the host");
-        assert!(!is_compatible(&v("0.1.0"), &v("0.2.0")), "an earlier series");
+        assert!(
+            !is_compatible(&v("0.2.1"), &v("0.2.0")),
+            "newer than the host"
+        );
+        assert!(
+            !is_compatible(&v("0.1.0"), &v("0.2.0")),
+            "an earlier series"
+        );
         assert!(!is_compatible(&v("0.3.0"), &v("0.2.9")), "a later series");
     }
 

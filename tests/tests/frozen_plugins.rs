@@ -39,7 +39,10 @@ fn frozen_plugins() -> Vec<(semver::Version, PathBuf)> {
 fn every_version_of_this_series_has_a_frozen_plugin() {
     let host = api_version();
     let frozen = frozen_plugins();
-    assert!(!frozen.is_empty(), "no frozen plugin in tests/fixtures/frozen");
+    assert!(
+        !frozen.is_empty(),
+        "no frozen plugin in tests/fixtures/frozen"
+    );
     // The series' first version is frozen; each later one that changed the ABI adds
     // its own directory.
     let series_start = semver::Version::new(host.major, host.minor, 0);
@@ -56,8 +59,9 @@ async fn frozen_plugins_load_and_pass_their_checks() {
         if !is_compatible(&version, &host) {
             continue; // an earlier series: refused by design, tested by `bad_plugins`
         }
-        let library = PluginLibrary::open(&file)
-            .unwrap_or_else(|error| panic!("the plugin frozen at {version} no longer loads: {error}"));
+        let library = PluginLibrary::open(&file).unwrap_or_else(|error| {
+            panic!("the plugin frozen at {version} no longer loads: {error}")
+        });
         assert_eq!(library.metadata().api_version, version.to_string());
         let report = run_all(&Target::from_library(library, serde_json::json!({}))).await;
         let failed: Vec<String> = report

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use agent_host::Host;
 use agent_plugin_api::host::PluginRuntime;
-use agent_plugin_api::types::{AgentConfig, AgentId, ChatEvent, Content};
+use agent_plugin_api::types::{AgentConfig, AgentId, ChatEvent, Content, Tools};
 use agent_plugin_api::Runtime;
 use anyhow::Context as _;
 use futures::StreamExt;
@@ -27,7 +27,18 @@ pub struct Args {
     /// System instructions for the agent.
     #[arg(long)]
     system: Option<String>,
-    /// Also print thoughts, tool calls and usage (to stderr).
+    /// A per-agent setting for the backend (`AgentConfig.extras`), `key=value` (value
+    /// typed like TOML); repeatable.
+    #[arg(long = "extra", value_name = "KEY=VALUE")]
+    extras: Vec<String>,
+    /// A JSON Schema file the answer must follow; the structured answer is printed on
+    /// stdout after the text, as one line of JSON.
+    #[arg(long, value_name = "FILE")]
+    response_schema: Option<std::path::PathBuf>,
+    /// Tools this process offers the agent: `demo` (`clock`, `calculator`).
+    #[arg(long, value_name = "SET")]
+    tools: Option<String>,
+    /// Also print thoughts, tool calls and results, steps and usage (to stderr).
     #[arg(long, short)]
     verbose: bool,
     /// The message; without it, read one message per line from stdin.
@@ -43,12 +54,9 @@ pub async fn run(host: &Host, args: Args, signals: &mut Signals) -> anyhow::Resu
         None => host.default_backend()?.to_owned(),
     };
     let runtime = host.runtime_with_options(&backend, super::options_map(&args.options)?)?;
-    let mut config = AgentConfig::builder(&args.model);
-    if let Some(system) = &args.system {
-        config = config.system_instructions(system);
-    }
+    let (config, tools) = agent_config(&args)?;
     let agent = runtime
-        .create_agent(config.build())
+        .create_agent_with_tools(config, tools)
         .await
         .with_context(|| format!("backend {backend:?}: create_agent"))?;
     let mut session = Session {
@@ -56,6 +64,7 @@ pub async fn run(host: &Host, args: Args, signals: &mut Signals) -> anyhow::Resu
         agent,
         backend: &backend,
         verbose: args.verbose,
+        structured: args.response_schema.is_some(),
         output: Output::new(),
     };
     let mut caught = signals.catch();
@@ -76,6 +85,35 @@ pub async fn run(host: &Host, args: Args, signals: &mut Signals) -> anyhow::Resu
         End::Done { .. } => Ok(ExitCode::FAILURE),
         End::Signalled(signal) => Ok(ExitCode::from(signal.exit_code())),
     }
+}
+
+/// The agent's config and tools, from the command line.
+fn agent_config(args: &Args) -> anyhow::Result<(AgentConfig, Tools)> {
+    let mut config = AgentConfig::builder(&args.model);
+    if let Some(system) = &args.system {
+        config = config.system_instructions(system);
+    }
+    for extra in &args.extras {
+        let (key, value) = agent_host::parse_option(extra)
+            .map_err(|error| anyhow::anyhow!("--extra: {}", error.trim_start_matches("option ")))?;
+        config = config.extra(key, value);
+    }
+    if let Some(path) = &args.response_schema {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--response-schema {}", path.display()))?;
+        let schema: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("--response-schema {}: not JSON", path.display()))?;
+        config = config.response_schema(schema);
+    }
+    let mut tools = Tools::new();
+    if let Some(set) = &args.tools {
+        let (declarations, handlers) = super::demo_tools::set(set).map_err(anyhow::Error::msg)?;
+        for declaration in declarations {
+            config = config.tool(declaration);
+        }
+        tools = handlers;
+    }
+    Ok((config.build(), tools))
 }
 
 /// How a chat session ended, short of an error that ends the command.
@@ -100,6 +138,8 @@ struct Session<'a> {
     agent: AgentId,
     backend: &'a str,
     verbose: bool,
+    /// Print the structured answer on stdout, after the text (`--response-schema`).
+    structured: bool,
     output: Output,
 }
 
@@ -207,7 +247,12 @@ impl Session<'_> {
                 self.output.newline()?;
                 if self.verbose {
                     eprintln!("[usage] {}", usage_line(&result.usage));
-                    if let Some(output) = &result.structured_output {
+                }
+                if let Some(output) = &result.structured_output {
+                    if self.structured {
+                        self.output.text(&output.to_string())?;
+                        self.output.newline()?;
+                    } else if self.verbose {
                         eprintln!("[structured output] {output}");
                     }
                 }
@@ -232,6 +277,10 @@ impl Session<'_> {
             ChatEvent::ToolCall(call) if self.verbose => {
                 eprintln!("[tool call] {} {} {}", call.id, call.name, call.args)
             }
+            ChatEvent::ToolResult(result) if self.verbose => match &result.output {
+                Ok(value) => eprintln!("[tool result] {} {} {value}", result.id, result.name),
+                Err(error) => eprintln!("[tool error] {} {} {error}", result.id, result.name),
+            },
             ChatEvent::Step(step) if self.verbose => {
                 eprintln!("[step {}] {}", step.index, step.description)
             }

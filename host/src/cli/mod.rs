@@ -3,6 +3,7 @@
 
 mod chat;
 mod check;
+mod demo_tools;
 mod exit;
 mod inspect;
 mod plugins;

@@ -7,6 +7,8 @@
 //! - `chat_stream`: a turn's events, pulled in batches.
 //! - `quota`: a runtime's quota registry.
 //! - `logger`: the plugin's `tracing` events into the host's logs.
+//! - `tool_host`: the application's tools, called by the plugin (the way back; here the
+//!   host side is the `Exported*` one).
 //!
 //! `data` holds the FFI-safe mirrors of the data types they carry, `guard` the panic
 //! containment and plugin executor every crossing uses, `library` the loading of a
@@ -29,6 +31,8 @@ mod quota;
 mod root_module;
 #[allow(non_local_definitions)]
 mod runtime;
+#[allow(non_local_definitions)]
+mod tool_host;
 
 pub(crate) use guard::panic_message;
 pub(crate) use library::open;

@@ -22,10 +22,13 @@ use super::data::{
 };
 use super::guard::PluginContext;
 use super::quota::{self, ExportedQuota, FfiQuotaBox};
+use super::tool_host::{self, ExportedToolHost, FfiToolHostBox};
 use crate::quota::QuotaRegistry;
 use crate::runtime::Runtime;
 use crate::stream::ChatResponseHandle;
-use crate::types::{AgentConfig, AgentId, Content, ConversationMessage, Error, UsageMetadata};
+use crate::types::{
+    AgentConfig, AgentId, Content, ConversationMessage, Error, Tools, UsageMetadata,
+};
 
 #[sabi_trait]
 pub trait FfiRuntime: Send + Sync {
@@ -53,6 +56,24 @@ pub trait FfiRuntime: Send + Sync {
     fn is_idle(&self, agent_id: u64) -> FfiFuture<FfiResult<bool>>;
     #[sabi(last_prefix_field)]
     fn try_shutdown_agent(&self, agent_id: u64);
+
+    // --- since 0.2.1; each default is what the host does with a 0.2.0 plugin ----------
+
+    /// An agent that may call the host's tools. A 0.2.0 plugin gets a plain agent: its
+    /// model's calls are reported as events only.
+    fn create_agent_with_tools(
+        &self,
+        config_json: RString,
+        tools: FfiToolHostBox,
+    ) -> FfiFuture<FfiResult<u64>> {
+        drop(tools);
+        self.create_agent(config_json)
+    }
+
+    /// Whether the plugin runs host tools; a 0.2.0 plugin does not.
+    fn runs_host_tools(&self) -> bool {
+        false
+    }
 }
 
 /// A runtime as it crosses the boundary: an owned, type-erased trait object.
@@ -215,6 +236,23 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
             .context
             .call(|| self.runtime.try_shutdown_agent(agent_id));
     }
+
+    fn create_agent_with_tools(
+        &self,
+        config_json: RString,
+        tools: FfiToolHostBox,
+    ) -> FfiFuture<FfiResult<u64>> {
+        self.call(move |rt| async move {
+            let config: AgentConfig = serde_json::from_str(&config_json)
+                .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
+            rt.create_agent_with_tools(config, tool_host::import(tools))
+                .await
+        })
+    }
+
+    fn runs_host_tools(&self) -> bool {
+        true
+    }
 }
 
 // --- host side -----------------------------------------------------------------------
@@ -223,12 +261,23 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
 pub(crate) struct ImportedRuntime {
     ffi: FfiRuntimeBox,
     quota: QuotaRegistry,
+    /// Asked once: whether the plugin's vtable has the host-tool methods.
+    runs_host_tools: bool,
 }
 
 impl ImportedRuntime {
     pub(crate) fn new(ffi: FfiRuntimeBox) -> Self {
         let quota = quota::import(ffi.quota());
-        ImportedRuntime { ffi, quota }
+        let runs_host_tools = ffi.runs_host_tools();
+        ImportedRuntime {
+            ffi,
+            quota,
+            runs_host_tools,
+        }
+    }
+
+    pub(crate) fn runs_host_tools(&self) -> bool {
+        self.runs_host_tools
     }
 
     /// A turn whose handle fails with `timeout` if the turn has not ended by `deadline`;
@@ -256,6 +305,24 @@ impl Runtime for ImportedRuntime {
         let json = serde_json::to_string(&config)
             .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
         into_result(self.ffi.create_agent(RString::from(json)).await)
+    }
+
+    async fn create_agent_with_tools(
+        &self,
+        config: AgentConfig,
+        tools: Tools,
+    ) -> Result<AgentId, Error> {
+        if tools.is_empty() {
+            return self.create_agent(config).await;
+        }
+        let json = serde_json::to_string(&config)
+            .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
+        let host = ExportedToolHost::into_ffi(tools);
+        into_result(
+            self.ffi
+                .create_agent_with_tools(RString::from(json), host)
+                .await,
+        )
     }
 
     async fn chat(

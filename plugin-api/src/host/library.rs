@@ -95,6 +95,10 @@ impl PluginLibrary {
     /// Builds a runtime; `options` is the backend's option table (a JSON object).
     pub fn new_runtime(&self, options: &serde_json::Value) -> Result<PluginRuntime, Error> {
         let runtime = self.module.new_runtime(&options.to_string())?;
-        Ok(PluginRuntime::new(self.metadata.name.clone(), runtime))
+        Ok(PluginRuntime::new(
+            self.metadata.name.clone(),
+            self.metadata.api_version.clone(),
+            runtime,
+        ))
     }
 }

@@ -9,13 +9,19 @@ use crate::ffi::{self, ImportedRuntime};
 use crate::quota::QuotaRegistry;
 use crate::runtime::Runtime;
 use crate::stream::ChatResponseHandle;
-use crate::types::{AgentConfig, AgentId, Content, ConversationMessage, Error, UsageMetadata};
+use crate::types::{
+    AgentConfig, AgentId, Content, ConversationMessage, Error, Tools, UsageMetadata,
+};
 
 /// A backend inside a plugin, used through `Runtime`. Each call crosses the ABI once.
 pub struct PluginRuntime {
     plugin: String,
+    /// The `agent-plugin-api` version the plugin was built with.
+    api_version: String,
     inner: ImportedRuntime,
     call_timeout: Option<Duration>,
+    /// Offered to every agent that declares them (see [`PluginRuntime::with_tools`]).
+    tools: Tools,
 }
 
 impl std::fmt::Debug for PluginRuntime {
@@ -27,12 +33,22 @@ impl std::fmt::Debug for PluginRuntime {
 }
 
 impl PluginRuntime {
-    pub(crate) fn new(plugin: String, inner: ImportedRuntime) -> Self {
+    pub(crate) fn new(plugin: String, api_version: String, inner: ImportedRuntime) -> Self {
         PluginRuntime {
             plugin,
+            api_version,
             inner,
             call_timeout: None,
+            tools: Tools::new(),
         }
+    }
+
+    /// Tools for every agent of this runtime: each agent is offered those its
+    /// `AgentConfig.tools` declares, beside (and overridden by) its own from
+    /// [`Runtime::create_agent_with_tools`].
+    pub fn with_tools(mut self, tools: Tools) -> Self {
+        self.tools = tools;
+        self
     }
 
     /// Bounds the backend's own work: a call that does not answer within `limit`, or a
@@ -58,6 +74,7 @@ impl PluginRuntime {
     ) -> Result<Self, Error> {
         Ok(PluginRuntime::new(
             plugin.to_owned(),
+            crate::version::API_VERSION.to_owned(),
             ffi::round_trip(plugin, runtime)?,
         ))
     }
@@ -92,8 +109,22 @@ impl PluginRuntime {
 #[async_trait]
 impl Runtime for PluginRuntime {
     async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
-        self.bounded("create_agent", self.inner.create_agent(config))
-            .await
+        self.create_agent_with_tools(config, Tools::new()).await
+    }
+
+    async fn create_agent_with_tools(
+        &self,
+        config: AgentConfig,
+        tools: Tools,
+    ) -> Result<AgentId, Error> {
+        let tools = tools.for_agent(&self.tools, &config)?;
+        let created = self.inner.create_agent_with_tools(config, tools);
+        self.bounded("create_agent", created).await
+    }
+
+    fn host_tools_unavailable(&self) -> Option<String> {
+        (!self.inner.runs_host_tools())
+            .then(|| format!("plugin api {} has no host tools", self.api_version))
     }
 
     async fn chat(

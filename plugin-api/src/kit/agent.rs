@@ -15,7 +15,7 @@ use super::AgentBackend;
 use crate::ffi::panic_message;
 use crate::quota::QuotaRegistry;
 use crate::stream::{channel, ChatEventSender, ChatResponseHandle};
-use crate::types::{AgentId, Content, ConversationMessage, Error};
+use crate::types::{AgentId, Content, ConversationMessage, Error, Tools};
 
 /// A turn waiting in an agent's queue.
 struct QueuedTurn {
@@ -44,6 +44,8 @@ pub(crate) struct Agent<B: AgentBackend> {
     backend: Arc<B>,
     own: B::Agent,
     quota: QuotaSlot,
+    /// The application's tools this agent may call.
+    tools: Tools,
     state: Mutex<AgentState>,
     queue: mpsc::UnboundedSender<QueuedTurn>,
     /// Mirrors `AgentState::is_idle`, for `wait_for_idle`.
@@ -74,13 +76,20 @@ impl AgentState {
 
 impl<B: AgentBackend> Agent<B> {
     /// Creates the agent and spawns its worker; needs a tokio runtime context.
-    pub fn start(id: AgentId, backend: Arc<B>, own: B::Agent, quota: QuotaSlot) -> Arc<Self> {
+    pub fn start(
+        id: AgentId,
+        backend: Arc<B>,
+        own: B::Agent,
+        quota: QuotaSlot,
+        tools: Tools,
+    ) -> Arc<Self> {
         let (queue, turns) = mpsc::unbounded_channel();
         let agent = Arc::new(Agent {
             id,
             backend,
             own,
             quota,
+            tools,
             state: Mutex::new(AgentState {
                 conversation: Conversation::default(),
                 turns_started: 0,
@@ -283,6 +292,7 @@ impl<B: AgentBackend> Agent<B> {
             self.quota.registry.clone(),
             self.quota.key.clone(),
             Arc::new(move || history_of(&weak)),
+            self.tools.clone(),
         );
         // The backend's future is dropped when the turn is stopped: that is the cancel.
         // A panic fails this turn only; the agent goes on with the next.
@@ -306,6 +316,7 @@ impl<B: AgentBackend> Agent<B> {
             usage,
             structured_output,
             compact,
+            tool_messages,
         } = turn.into_record();
         let mut state = self.state();
         match outcome {
@@ -318,7 +329,7 @@ impl<B: AgentBackend> Agent<B> {
                 if let Some(answer) = sender.complete_sharing_text(usage, structured_output) {
                     state
                         .conversation
-                        .record_turn(content, answer, usage, compact);
+                        .record_turn(content, tool_messages, answer, usage, compact);
                 }
             }
             Ok(()) => {

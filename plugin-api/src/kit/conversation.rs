@@ -32,17 +32,21 @@ pub(crate) struct Conversation {
 }
 
 impl Conversation {
-    /// Records a completed turn; with `compact`, the history's new length becomes a
-    /// compaction point.
+    /// Records a completed turn: the user's message, each tool call and its answer, and
+    /// the model's answer; with `compact`, the history's new length becomes a compaction
+    /// point.
     pub fn record_turn(
         &mut self,
         user: Content,
+        tool_messages: Vec<ConversationMessage>,
         answer: SharedText,
         usage: UsageMetadata,
         compact: bool,
     ) {
         self.history
             .push(Kept::Message(ConversationMessage::new(Role::User, user)));
+        self.history
+            .extend(tool_messages.into_iter().map(Kept::Message));
         self.history.push(Kept::Answer(answer));
         self.turn_count = self.turn_count.saturating_add(1);
         self.last_turn_usage = usage;
@@ -94,7 +98,7 @@ mod tests {
     #[test]
     fn a_turn_appends_user_then_model() {
         let mut conversation = Conversation::default();
-        conversation.record_turn("hi".into(), answer("echo: hi"), usage(3), false);
+        conversation.record_turn("hi".into(), Vec::new(), answer("echo: hi"), usage(3), false);
         assert_eq!(
             conversation.history(),
             [
@@ -110,8 +114,8 @@ mod tests {
     #[test]
     fn usage_adds_up_and_survives_clear() {
         let mut conversation = Conversation::default();
-        conversation.record_turn("a".into(), answer("b"), usage(2), false);
-        conversation.record_turn("c".into(), answer("d"), usage(5), true);
+        conversation.record_turn("a".into(), Vec::new(), answer("b"), usage(2), false);
+        conversation.record_turn("c".into(), Vec::new(), answer("d"), usage(5), true);
         assert_eq!(conversation.last_turn_usage, usage(5));
         assert_eq!(conversation.total_usage, usage(7));
         assert_eq!(conversation.compaction_indices, [4]);

@@ -13,7 +13,9 @@ use crate::plugin::Plugin;
 use crate::quota::QuotaRegistry;
 use crate::runtime::Runtime;
 use crate::stream::ChatResponseHandle;
-use crate::types::{AgentConfig, AgentId, Content, ConversationMessage, Error, UsageMetadata};
+use crate::types::{
+    AgentConfig, AgentId, Content, ConversationMessage, Error, Tools, UsageMetadata,
+};
 
 /// A complete `Runtime` (and `Plugin`) made from a backend that plays single turns.
 pub struct AgentRuntime<B: AgentBackend> {
@@ -111,10 +113,25 @@ fn validate(config: &AgentConfig) -> Result<(), Error> {
 #[async_trait]
 impl<B: AgentBackend> Runtime for AgentRuntime<B> {
     async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
+        self.create_agent_with_tools(config, Tools::new()).await
+    }
+
+    async fn create_agent_with_tools(
+        &self,
+        config: AgentConfig,
+        tools: Tools,
+    ) -> Result<AgentId, Error> {
         validate(&config)?;
+        let tools = tools.for_agent(&Tools::new(), &config)?;
         let own = self.backend.create_agent(&config)?;
         let agent_id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let agent = Agent::start(agent_id, self.backend.clone(), own, self.quota.clone());
+        let agent = Agent::start(
+            agent_id,
+            self.backend.clone(),
+            own,
+            self.quota.clone(),
+            tools,
+        );
         lock(&self.agents).insert(agent_id, agent);
         tracing::debug!(agent_id, model = %config.model, "agent created");
         Ok(agent_id)

@@ -1,14 +1,15 @@
 //! One turn as a backend sees it, and the switch that stops it.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::quota::QuotaRegistry;
-use crate::stream::{ChatEventSender, ToolCall};
-use crate::types::{ConversationMessage, Error, UsageMetadata};
+use crate::stream::{ChatEventSender, ToolCall, ToolResult};
+use crate::types::{ConversationMessage, Error, ToolError, Tools, UsageMetadata};
 
 /// What a backend writes one turn into. Each write returns `Err(Error::Cancelled)` once
 /// the turn has ended (its handle was dropped or cancelled), so `?` stops early.
@@ -22,6 +23,11 @@ pub struct Turn {
     quota: Arc<QuotaRegistry>,
     quota_key: Arc<str>,
     history: Arc<dyn Fn() -> Vec<ConversationMessage> + Send + Sync>,
+    tools: Tools,
+    /// Calls made so far, for their ids.
+    tool_calls_made: AtomicU32,
+    /// Each finished call with its result, in the order the calls were made.
+    tool_exchanges: Mutex<Vec<(u32, ToolCall, ToolResult)>>,
 }
 
 /// What a turn leaves for the kit to record once the backend is done.
@@ -30,6 +36,8 @@ pub(crate) struct TurnRecord {
     pub usage: UsageMetadata,
     pub structured_output: Option<Value>,
     pub compact: bool,
+    /// The history entries of the turn's tool calls: each request, then its answer.
+    pub tool_messages: Vec<ConversationMessage>,
 }
 
 fn kept(written: bool) -> Result<(), Error> {
@@ -49,8 +57,12 @@ impl Turn {
         quota: Arc<QuotaRegistry>,
         quota_key: Arc<str>,
         history: Arc<dyn Fn() -> Vec<ConversationMessage> + Send + Sync>,
+        tools: Tools,
     ) -> Self {
         Turn {
+            tools,
+            tool_calls_made: AtomicU32::new(0),
+            tool_exchanges: Mutex::new(Vec::new()),
             sender,
             number,
             completed_turns,
@@ -64,11 +76,26 @@ impl Turn {
     }
 
     pub(crate) fn into_record(self) -> TurnRecord {
+        let mut exchanges = self
+            .tool_exchanges
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        exchanges.sort_by_key(|(order, _, _)| *order);
+        let tool_messages = exchanges
+            .into_iter()
+            .flat_map(|(_, call, result)| {
+                [
+                    ConversationMessage::tool_calls(vec![call]),
+                    ConversationMessage::tool_result(result),
+                ]
+            })
+            .collect();
         TurnRecord {
             sender: self.sender,
             usage: self.usage,
             structured_output: self.structured_output,
             compact: self.compact,
+            tool_messages,
         }
     }
 
@@ -85,8 +112,37 @@ impl Turn {
         kept(self.sender.thought(text))
     }
 
+    /// Reports a call the model asked for without running it (for a tool the host does
+    /// not offer); [`Turn::call_tool`] reports and runs one.
     pub fn tool_call(&self, call: ToolCall) -> Result<(), Error> {
         kept(self.sender.tool_call(call))
+    }
+
+    /// Calls the application's tool `name` and waits for its answer. The call and its
+    /// result go on the turn's handle (`ToolCall`, then `ToolResult`, same id) and, once
+    /// the turn completes, into the history. Several calls may run at once (`&self`).
+    /// A tool that is not offered, fails or panics gives an error to handle like any
+    /// tool answer; a cancelled turn drops this future, which cancels the call.
+    pub async fn call_tool(&self, name: &str, args: Value) -> Result<Value, ToolError> {
+        let order = self.tool_calls_made.fetch_add(1, Ordering::Relaxed);
+        let id = format!("call-{}-{order}", self.number);
+        let call = ToolCall::new(id.clone(), name, args.clone());
+        if !self.sender.tool_call(call.clone()) {
+            return Err(ToolError::new("the turn has ended"));
+        }
+        let output = self.tools.call(name, args).await;
+        let result = ToolResult::new(id, name, output.clone());
+        self.sender.tool_result(result.clone());
+        self.tool_exchanges
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((order, call, result));
+        output
+    }
+
+    /// The tools the application offers this agent, by name.
+    pub fn tools(&self) -> &Tools {
+        &self.tools
     }
 
     pub fn step(&self, index: u32, description: impl Into<String>) -> Result<(), Error> {

@@ -1,11 +1,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::types::UsageMetadata;
+use crate::types::{ToolError, UsageMetadata};
 
 /// A model's request to call one of the agent's tools. Fields may be added in a minor
 /// version: build one with [`ToolCall::new`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ToolCall {
     pub id: String,
@@ -20,6 +20,30 @@ impl ToolCall {
             id: id.into(),
             name: name.into(),
             args,
+        }
+    }
+}
+
+/// What a tool call of the turn gave back: its result, or the error the backend was
+/// told. It follows its [`ToolCall`] (same `id`) in the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ToolResult {
+    pub id: String,
+    pub name: String,
+    pub output: Result<Value, ToolError>,
+}
+
+impl ToolResult {
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        output: Result<Value, ToolError>,
+    ) -> Self {
+        ToolResult {
+            id: id.into(),
+            name: name.into(),
+            output,
         }
     }
 }
@@ -50,6 +74,8 @@ pub enum ChatEvent {
     Text(String),
     Thought(String),
     ToolCall(ToolCall),
+    /// Since api 0.2.1.
+    ToolResult(ToolResult),
     Step(Step),
     Usage(UsageMetadata),
 }

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 
 use super::turn::{Cursor, EventSource, Read, Select, Turn};
-use super::{ChatEvent, ChatResult, Step, ToolCall};
+use super::{ChatEvent, ChatResult, Step, ToolCall, ToolResult};
 use crate::types::Error;
 
 /// The application's side of one chat turn.
@@ -66,6 +66,17 @@ impl ChatResponseHandle {
         self.stream(Select {
             event: |event| match event {
                 ChatEvent::ToolCall(call) => Some(call.clone()),
+                _ => None,
+            },
+            text: None,
+        })
+    }
+
+    /// What each tool call of the turn gave back, in the order the results came.
+    pub fn tool_results(&self) -> EventStream<ToolResult> {
+        self.stream(Select {
+            event: |event| match event {
+                ChatEvent::ToolResult(result) => Some(result.clone()),
                 _ => None,
             },
             text: None,

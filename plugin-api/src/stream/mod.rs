@@ -13,7 +13,7 @@ mod text_batch;
 mod turn;
 pub mod wakeups;
 
-pub use event::{ChatEvent, ChatResult, Step, ToolCall};
+pub use event::{ChatEvent, ChatResult, Step, ToolCall, ToolResult};
 pub use handle::{ChatResponseHandle, EventStream};
 pub use sender::{Cancellation, ChatEventSender};
 pub use text_batch::TextBatch;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::text_batch::SharedText;
 use super::turn::{Ended, Turn};
-use super::{ChatEvent, ChatResult, Step, TextBatch, ToolCall};
+use super::{ChatEvent, ChatResult, Step, TextBatch, ToolCall, ToolResult};
 use crate::types::{Error, UsageMetadata};
 
 /// The backend's side of one chat turn: write events, then finish once.
@@ -62,6 +62,10 @@ impl ChatEventSender {
 
     pub fn tool_call(&self, call: ToolCall) -> bool {
         self.send(ChatEvent::ToolCall(call))
+    }
+
+    pub fn tool_result(&self, result: ToolResult) -> bool {
+        self.send(ChatEvent::ToolResult(result))
     }
 
     pub fn step(&self, index: u32, description: impl Into<String>) -> bool {

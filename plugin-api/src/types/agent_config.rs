@@ -17,6 +17,16 @@ pub struct ToolDefinition {
     pub parameter_schema: Value,
 }
 
+impl ToolDefinition {
+    pub fn new(name: impl Into<String>, description: impl Into<String>, schema: Value) -> Self {
+        ToolDefinition {
+            name: name.into(),
+            description: description.into(),
+            parameter_schema: schema,
+        }
+    }
+}
+
 /// Everything a backend needs to start one agent.
 ///
 /// It crosses the plugin boundary as JSON: it is large, used once per agent and

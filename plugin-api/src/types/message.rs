@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Content;
+use crate::stream::{ToolCall, ToolResult};
 
 /// Who said a message. More roles may come in a minor version (match with a `_` arm).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -9,6 +10,8 @@ pub enum Role {
     User,
     Model,
     System,
+    /// A tool's answer to a call the model made (since api 0.2.1).
+    Tool,
     /// A role this version does not know, kept verbatim.
     Unknown(String),
 }
@@ -20,6 +23,7 @@ impl Role {
             Role::User => "user",
             Role::Model => "model",
             Role::System => "system",
+            Role::Tool => "tool",
             Role::Unknown(name) => name,
         }
     }
@@ -32,6 +36,12 @@ impl Role {
 pub struct ConversationMessage {
     pub role: Role,
     pub content: Content,
+    /// A model message that asked for tools: the calls, in order (since api 0.2.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// A `Role::Tool` message: the call it answers and what came back (since 0.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_result: Option<ToolResult>,
 }
 
 impl ConversationMessage {
@@ -39,6 +49,29 @@ impl ConversationMessage {
         ConversationMessage {
             role,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_result: None,
+        }
+    }
+
+    /// The model's request for `calls`, as the history keeps it.
+    pub fn tool_calls(calls: Vec<ToolCall>) -> Self {
+        ConversationMessage {
+            tool_calls: calls,
+            ..ConversationMessage::new(Role::Model, "")
+        }
+    }
+
+    /// A tool's answer, as the history keeps it: the output's JSON (or the error) as the
+    /// text, the result itself beside it.
+    pub fn tool_result(result: ToolResult) -> Self {
+        let text = match &result.output {
+            Ok(value) => value.to_string(),
+            Err(error) => format!("error: {error}"),
+        };
+        ConversationMessage {
+            tool_result: Some(result),
+            ..ConversationMessage::new(Role::Tool, text)
         }
     }
 }

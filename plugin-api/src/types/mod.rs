@@ -5,14 +5,20 @@ mod agent_config;
 mod content;
 mod error;
 mod message;
+mod tools;
 mod usage;
 
 pub use crate::quota::{BackoffPolicy, QuotaRegistry, MAX_BACKOFF};
-pub use crate::stream::{ChatEvent, ChatResponseHandle, ChatResult, EventStream, Step, ToolCall};
+pub use crate::stream::{
+    ChatEvent, ChatResponseHandle, ChatResult, EventStream, Step, ToolCall, ToolResult,
+};
 pub use agent_config::{AgentConfig, AgentConfigBuilder, ToolDefinition, API_KEY_ENV};
 pub use content::{Content, Media};
 pub use error::Error;
 pub use message::{ConversationMessage, Role};
+pub use tools::{ToolError, Tools};
+
+pub(crate) use tools::ToolHandler;
 pub use usage::UsageMetadata;
 
 /// Identifies an agent within one runtime; unique for the runtime's life.

@@ -6,7 +6,7 @@ use agent_plugin_api::plugin::{async_trait, AgentBackend, AgentRuntime, Turn};
 use agent_plugin_api::types::{AgentConfig, BackoffPolicy, Content, Error};
 
 use crate::options::{AgentSettings, MockOptions, OPTIONS_HELP};
-use crate::reply;
+use crate::{reply, tool_calls};
 
 /// The mock as a complete `Runtime` and `Plugin`: the kit's agents, the mock's turns.
 pub type MockRuntime = AgentRuntime<MockBackend>;
@@ -71,7 +71,8 @@ impl AgentBackend for MockBackend {
         Ok(settings)
     }
 
-    /// Events, in order: step 0, thought, tool call, step 1, text chunks, usage.
+    /// Events, in order: step 0, thought, tool calls (and their results), step 1, text
+    /// chunks, usage.
     async fn chat(
         &self,
         settings: &AgentSettings,
@@ -88,14 +89,27 @@ impl AgentBackend for MockBackend {
         if let Some(thought) = &thought {
             turn.thought(thought.as_str())?;
         }
-        if let Some(call) = reply::detect_tool_call(&user_text, &settings.tools, number) {
-            turn.tool_call(call)?;
-        }
+        let requests = tool_calls::requests(&user_text, turn, &settings.tool_arguments);
+        let tool_answer = if requests.is_empty() {
+            if let Some(call) = reply::detect_tool_call(&user_text, &settings.tools, number) {
+                turn.tool_call(call)?;
+            }
+            None
+        } else {
+            Some(tool_calls::answer(turn, &requests).await)
+        };
         turn.step(1, "answering")?;
 
         // The answer streams straight from the message: no copy of it is made here.
-        let answer =
-            reply::compose_answer(content, &user_text, options.scripted_replies(), number - 1);
+        let answer = match &tool_answer {
+            Some(text) => reply::Answer {
+                prefix: "",
+                body: std::borrow::Cow::Borrowed(text),
+            },
+            None => {
+                reply::compose_answer(content, &user_text, options.scripted_replies(), number - 1)
+            }
+        };
         let chunks = reply::chunks(answer.parts(), settings.chunk_chars);
         for (index, chunk) in chunks.enumerate() {
             if index > 0 {

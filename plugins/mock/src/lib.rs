@@ -38,6 +38,7 @@
 mod backend;
 mod options;
 mod reply;
+mod tool_calls;
 
 #[cfg(test)]
 mod tests;

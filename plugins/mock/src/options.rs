@@ -1,5 +1,6 @@
 //! The `[backends.mock]` options, and the per-agent settings derived from them.
 
+use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -160,8 +161,11 @@ impl MockOptions {
 pub struct AgentSettings {
     pub chunk_chars: usize,
     pub chunk_delay: Duration,
-    /// Tool names, in config order: the first one named in a message is called.
+    /// Tool names, in config order: the first one named in a message is reported as a
+    /// call (when the host offers no such tool to run).
     pub tools: Vec<String>,
+    /// For each declared tool, the argument a scripted call fills (see `tool_calls`).
+    pub tool_arguments: BTreeMap<String, String>,
     pub response_schema: Option<Value>,
 }
 
@@ -180,6 +184,7 @@ impl AgentSettings {
             chunk_chars,
             chunk_delay: Duration::from_millis(chunk_delay_ms),
             tools: config.tools.iter().map(|tool| tool.name.clone()).collect(),
+            tool_arguments: crate::tool_calls::argument_names(config),
             response_schema: config.response_schema.clone(),
         })
     }

@@ -9,7 +9,8 @@ use abi_stable::StableAbi;
 
 use super::shared_texts::FfiSharedTexts;
 use super::{parse_json, FfiUsage};
-use crate::stream::{ChatEvent, Entry, Step, TextBatch, ToolCall};
+use crate::stream::{ChatEvent, Entry, Step, TextBatch, ToolCall, ToolResult};
+use crate::types::ToolError;
 
 /// Event kinds on the wire. New codes may be added in a minor version.
 mod kind {
@@ -20,6 +21,9 @@ mod kind {
     pub const USAGE: u32 = 5;
     /// Many text chunks packed end to end, lent by the plugin (which keeps them too).
     pub const TEXTS: u32 = 6;
+    /// Since 0.2.1: id, name (`text`), output (`json`); `number` 1 means the output is
+    /// an error message.
+    pub const TOOL_RESULT: u32 = 7;
 }
 
 #[repr(C)]
@@ -63,6 +67,14 @@ impl FfiChatEvent {
                 self.text.into_string(),
                 parse_json(&self.json),
             )),
+            kind::TOOL_RESULT => {
+                let output = if self.number == 1 {
+                    Err(ToolError::new(self.json.into_string()))
+                } else {
+                    Ok(parse_json(&self.json))
+                };
+                ChatEvent::ToolResult(ToolResult::new(self.id, self.text, output))
+            }
             kind::STEP => ChatEvent::Step(Step::new(self.number, self.text.into_string())),
             kind::USAGE => ChatEvent::Usage(self.usage.into()),
             kind::TEXTS => {
@@ -100,6 +112,18 @@ impl From<ChatEvent> for FfiChatEvent {
                 json: call.args.to_string().into(),
                 ..FfiChatEvent::new(kind::TOOL_CALL, call.name.into())
             },
+            ChatEvent::ToolResult(result) => {
+                let (number, json) = match result.output {
+                    Ok(value) => (0, value.to_string()),
+                    Err(error) => (1, error.message),
+                };
+                FfiChatEvent {
+                    id: result.id.into(),
+                    number,
+                    json: json.into(),
+                    ..FfiChatEvent::new(kind::TOOL_RESULT, result.name.into())
+                }
+            }
             ChatEvent::Step(step) => FfiChatEvent {
                 number: step.index,
                 ..FfiChatEvent::new(kind::STEP, step.description.into())
@@ -126,6 +150,8 @@ mod tests {
             ChatEvent::Thought("th".into()),
             ChatEvent::ToolCall(ToolCall::new("1", "search", serde_json::json!({"q": "x"}))),
             ChatEvent::Step(Step::new(2, "tool")),
+            ChatEvent::ToolResult(ToolResult::new("1", "search", Ok(serde_json::json!([1])))),
+            ChatEvent::ToolResult(ToolResult::new("2", "search", Err(ToolError::new("down")))),
             ChatEvent::Usage(UsageMetadata {
                 total_token_count: Some(3),
                 ..Default::default()

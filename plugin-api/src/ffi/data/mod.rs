@@ -24,6 +24,6 @@ pub(crate) use message::FfiMessage;
 pub(crate) use usage::FfiUsage;
 
 /// JSON that a peer produced with `serde_json`; anything unparsable is kept as a string.
-fn parse_json(text: &str) -> serde_json::Value {
+pub(crate) fn parse_json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
 }
