@@ -49,6 +49,7 @@ pub fn cases() -> Vec<Case> {
         checks::idle::CASES,
         checks::quota::CASES,
         checks::concurrency::CASES,
+        checks::tools::CASES,
     ]
     .concat()
 }

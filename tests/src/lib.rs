@@ -59,4 +59,4 @@ pub mod __private;
 pub use case::{case_names, cases, find_case, Case};
 pub use report::{CaseReport, Report, Status, Tally};
 pub use runner::{run_all, run_case, run_selected};
-pub use target::{RuntimeFactory, Target};
+pub use target::{tool_lines, RuntimeFactory, Target, ToolPrompt};

@@ -73,6 +73,12 @@ macro_rules! __conformance_case_list {
                 quota__backoff_grows => "quota.backoff_grows",
                 quota__registry_per_runtime => "quota.registry_per_runtime",
                 concurrency__many_agents => "concurrency.many_agents",
+                tools__call_and_result => "tools.call_and_result",
+                tools__several_in_a_turn => "tools.several_in_a_turn",
+                tools__concurrent_calls => "tools.concurrent_calls",
+                tools__failing_tool => "tools.failing_tool",
+                tools__unknown_tool => "tools.unknown_tool",
+                tools__cancel_during_call => "tools.cancel_during_call",
             ]
         }
     };

@@ -24,12 +24,29 @@ act on a turn that is still running: cancel it in the middle, drop its handle be
 ends, or watch an idle waiter stay asleep. Every word here only adds length, and none of \
 them asks for a tool.";
 
+/// Builds the message that asks a backend to call tools: `(tool name, input)` pairs.
+pub type ToolPrompt = fn(&[(&str, &str)]) -> Content;
+
+/// The kit's convention for asking for tool calls, which the mock and the Python
+/// reference agent follow: one line `<tool>: <input>` per call. A backend whose model
+/// decides for itself (a real model) sets a prompt of its own with
+/// [`Target::with_tool_prompt`].
+pub fn tool_lines(calls: &[(&str, &str)]) -> Content {
+    let lines: Vec<String> = calls
+        .iter()
+        .map(|(tool, input)| format!("{tool}: {input}"))
+        .collect();
+    Content::text(lines.join("\n"))
+}
+
 /// A backend under test and the inputs its checks use.
 ///
 /// Requirements on the backend beyond `semantics.md`:
 /// - `agent_config` creates an agent;
 /// - answering `long_prompt` takes well over 100 ms (checks cancel, drop or watch that turn
 ///   while it runs; if it ends too soon those checks fail);
+/// - the message from `tool_prompt` makes it call those tools (the `tools.*` checks; a
+///   runtime whose `host_tools_unavailable` gives a reason skips them);
 /// - every check finishes within `check_timeout`.
 #[derive(Clone)]
 pub struct Target {
@@ -39,6 +56,7 @@ pub struct Target {
     invalid_config: Option<AgentConfig>,
     long_prompt: Content,
     failing_prompt: Option<Content>,
+    tool_prompt: ToolPrompt,
     check_timeout: Duration,
 }
 
@@ -50,6 +68,7 @@ impl fmt::Debug for Target {
             .field("invalid_config", &self.invalid_config)
             .field("long_prompt", &self.long_prompt)
             .field("failing_prompt", &self.failing_prompt)
+            .field("tool_prompt", &"fn")
             .field("check_timeout", &self.check_timeout)
             .finish_non_exhaustive()
     }
@@ -65,6 +84,7 @@ impl Target {
             invalid_config: Some(AgentConfig::builder("").build()),
             long_prompt: Content::text(DEFAULT_LONG_PROMPT),
             failing_prompt: None,
+            tool_prompt: tool_lines,
             check_timeout: Duration::from_secs(20),
         }
     }
@@ -173,6 +193,17 @@ impl Target {
 
     pub fn long_prompt(&self) -> &Content {
         &self.long_prompt
+    }
+
+    /// The message that makes the backend call these tools (name, input) in one turn.
+    pub fn tool_prompt(&self, calls: &[(&str, &str)]) -> Content {
+        (self.tool_prompt)(calls)
+    }
+
+    /// How to ask this backend for tool calls; the default is [`tool_lines`].
+    pub fn with_tool_prompt(mut self, prompt: ToolPrompt) -> Self {
+        self.tool_prompt = prompt;
+        self
     }
 
     pub fn failing_prompt(&self) -> Option<&Content> {

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use agent_conformance::{run_all, Status, Target};
-use agent_plugin_api::host::{api_version, is_compatible, PluginLibrary};
+use agent_plugin_api::host::{api_version, is_compatible, LoadError, PluginLibrary};
 
 fn fixtures_dir() -> PathBuf {
     match std::env::var_os("AGENT_HOST_FIXTURES") {
@@ -60,6 +60,9 @@ async fn frozen_plugins_load_and_pass_their_checks() {
             continue; // an earlier series: refused by design, tested by `bad_plugins`
         }
         let library = PluginLibrary::open(&file).unwrap_or_else(|error| {
+            if let LoadError::LayoutMismatch { details, .. } = &error {
+                eprintln!("abi_stable's layout report:\n{details}");
+            }
             panic!("the plugin frozen at {version} no longer loads: {error}")
         });
         assert_eq!(library.metadata().api_version, version.to_string());

@@ -8,7 +8,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use abi_stable::library::{lib_header_from_path, LibraryError};
+use abi_stable::abi_stability::abi_checking;
+use abi_stable::library::{lib_header_from_path, LibHeader, LibraryError};
+use abi_stable::StableAbi;
 use semver::Version;
 
 use super::root_module::{ImportedModule, PluginModuleRef};
@@ -49,10 +51,37 @@ pub(crate) fn open(file: File, path: &Path) -> Result<ImportedModule, LoadError>
     // Not `RootModule::load_from_file`: it caches one module per type and process, so a
     // second plugin file would silently get the first one's module.
     let header = lib_header_from_path(&by_fd).map_err(|error| library_error(path, error))?;
-    header
-        .init_root_module::<PluginModuleRef>()
+    check_layout(header, path)?;
+    // SAFETY: `check_layout` has just checked the module's layout, as the plugin built it,
+    // against this host's.
+    unsafe { header.init_root_module_with_unchecked_layout::<PluginModuleRef>() }
         .map(ImportedModule::new)
         .map_err(|error| library_error(path, error))
+}
+
+/// Checks that the plugin's types are this host's, or a prefix of them: every vtable
+/// and module the plugin has is the host's up to its last method, and the host may know
+/// methods after it (added later in the series), for which it has defaults.
+///
+/// abi_stable's own check (`init_root_module`) takes the loading side as the older one
+/// and refuses a vtable with fewer methods than the host's, so a plugin built before a
+/// method was added could never load in a newer host. The check is the same, with the
+/// roles the other way round: the plugin is the interface, the host the implementation
+/// that may have grown. A plugin newer than the host is refused by the version rule first.
+fn check_layout(header: &LibHeader, path: &Path) -> Result<(), LoadError> {
+    let plugin = header.layout().ok_or_else(|| LoadError::NoRootModule {
+        path: path.to_owned(),
+        reason: "the root module carries no layout to check".to_owned(),
+    })?;
+    abi_checking::check_layout_compatibility(plugin, <PluginModuleRef as StableAbi>::LAYOUT)
+        .map_err(|errors| {
+            let details = errors.to_string();
+            LoadError::LayoutMismatch {
+                path: path.to_owned(),
+                summary: summarize_layout_report(&details),
+                details,
+            }
+        })
 }
 
 fn handshake(path: &Path) -> Result<Version, LoadError> {
@@ -156,6 +185,55 @@ fn summarize_layout_report(report: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One module type as two api versions see it: the newer one has a method more.
+    mod older {
+        #[repr(C)]
+        #[derive(abi_stable::StableAbi)]
+        #[sabi(kind(Prefix(prefix_ref = ModuleRef)))]
+        #[sabi(missing_field(option))]
+        pub struct Module {
+            #[sabi(last_prefix_field)]
+            pub first: extern "C" fn() -> u32,
+        }
+    }
+
+    mod newer {
+        #[repr(C)]
+        #[derive(abi_stable::StableAbi)]
+        #[sabi(kind(Prefix(prefix_ref = ModuleRef)))]
+        #[sabi(missing_field(option))]
+        pub struct Module {
+            #[sabi(last_prefix_field)]
+            pub first: extern "C" fn() -> u32,
+            pub second: extern "C" fn() -> u32,
+        }
+    }
+
+    mod changed {
+        #[repr(C)]
+        #[derive(abi_stable::StableAbi)]
+        #[sabi(kind(Prefix(prefix_ref = ModuleRef)))]
+        #[sabi(missing_field(option))]
+        pub struct Module {
+            #[sabi(last_prefix_field)]
+            pub first: extern "C" fn() -> u64,
+        }
+    }
+
+    #[test]
+    fn an_older_plugin_checks_as_the_interface_of_a_newer_host() {
+        let older = <older::ModuleRef as StableAbi>::LAYOUT;
+        let newer = <newer::ModuleRef as StableAbi>::LAYOUT;
+        // The way `check_layout` asks: the plugin's (older) against the host's (newer).
+        assert!(abi_checking::check_layout_compatibility(older, newer).is_ok());
+        // abi_stable's own way for a loader refuses it: the host has more methods.
+        assert!(abi_checking::check_layout_compatibility(newer, older).is_err());
+        // A method whose signature changed is refused either way.
+        let changed = <changed::ModuleRef as StableAbi>::LAYOUT;
+        assert!(abi_checking::check_layout_compatibility(changed, older).is_err());
+        assert!(abi_checking::check_layout_compatibility(older, changed).is_err());
+    }
 
     #[test]
     fn layout_reports_are_summarized() {

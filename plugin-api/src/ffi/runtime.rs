@@ -70,9 +70,9 @@ pub trait FfiRuntime: Send + Sync {
         self.create_agent(config_json)
     }
 
-    /// Whether the plugin runs host tools; a 0.2.0 plugin does not.
-    fn runs_host_tools(&self) -> bool {
-        false
+    /// Why the plugin cannot run host tools, if it cannot; a 0.2.0 plugin cannot.
+    fn host_tools_unavailable(&self) -> ROption<RString> {
+        ROption::RSome(RString::from("the plugin's api predates host tools"))
     }
 }
 
@@ -250,8 +250,12 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
         })
     }
 
-    fn runs_host_tools(&self) -> bool {
-        true
+    fn host_tools_unavailable(&self) -> ROption<RString> {
+        self.context
+            .call(|| self.runtime.host_tools_unavailable())
+            .unwrap_or_else(|error| Some(error.to_string()))
+            .map(RString::from)
+            .into()
     }
 }
 
@@ -261,23 +265,22 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
 pub(crate) struct ImportedRuntime {
     ffi: FfiRuntimeBox,
     quota: QuotaRegistry,
-    /// Asked once: whether the plugin's vtable has the host-tool methods.
-    runs_host_tools: bool,
+    /// Asked once: why the plugin cannot run host tools, if it cannot.
+    host_tools_unavailable: Option<String>,
 }
 
 impl ImportedRuntime {
     pub(crate) fn new(ffi: FfiRuntimeBox) -> Self {
         let quota = quota::import(ffi.quota());
-        let runs_host_tools = ffi.runs_host_tools();
+        let host_tools_unavailable = ffi
+            .host_tools_unavailable()
+            .into_option()
+            .map(RString::into_string);
         ImportedRuntime {
             ffi,
             quota,
-            runs_host_tools,
+            host_tools_unavailable,
         }
-    }
-
-    pub(crate) fn runs_host_tools(&self) -> bool {
-        self.runs_host_tools
     }
 
     /// A turn whose handle fails with `timeout` if the turn has not ended by `deadline`;
@@ -307,12 +310,16 @@ impl Runtime for ImportedRuntime {
         into_result(self.ffi.create_agent(RString::from(json)).await)
     }
 
+    fn host_tools_unavailable(&self) -> Option<String> {
+        self.host_tools_unavailable.clone()
+    }
+
     async fn create_agent_with_tools(
         &self,
         config: AgentConfig,
         tools: Tools,
     ) -> Result<AgentId, Error> {
-        if tools.is_empty() {
+        if tools.is_empty() || self.host_tools_unavailable.is_some() {
             return self.create_agent(config).await;
         }
         let json = serde_json::to_string(&config)

@@ -123,8 +123,14 @@ impl Runtime for PluginRuntime {
     }
 
     fn host_tools_unavailable(&self) -> Option<String> {
-        (!self.inner.runs_host_tools())
-            .then(|| format!("plugin api {} has no host tools", self.api_version))
+        let reason = self.inner.host_tools_unavailable()?;
+        let before_tools = semver::Version::parse(&self.api_version)
+            .is_ok_and(|version| version < semver::Version::new(0, 2, 1));
+        Some(if before_tools {
+            format!("plugin api {} has no host tools", self.api_version)
+        } else {
+            reason
+        })
     }
 
     async fn chat(

@@ -89,7 +89,7 @@ impl AgentBackend for MockBackend {
         if let Some(thought) = &thought {
             turn.thought(thought.as_str())?;
         }
-        let requests = tool_calls::requests(&user_text, turn, &settings.tool_arguments);
+        let requests = tool_calls::requests(&user_text, &settings.tool_arguments);
         let tool_answer = if requests.is_empty() {
             if let Some(call) = reply::detect_tool_call(&user_text, &settings.tools, number) {
                 turn.tool_call(call)?;

@@ -1,7 +1,8 @@
 //! The mock's scripted use of the application's tools: each line of a message of the
-//! form `<tool>: <input>`, for a tool the host offers, calls that tool (all of them at
-//! once), and the answer is one line per call, `<tool>: <result>`. So `calculator: 6*7`
-//! answers `calculator: 42` when the host offers a calculator.
+//! form `<tool>: <input>`, for a tool the agent declares, calls that tool through the
+//! host (all of them at once), and the answer is one line per call, `<tool>: <result>`.
+//! So `calculator: 6*7` answers `calculator: 42` when the host offers a calculator, and
+//! `calculator: error: no tool named ...` when it declares one but offers none.
 
 use std::collections::BTreeMap;
 
@@ -38,21 +39,14 @@ pub fn argument_names(config: &AgentConfig) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The calls `user_text` asks for, in order, among the tools the turn offers.
-pub fn requests(
-    user_text: &str,
-    turn: &Turn,
-    arguments: &BTreeMap<String, String>,
-) -> Vec<Request> {
+/// The calls `user_text` asks for, in order, among the declared tools (`arguments`).
+pub fn requests(user_text: &str, arguments: &BTreeMap<String, String>) -> Vec<Request> {
     user_text
         .lines()
         .filter_map(|line| {
             let (tool, input) = line.split_once(':')?;
             let tool = tool.trim();
-            if !turn.tools().contains(tool) {
-                return None;
-            }
-            let argument = arguments.get(tool).map_or("input", String::as_str);
+            let argument = arguments.get(tool)?;
             Some(Request {
                 tool: tool.to_owned(),
                 args: json!({ argument: input.trim() }),

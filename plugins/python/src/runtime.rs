@@ -237,6 +237,12 @@ impl Runtime for PythonRuntime {
         &self.quota.registry
     }
 
+    /// Python agents do not get the host's tools yet (issue 10): their tool calls are
+    /// reported as `ToolCall` events, and the conformance kit's tool checks skip.
+    fn host_tools_unavailable(&self) -> Option<String> {
+        Some("the Python backend does not run host tools yet".to_owned())
+    }
+
     async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
         self.agent_call("history", agent_id, Arg::None).await
     }

@@ -6,6 +6,7 @@ pub(crate) mod conversation;
 pub(crate) mod idle;
 pub(crate) mod lifecycle;
 pub(crate) mod quota;
+pub(crate) mod tools;
 
 /// A `Case` whose check is the async fn `$check(ctx: Ctx) -> CheckResult`.
 macro_rules! case {
