@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use agent_plugin_api::host::PluginLibrary;
-use agent_plugin_api::types::{AgentConfig, AgentId, Content};
+use agent_plugin_api::types::{AgentConfig, AgentId, Content, ToolDefinition, Tools};
 use agent_plugin_api::Runtime;
 use agent_plugin_mock::{MockOptions, MockRuntime};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -167,8 +167,50 @@ fn turns_in_flight(c: &mut Criterion) {
     group.finish();
 }
 
+/// How many tool calls one turn of the `tool_calls` group makes.
+const TOOL_CALLS_PER_TURN: usize = 64;
+
+/// The round trip of a tool call, plugin -> the host's handler -> plugin: one turn that
+/// makes 64 calls at once (the mock calls every `<tool>: <input>` line), so the calls,
+/// not the turn around them, are what is timed. In-process the handler is called
+/// directly; through the ABI each call crosses back to the host and its answer returns.
+fn tool_calls(c: &mut Criterion) {
+    let tokio = tokio();
+    let mut group = c.benchmark_group("tool_calls");
+    group.throughput(Throughput::Elements(TOOL_CALLS_PER_TURN as u64));
+    group.sample_size(20);
+    let config = AgentConfig::builder("bench")
+        .tool(ToolDefinition::new(
+            "echo",
+            "",
+            serde_json::json!({"type": "object", "properties": {"input": {}}}),
+        ))
+        .build();
+    let tools = Tools::new().with("echo", |args| async move { Ok(args) });
+    let message = Content::text(
+        (0..TOOL_CALLS_PER_TURN)
+            .map(|index| format!("echo: {index}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    for (name, runtime) in runtimes(1024) {
+        let agent = tokio
+            .block_on(runtime.create_agent_with_tools(config.clone(), tools.clone()))
+            .unwrap();
+        group.bench_function(name, |b| {
+            b.to_async(&tokio).iter(|| async {
+                let handle = runtime.chat(agent, &message).await.unwrap();
+                handle.text().await.unwrap()
+            })
+        });
+        tokio.block_on(runtime.clear_history(agent)).unwrap();
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    tool_calls,
     sync_call,
     async_call,
     turn_latency,

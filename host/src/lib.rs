@@ -3,7 +3,8 @@
 //!
 //! ```no_run
 //! use agent_host::{Config, Host};
-//! use agent_plugin_api::{AgentConfig, Runtime};
+//! use agent_plugin_api::types::AgentConfig;
+//! use agent_plugin_api::Runtime;
 //!
 //! # async fn demo() -> anyhow::Result<()> {
 //! let host = Host::from_config(Config::load(None)?)?;

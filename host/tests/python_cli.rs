@@ -85,8 +85,10 @@ fn check_passes_on_the_python_plugin() {
     );
     let report = text(&output.stdout);
     assert!(output.status.success(), "{report}{}", text(&output.stderr));
-    assert!(
-        report.contains(" passed, 0 failed, 0 skipped, 0 crashed"),
-        "{report}"
-    );
+    assert!(report.contains(" 0 failed, "), "{report}");
+    assert!(report.contains(" 0 crashed"), "{report}");
+    // Only the host-tool checks may skip, until Python agents get the host's tools.
+    for line in report.lines().filter(|line| line.starts_with("SKIP")) {
+        assert!(line.contains("tools."), "{line}");
+    }
 }

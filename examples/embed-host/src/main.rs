@@ -1,5 +1,6 @@
 //! An application embedding agent-host: it selects its backend by config, creates an
-//! agent, streams two turns, and reads the conversation state back.
+//! agent that may call one of the application's tools (`weather`), streams three turns
+//! (the last asks for the tool), and reads the conversation state back.
 //!
 //! Run it after `cargo xtask stage`:
 //!
@@ -11,7 +12,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use agent_host::{Config, Host};
-use agent_plugin_api::types::{AgentConfig, Content};
+use agent_plugin_api::types::{AgentConfig, ChatEvent, Content, ToolDefinition, ToolError, Tools};
 use agent_plugin_api::Runtime;
 use anyhow::Context;
 use futures::StreamExt;
@@ -31,16 +32,39 @@ async fn main() -> anyhow::Result<()> {
         host.plugin(&backend)?.path().display()
     );
 
+    // The application's tool: declared to the agent (so its model knows of it) and
+    // served by this process, on this process's tokio runtime.
+    let config = AgentConfig::builder("example-model")
+        .tool(ToolDefinition::new(
+            "weather",
+            "Today's weather in a city.",
+            serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+        ))
+        .build();
+    let tools = Tools::new().with("weather", |args| async move {
+        match args["city"].as_str() {
+            Some(city) => Ok(serde_json::json!(format!("sunny in {city}, 21 °C"))),
+            None => Err(ToolError::new("weather needs a city")),
+        }
+    });
     let agent = runtime
-        .create_agent(AgentConfig::builder("example-model").build())
+        .create_agent_with_tools(config, tools)
         .await
         .context("create_agent")?;
-    for message in ["Hello!", "Tell me more."] {
+    // The mock calls a declared tool for a line `<tool>: <input>`.
+    for message in ["Hello!", "Tell me more.", "weather: Paris"] {
         println!("> {message}");
         let handle = runtime.chat(agent, &Content::text(message)).await?;
-        let mut chunks = handle.text_stream();
-        while let Some(chunk) = chunks.next().await {
-            print!("{chunk}");
+        let mut events = handle.events();
+        while let Some(event) = events.next().await {
+            match event {
+                ChatEvent::Text(chunk) => print!("{chunk}"),
+                ChatEvent::ToolCall(call) => println!("  [calls {} {}]", call.name, call.args),
+                ChatEvent::ToolResult(result) => {
+                    println!("  [{} answered {:?}]", result.name, result.output)
+                }
+                _ => {}
+            }
             std::io::stdout().flush()?;
         }
         let result = handle.text().await?;

@@ -186,8 +186,10 @@ fn summarize_layout_report(report: &str) -> String {
 mod tests {
     use super::*;
 
-    /// One module type as two api versions see it: the newer one has a method more.
+    // One module type as api versions see it: the newer one has a method more, the
+    // changed one another signature.
     mod older {
+        #![allow(dead_code)] // only the layout is used
         #[repr(C)]
         #[derive(abi_stable::StableAbi)]
         #[sabi(kind(Prefix(prefix_ref = ModuleRef)))]
@@ -199,6 +201,7 @@ mod tests {
     }
 
     mod newer {
+        #![allow(dead_code)] // only the layout is used
         #[repr(C)]
         #[derive(abi_stable::StableAbi)]
         #[sabi(kind(Prefix(prefix_ref = ModuleRef)))]
@@ -211,6 +214,7 @@ mod tests {
     }
 
     mod changed {
+        #![allow(dead_code)] // only the layout is used
         #[repr(C)]
         #[derive(abi_stable::StableAbi)]
         #[sabi(kind(Prefix(prefix_ref = ModuleRef)))]

@@ -20,7 +20,8 @@
 //! `cdylib` it is the `mock` plugin; as an rlib, [`MockRuntime`] can be used in-process:
 //!
 //! ```
-//! use agent_plugin_api::{AgentConfig, Runtime};
+//! use agent_plugin_api::types::AgentConfig;
+//! use agent_plugin_api::Runtime;
 //! use agent_plugin_mock::{MockOptions, MockRuntime};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
