@@ -225,6 +225,13 @@ fn check_passes_on_the_mock_and_fails_on_a_broken_plugin() {
         "{}",
         stdout(&output)
     );
+    // The tool checks' panicking handler is contained: no crash report.
+    assert!(stdout(&output).contains("PASS   tools.failing_tool"));
+    assert!(
+        !stderr(&output).contains("internal error"),
+        "{}",
+        stderr(&output)
+    );
 
     let broken = common::fixture("misbehaving");
     let output = agent_host(

@@ -37,6 +37,11 @@ pub fn install_panic_hook() {
             eprintln_quietly(&format!("agent-host: stdout: {stdout_error}"));
             std::process::exit(1);
         }
+        if agent_plugin_api::host::panic_is_contained() {
+            // A tool handler's panic: it becomes the tool's error result, not a crash.
+            tracing::debug!("contained panic: {}", panic_line(&message, info.location()));
+            return;
+        }
         eprintln_quietly(&panic_line(&message, info.location()));
         // With RUST_BACKTRACE set, as Rust's own report would.
         let backtrace = std::backtrace::Backtrace::capture();

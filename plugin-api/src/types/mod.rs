@@ -2,6 +2,7 @@
 //! [`Runtime`](crate::Runtime), and the handle a chat turn is read from.
 
 mod agent_config;
+pub(crate) mod contained;
 mod content;
 mod error;
 mod message;

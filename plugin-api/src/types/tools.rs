@@ -11,6 +11,7 @@ use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::contained::{contained, Contained};
 use super::{AgentConfig, Error};
 
 /// Why a tool call failed, as the backend (and its model) is told.
@@ -101,11 +102,12 @@ impl Tools {
                 }
             )));
         };
-        let call = match std::panic::catch_unwind(AssertUnwindSafe(|| handler(args))) {
+        let started = contained(|| std::panic::catch_unwind(AssertUnwindSafe(|| handler(args))));
+        let call = match started {
             Ok(call) => call,
             Err(payload) => return Err(panicked(name, payload.as_ref())),
         };
-        AssertUnwindSafe(call)
+        AssertUnwindSafe(Contained(Box::pin(call)))
             .catch_unwind()
             .await
             .unwrap_or_else(|payload| Err(panicked(name, payload.as_ref())))
