@@ -357,3 +357,119 @@ mod tests {
         assert!(runtime.quota_registry().remaining("words").is_none());
     }
 }
+
+#[cfg(test)]
+mod tool_tests {
+    //! Host tools through the FFI layer: where handlers run, and what cannot deadlock.
+
+    use std::sync::{Arc, OnceLock};
+
+    use futures::StreamExt;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
+    use crate::plugin::async_trait;
+    use crate::types::{ChatEvent, Role, ToolDefinition, ToolError};
+
+    /// Calls the tool named by the message with `{}` and answers with what came back.
+    struct Caller;
+
+    #[async_trait]
+    impl AgentBackend for Caller {
+        const NAME: &'static str = "caller";
+        const VERSION: &'static str = "0.0.0";
+        type Options = NoOptions;
+        type Agent = ();
+
+        fn new(_: NoOptions) -> Result<Self, Error> {
+            Ok(Caller)
+        }
+
+        fn create_agent(&self, _: &AgentConfig) -> Result<(), Error> {
+            Ok(())
+        }
+
+        async fn chat(&self, _: &(), content: &Content, turn: &mut Turn) -> Result<(), Error> {
+            let output = turn.call_tool(&content.to_text(), json!({})).await;
+            turn.text(match output {
+                Ok(value) => value.to_string(),
+                Err(error) => format!("error: {error}"),
+            })
+        }
+    }
+
+    fn config(tools: &[&str]) -> AgentConfig {
+        let mut config = AgentConfig::builder("m").build();
+        for name in tools {
+            config.tools.push(ToolDefinition::new(*name, "", json!({})));
+        }
+        config
+    }
+
+    /// A current-thread host: the thread that awaits the turn is the only one that can
+    /// run the handler, and the handler calls the same runtime back.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_handler_on_a_single_threaded_host_that_calls_back_does_not_deadlock() {
+        let runtime =
+            Arc::new(PluginRuntime::in_process("caller", AgentRuntime::new(Caller)).unwrap());
+        let slot: Arc<OnceLock<(Arc<PluginRuntime>, AgentId)>> = Arc::new(OnceLock::new());
+        let seen = slot.clone();
+        let tools = Tools::new().with("count", move |_: Value| {
+            let seen = seen.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let (runtime, agent) = seen.get().cloned().expect("the agent exists");
+                let turns = runtime
+                    .turn_count(agent)
+                    .await
+                    .map_err(|error| ToolError::new(error.to_string()))?;
+                Ok(json!({ "turns_before": turns }))
+            }
+        });
+        let agent = runtime
+            .create_agent_with_tools(config(&["count"]), tools)
+            .await
+            .unwrap();
+        slot.set((runtime.clone(), agent)).ok().unwrap();
+        let handle = runtime.chat(agent, &"count".into()).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(10), handle.text())
+            .await
+            .expect("no deadlock")
+            .unwrap();
+        assert_eq!(answer.text, r#"{"turns_before":0}"#);
+        let events: Vec<ChatEvent> = handle.events().collect().await;
+        assert!(matches!(&events[0], ChatEvent::ToolCall(call) if call.name == "count"));
+        assert!(matches!(&events[1], ChatEvent::ToolResult(result) if result.output.is_ok()));
+        runtime.wait_for_idle(agent).await.unwrap();
+        let history = runtime.history(agent).await.unwrap();
+        let roles: Vec<&Role> = history.iter().map(|message| &message.role).collect();
+        assert_eq!(
+            roles,
+            [&Role::User, &Role::Model, &Role::Tool, &Role::Model]
+        );
+        assert_eq!(history[1].tool_calls[0].name, "count");
+        assert!(history[2].tool_result.is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn runtime_tools_reach_the_agents_that_declare_them() {
+        let shared = Tools::new().with("clock", |_| async { Ok(json!("noon")) });
+        let runtime = PluginRuntime::in_process("caller", AgentRuntime::new(Caller))
+            .unwrap()
+            .with_tools(shared);
+        let declares = runtime.create_agent(config(&["clock"])).await.unwrap();
+        let answer = runtime.chat(declares, &"clock".into()).await.unwrap();
+        assert_eq!(answer.text().await.unwrap().text, r#""noon""#);
+        let silent = runtime.create_agent(config(&[])).await.unwrap();
+        let answer = runtime.chat(silent, &"clock".into()).await.unwrap();
+        let text = answer.text().await.unwrap().text;
+        assert!(text.starts_with("error: no tool named `clock`"), "{text}");
+        let stray = Tools::new().with("undeclared", |_| async { Ok(json!(0)) });
+        let error = runtime
+            .create_agent_with_tools(config(&[]), stray)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::InvalidConfig(_)), "{error}");
+    }
+}
