@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use agent_plugin_api::host::{is_compatible, LoadError, PluginFile, PluginLibrary, PluginMetadata};
+use agent_plugin_api::host::{
+    incompatibility_advice, is_compatible, LoadError, PluginFile, PluginLibrary, PluginMetadata,
+};
 
 use crate::config::PluginPin;
 use crate::digest::sha256_hex;
@@ -212,8 +214,8 @@ fn api_refusal(metadata: &PluginMetadata) -> Option<String> {
             metadata.api_version
         )),
         Ok(plugin) if !is_compatible(&plugin, &host) => Some(format!(
-            "built against agent-plugin-api {plugin}, but this host uses {host}; \
-             rebuild the plugin against agent-plugin-api {host}"
+            "built against agent-plugin-api {plugin}, but this host uses {host}; {}",
+            incompatibility_advice(&plugin, &host)
         )),
         Ok(_) => None,
     }

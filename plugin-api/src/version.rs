@@ -26,6 +26,19 @@ pub fn is_compatible(plugin: &Version, host: &Version) -> bool {
     same_series && plugin <= host
 }
 
+/// What to do about a plugin the version rule refuses: a plugin of an older series is
+/// rebuilt; a newer one needs a newer host (or a rebuild against this one's api).
+pub fn incompatibility_advice(plugin: &Version, host: &Version) -> String {
+    if plugin > host {
+        format!(
+            "the plugin is newer than this host: update agent-host, or rebuild the plugin \
+             against agent-plugin-api {host}"
+        )
+    } else {
+        format!("rebuild the plugin against agent-plugin-api {host}")
+    }
+}
+
 /// This crate's version, parsed.
 pub fn api_version() -> Version {
     Version::parse(API_VERSION).expect("the crate version is valid semver")
@@ -55,6 +68,14 @@ mod tests {
             "an earlier series"
         );
         assert!(!is_compatible(&v("0.3.0"), &v("0.2.9")), "a later series");
+    }
+
+    #[test]
+    fn the_advice_depends_on_which_side_is_newer() {
+        let newer = incompatibility_advice(&v("0.2.2"), &v("0.2.1"));
+        assert!(newer.contains("update agent-host"), "{newer}");
+        let older = incompatibility_advice(&v("0.1.0"), &v("0.2.1"));
+        assert_eq!(older, "rebuild the plugin against agent-plugin-api 0.2.1");
     }
 
     #[test]

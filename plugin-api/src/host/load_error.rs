@@ -18,7 +18,10 @@ pub enum LoadError {
     NoHandshake { path: PathBuf },
     #[error("{path}: reports an api version that is not semver: {text:?}")]
     BadApiVersion { path: PathBuf, text: String },
-    #[error("{path}: built against agent-plugin-api {plugin}, but this host uses {host}; rebuild the plugin against agent-plugin-api {host}")]
+    #[error(
+        "{path}: built against agent-plugin-api {plugin}, but this host uses {host}; {}",
+        crate::version::incompatibility_advice(plugin, host)
+    )]
     IncompatibleApi {
         path: PathBuf,
         plugin: Version,
