@@ -164,16 +164,19 @@ fn run(reader_fd: i32, ready: std::sync::mpsc::Sender<Result<(), String>>) {
 }
 
 fn set_up(py: Python<'_>, reader_fd: i32) -> PyResult<Bound<'_, PyAny>> {
-    let hooks = native::register(py)?;
+    native::register(py)?;
     embedded::install(py)?;
     py.import("agent_host")?;
-    let event_loop = py
-        .import("agent_host._loop")?
-        .call_method1("new_event_loop", (hooks.before_wait, hooks.after_wait))?;
-    let drain = hooks.drain;
+    let event_loop = py.import("agent_host._loop")?.call_method1(
+        "new_event_loop",
+        (
+            wrap_pyfunction!(before_wait, py)?,
+            wrap_pyfunction!(after_wait, py)?,
+        ),
+    )?;
     py.import("asyncio")?
         .call_method1("set_event_loop", (&event_loop,))?;
-    event_loop.call_method1("add_reader", (reader_fd, drain))?;
+    event_loop.call_method1("add_reader", (reader_fd, wrap_pyfunction!(drain, py)?))?;
     watchdog::start(py)?;
     Ok(event_loop)
 }
@@ -225,7 +228,8 @@ fn run_commands(py: Python<'_>, interpreter: &Interpreter) {
 }
 
 /// The loop's reader callback: the wake-up socket is readable, so the loop was asleep.
-pub(crate) fn drain(py: Python<'_>) {
+#[pyfunction]
+fn drain(py: Python<'_>) {
     let Ok(interpreter) = get() else { return };
     // One read is enough: a wake-up is one byte, written only while the loop sleeps. A
     // byte left over just makes the loop call us once more.
@@ -237,10 +241,18 @@ pub(crate) fn drain(py: Python<'_>) {
 
 /// Called by the loop's selector before every wait for I/O (`timeout` in seconds,
 /// `None` for no limit). Returns `true` when it ran commands: the loop must not sleep.
-pub(crate) fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
+#[pyfunction]
+#[pyo3(signature = (timeout = None))]
+fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
     let ran_commands = take_commands_before_wait(py, timeout);
     watchdog::waiting();
     ran_commands
+}
+
+/// Called by the loop's selector when its wait for I/O is over.
+#[pyfunction]
+fn after_wait() {
+    watchdog::woke();
 }
 
 fn take_commands_before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {

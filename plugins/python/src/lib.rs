@@ -21,6 +21,8 @@ mod native;
 mod options;
 mod pump;
 mod runtime;
+mod text;
+mod turn_log;
 mod watchdog;
 
 pub use options::{PythonOptions, OPTIONS_HELP};
