@@ -26,6 +26,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{content_to_parts, python_error_text};
 use crate::native::{PendingReply, Reply, TurnSink};
+use crate::op::Op;
 use crate::options::PythonOptions;
 use crate::watchdog::{self, Tag};
 use crate::{embedded, loader, native};
@@ -50,10 +51,10 @@ pub(crate) struct BridgeEntry {
     pub start_turn: Py<PyAny>,
 }
 
-/// One call of `Bridge.submit(op, agent_id, arg, reply, sink)`.
+/// One call of `Bridge.submit(op, agent_id, arg, reply, sink)` (`op` as its code).
 pub(crate) struct Call {
     pub bridge: Arc<BridgeEntry>,
-    pub op: &'static str,
+    pub op: Op,
     pub agent_id: AgentId,
     pub arg: Arg,
     pub reply: Option<PendingReply>,
@@ -300,7 +301,7 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Er
         .unwrap_or("agent_host.reference:ReferenceAgent");
     watchdog::name_runtime(runtime, agent);
     // Importing the agent's module blocks the loop too (pydantic-ai's takes a second).
-    watchdog::started(Tag::new(runtime, 0, "new_runtime"));
+    watchdog::started(Tag::loading_agent_class(runtime));
     let build = || -> PyResult<BridgeEntry> {
         if let Some(venv) = &options.venv {
             let site = options
@@ -390,12 +391,15 @@ fn execute(py: Python<'_>, call: Call) {
                     Arg::TurnId(turn_id) => turn_id.into_pyobject(py)?.into_any(),
                     Arg::Seconds(seconds) => seconds.into_pyobject(py)?.into_any(),
                 };
-                bridge.submit.call1(py, (op, agent_id, arg, &reply, &sink))
+                bridge
+                    .submit
+                    .call1(py, (op.code(), agent_id, arg, &reply, &sink))
             }
         };
         if let Err(error) = result {
             let failure = Error::BackendError(format!(
-                "the Python bridge refused {op}: {}",
+                "the Python bridge refused {}: {}",
+                op.name(),
                 python_error_text(py, &error)
             ));
             if let Some(reply) = &reply {
@@ -409,7 +413,7 @@ fn execute(py: Python<'_>, call: Call) {
     })();
     if let Err(error) = submitted {
         tracing::error!(
-            op,
+            op = op.name(),
             "cannot hand a call to Python: {}",
             python_error_text(py, &error)
         );

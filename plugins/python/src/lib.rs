@@ -18,6 +18,7 @@ mod embedded;
 mod interpreter;
 mod loader;
 mod native;
+mod op;
 mod options;
 mod pump;
 mod runtime;

@@ -1,4 +1,4 @@
-//! `agent_host._native`: the Rust objects the Python side answers through.
+//! `agent_host._native`: the Rust objects the Python side answers through, and `Op`.
 //!
 //! They are only ever touched on the interpreter thread; a reply or an event leaves it
 //! through a channel or a turn's event log, never by taking the GIL elsewhere.
@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use crate::convert::{
     error_from_kind, python_error_text, usage_from_counts, Answer, Expect, UsageCounts,
 };
+use crate::op;
 use crate::pump::Pump;
 use crate::text::pack_into;
 use crate::turn_log::TurnLog;
@@ -203,6 +204,7 @@ pub(crate) fn register(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     module.add_class::<Reply>()?;
     module.add_class::<TurnSink>()?;
     module.add_class::<Pump>()?;
+    op::register(&module)?;
     let modules = py.import("sys")?.getattr("modules")?;
     modules
         .cast::<PyDict>()?

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use crate::convert::FromAnswer;
 use crate::interpreter::{self, Arg, BridgeEntry, Call, Command, Interpreter};
 use crate::native::{PendingReply, QuotaTarget, TurnSink};
+use crate::op::Op;
 use crate::options::{PythonOptions, OPTIONS_HELP};
 use crate::watchdog::Tag;
 
@@ -83,7 +84,7 @@ impl PythonRuntime {
 
     fn submit(
         &self,
-        op: &'static str,
+        op: Op,
         agent_id: AgentId,
         arg: Arg,
         reply: Option<PendingReply>,
@@ -101,12 +102,7 @@ impl PythonRuntime {
 
     /// Sends one call and waits for its answer. Time limits are the host's
     /// (`[plugins.python] call_timeout_ms`): they hold even while an agent blocks the loop.
-    async fn call<T: FromAnswer>(
-        &self,
-        op: &'static str,
-        agent_id: AgentId,
-        arg: Arg,
-    ) -> Result<T, Error> {
+    async fn call<T: FromAnswer>(&self, op: Op, agent_id: AgentId, arg: Arg) -> Result<T, Error> {
         let (answer, answered) = oneshot::channel();
         let reply = PendingReply {
             answer,
@@ -114,6 +110,7 @@ impl PythonRuntime {
             agent_id,
         };
         self.submit(op, agent_id, arg, Some(reply), None);
+        let op = op.name();
         let dropped = || Error::BackendError(format!("the Python side dropped the {op} call"));
         let answer = answered.await.map_err(|_| dropped())??;
         // Formatted only when the shape is wrong: a history can be large.
@@ -125,7 +122,7 @@ impl PythonRuntime {
     /// A call on a live agent.
     async fn agent_call<T: FromAnswer>(
         &self,
-        op: &'static str,
+        op: Op,
         agent_id: AgentId,
         arg: Arg,
     ) -> Result<T, Error> {
@@ -139,7 +136,7 @@ impl Drop for PythonRuntime {
     fn drop(&mut self) {
         let live: Vec<AgentId> = self.live().drain().collect();
         for agent_id in live {
-            self.submit("try_shutdown", agent_id, Arg::None, None, None);
+            self.submit(Op::TryShutdown, agent_id, Arg::None, None, None);
         }
         self.interpreter
             .submit(Command::Release(self.bridge.clone()));
@@ -152,7 +149,7 @@ impl Runtime for PythonRuntime {
         let json = serde_json::to_string(&config)
             .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
         let agent_id = self.next_agent.fetch_add(1, Ordering::Relaxed);
-        self.call::<()>("create_agent", agent_id, Arg::Json(json))
+        self.call::<()>(Op::CreateAgent, agent_id, Arg::Json(json))
             .await?;
         self.live().insert(agent_id);
         Ok(agent_id)
@@ -172,7 +169,7 @@ impl Runtime for PythonRuntime {
         sender.on_cancel(move || {
             interpreter.submit(Command::Call(Call {
                 bridge,
-                op: "cancel_turn",
+                op: Op::CancelTurn,
                 agent_id,
                 arg: Arg::TurnId(turn_id),
                 reply: None,
@@ -183,10 +180,10 @@ impl Runtime for PythonRuntime {
             sender,
             agent_id,
             self.quota.clone(),
-            Tag::new(self.bridge.runtime, agent_id, "chat"),
+            Tag::new(self.bridge.runtime, agent_id, Op::Chat),
         );
         self.submit(
-            "chat",
+            Op::Chat,
             agent_id,
             Arg::Turn(turn_id, content.clone()),
             None,
@@ -198,29 +195,29 @@ impl Runtime for PythonRuntime {
     async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
         self.check(agent_id)?;
         self.live().remove(&agent_id);
-        self.call("shutdown", agent_id, Arg::None).await
+        self.call(Op::Shutdown, agent_id, Arg::None).await
     }
 
     async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("cancel", agent_id, Arg::None).await
+        self.agent_call(Op::Cancel, agent_id, Arg::None).await
     }
 
     async fn wait_for_idle(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("wait_for_idle", agent_id, Arg::None).await
+        self.agent_call(Op::WaitForIdle, agent_id, Arg::None).await
     }
 
     async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
-        self.agent_call("send", agent_id, Arg::Content(content.clone()))
+        self.agent_call(Op::Send, agent_id, Arg::Content(content.clone()))
             .await
     }
 
     async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("signal_idle", agent_id, Arg::None).await
+        self.agent_call(Op::SignalIdle, agent_id, Arg::None).await
     }
 
     async fn wait_for_wakeup(&self, agent_id: AgentId, timeout: Duration) -> Result<bool, Error> {
         let seconds = Arg::Seconds(timeout.as_secs_f64());
-        self.agent_call("wait_for_wakeup", agent_id, seconds).await
+        self.agent_call(Op::WaitForWakeup, agent_id, seconds).await
     }
 
     async fn wait_for_quota(&self) {
@@ -236,52 +233,52 @@ impl Runtime for PythonRuntime {
     }
 
     async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
-        self.agent_call("history", agent_id, Arg::None).await
+        self.agent_call(Op::History, agent_id, Arg::None).await
     }
 
     async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
-        self.agent_call("turn_count", agent_id, Arg::None).await
+        self.agent_call(Op::TurnCount, agent_id, Arg::None).await
     }
 
     async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
-        self.agent_call("total_usage", agent_id, Arg::None).await
+        self.agent_call(Op::TotalUsage, agent_id, Arg::None).await
     }
 
     async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
-        self.agent_call("last_turn_usage", agent_id, Arg::None)
+        self.agent_call(Op::LastTurnUsage, agent_id, Arg::None)
             .await
     }
 
     async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("clear_history", agent_id, Arg::None).await
+        self.agent_call(Op::ClearHistory, agent_id, Arg::None).await
     }
 
     async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
-        self.agent_call("last_response", agent_id, Arg::None).await
+        self.agent_call(Op::LastResponse, agent_id, Arg::None).await
     }
 
     async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
-        self.agent_call("compaction_indices", agent_id, Arg::None)
+        self.agent_call(Op::CompactionIndices, agent_id, Arg::None)
             .await
     }
 
     async fn delete(&self, agent_id: AgentId) -> Result<(), Error> {
         self.check(agent_id)?;
         self.live().remove(&agent_id);
-        self.call("delete", agent_id, Arg::None).await
+        self.call(Op::Delete, agent_id, Arg::None).await
     }
 
     async fn disconnect(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("disconnect", agent_id, Arg::None).await
+        self.agent_call(Op::Disconnect, agent_id, Arg::None).await
     }
 
     async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
-        self.agent_call("is_idle", agent_id, Arg::None).await
+        self.agent_call(Op::IsIdle, agent_id, Arg::None).await
     }
 
     fn try_shutdown_agent(&self, agent_id: AgentId) {
         if self.live().remove(&agent_id) {
-            self.submit("try_shutdown", agent_id, Arg::None, None, None);
+            self.submit(Op::TryShutdown, agent_id, Arg::None, None, None);
         }
     }
 }
