@@ -224,6 +224,10 @@ class Runtime:
 
     def __init__(self, agent_class: Callable[[AgentConfig], Any]) -> None:
         self.agent_class = agent_class
+        # Which agents exist is the Rust side's to say (``PythonRuntime::live``): it
+        # refuses calls on any other id before they are submitted, in the order the set
+        # changes, so an operation here finds its agent (``try_shutdown`` and
+        # ``cancel_turn`` excepted, see them). This holds the agents' state only.
         self.agents: Dict[int, _Agent] = {}
         self.turns: Dict[int, _Turn] = {}
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -279,9 +283,6 @@ class Runtime:
     def create_agent(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        if agent_id in self.agents:
-            reply.err("backend", f"agent id {agent_id} is already in use")
-            return
         try:
             config = AgentConfig.from_json(arg)
             agent = self.agent_class(config)
@@ -312,10 +313,7 @@ class Runtime:
         """``chat`` as the Rust side calls it, without ``Bridge.submit`` in between (it
         answers an exception by failing the turn): ``content`` is a ``str`` for a plain
         text message, or its wire parts."""
-        slot = self.agents.get(agent_id)
-        if slot is None:
-            sink.fail("not_started", self.not_started(agent_id), None)
-            return
+        slot = self.agents[agent_id]
         if type(content) is str:  # ``_new_text``, inlined: one call less per turn
             message = _object_new(Text)
             _set_text(message, content)
@@ -332,10 +330,7 @@ class Runtime:
     def send(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        slot = self.agents.get(agent_id)
-        if slot is None:
-            reply.err("not_started", self.not_started(agent_id))
-            return
+        slot = self.agents[agent_id]
         turn = _Turn(None, from_parts(arg), None, self.flusher)
         if slot.current is None and not slot.queue:
             self._start(slot, turn)
@@ -504,10 +499,7 @@ class Runtime:
             self.report(f"agent_host: agent {slot.id}: {name}() failed", error)
 
     def cancel(self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]) -> None:
-        slot = self.agents.get(agent_id)
-        if slot is None:
-            reply.err("not_started", self.not_started(agent_id))
-            return
+        slot = self.agents[agent_id]
         if slot.current is not None:
             slot.current.stop()
         reply.ok(None)
@@ -515,20 +507,16 @@ class Runtime:
     def cancel_turn(
         self, agent_id: int, arg: Any, reply: Optional[ReplyLike], sink: Optional[SinkLike]
     ) -> None:
+        """A turn's handle went away: ends the turn. That may come after the turn or its
+        agent is gone (a shutdown ends every turn of the agent), so a turn not found is
+        simply over; a queued one's agent is live."""
         turn = self.turns.get(arg)
         if turn is not None:
             if turn.state == _QUEUED:
-                slot = self.agents.get(agent_id)
-                if slot is None:
-                    slot = next((s for s in self.agents.values() if turn in s.queue), None)
-                if slot is not None:
-                    try:
-                        slot.queue.remove(turn)
-                    except ValueError:
-                        pass
+                slot = self.agents[agent_id]
+                slot.queue.remove(turn)
                 self._end_unstarted(turn)
-                if slot is not None:
-                    self._refresh_idle(slot)
+                self._refresh_idle(slot)
             else:
                 turn.stop()
         if reply is not None:
@@ -555,10 +543,7 @@ class Runtime:
     def signal_idle(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        slot = self.agents.get(agent_id)
-        if slot is None:
-            reply.err("not_started", self.not_started(agent_id))
-            return
+        slot = self.agents[agent_id]
         slot.signalled_idle = True
         self._refresh_idle(slot)
         reply.ok(None)
@@ -566,28 +551,19 @@ class Runtime:
     def wait_for_idle(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        slot = self.agents.get(agent_id)
-        if slot is None:
-            reply.err("not_started", self.not_started(agent_id))
-        elif slot.is_idle():
+        slot = self.agents[agent_id]
+        if slot.is_idle():
             reply.ok(None)
         else:
             slot.idle_waiters.append(reply)
 
     def is_idle(self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]) -> None:
-        slot = self.agents.get(agent_id)
-        if slot is None:
-            reply.err("not_started", self.not_started(agent_id))
-        else:
-            reply.ok(slot.is_idle())
+        reply.ok(self.agents[agent_id].is_idle())
 
     def wait_for_wakeup(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        slot = self.agents.get(agent_id)
-        if slot is None:
-            reply.err("not_started", self.not_started(agent_id))
-            return
+        slot = self.agents[agent_id]
         if slot.wakeup_pending:
             slot.wakeup_pending = False
             reply.ok(True)
@@ -612,27 +588,26 @@ class Runtime:
     # -- shutdown ---------------------------------------------------------------------
 
     def shutdown(
-        self, agent_id: int, arg: Any, reply: Optional[ReplyLike], sink: Optional[SinkLike]
+        self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        self._shut_down(agent_id, reply, delete=False)
+        self._shut_down(self.agents.pop(agent_id), reply, delete=False)
 
-    def delete(
-        self, agent_id: int, arg: Any, reply: Optional[ReplyLike], sink: Optional[SinkLike]
-    ) -> None:
-        self._shut_down(agent_id, reply, delete=True)
+    def delete(self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]) -> None:
+        self._shut_down(self.agents.pop(agent_id), reply, delete=True)
 
     def try_shutdown(
         self, agent_id: int, arg: Any, reply: Optional[ReplyLike], sink: Optional[SinkLike]
     ) -> None:
-        self._shut_down(agent_id, None, delete=False)
-
-    def _shut_down(self, agent_id: int, reply: Optional[ReplyLike], delete: bool) -> None:
-        """Forgets the agent at once (later calls are not_started), then ends its turns."""
+        """``shutdown`` with nobody waiting. It also follows a ``create_agent`` whose
+        caller stopped waiting, which may have failed: no agent, nothing to do."""
         slot = self.agents.pop(agent_id, None)
-        if slot is None:
-            if reply is not None:
-                reply.err("not_started", self.not_started(agent_id))
-            return
+        if slot is not None:
+            self._shut_down(slot, None, delete=False)
+
+    def _shut_down(self, slot: _Agent, reply: Optional[ReplyLike], delete: bool) -> None:
+        """Ends the turns of an agent already forgotten (``agents`` no longer holds it),
+        and answers its pending waits with not_started."""
+        agent_id = slot.id
         slot.shut_down = True
         queued, slot.queue = slot.queue, deque()
         for turn in queued:
@@ -680,23 +655,19 @@ class Runtime:
     def disconnect(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        self._answer(agent_id, "disconnect", reply, _none, lambda slot: None)
+        self._answer(self.agents[agent_id], "disconnect", reply, _none, lambda slot: None)
 
     # -- conversation state -----------------------------------------------------------
 
     def _answer(
         self,
-        agent_id: int,
+        slot: _Agent,
         name: str,
         reply: ReplyLike,
         convert: Callable[[Any], Any],
         own: Callable[[_Agent], Any],
     ) -> None:
         """Answers from the agent's hook when it has one, else from the runtime's state."""
-        slot = self.agents.get(agent_id)
-        if slot is None:
-            reply.err("not_started", self.not_started(agent_id))
-            return
         hook = slot.hooks.get(name)
         if hook is None:
             reply.ok(own(slot))
@@ -723,35 +694,35 @@ class Runtime:
         reply.ok(value)
 
     def history(self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]) -> None:
-        self._answer(agent_id, "history", reply, _history_parts, _own_history_parts)
+        self._answer(self.agents[agent_id], "history", reply, _history_parts, _own_history_parts)
 
     def turn_count(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        self._answer(agent_id, "turn_count", reply, _count, lambda s: s.turn_count)
+        self._answer(self.agents[agent_id], "turn_count", reply, _count, lambda s: s.turn_count)
 
     def total_usage(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        self._answer(agent_id, "total_usage", reply, _usage, lambda s: s.total_usage)
+        self._answer(self.agents[agent_id], "total_usage", reply, _usage, lambda s: s.total_usage)
 
     def last_turn_usage(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
         self._answer(
-            agent_id, "last_turn_usage", reply, _usage, lambda s: s.last_usage
+            self.agents[agent_id], "last_turn_usage", reply, _usage, lambda s: s.last_usage
         )
 
     def last_response(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        self._answer(agent_id, "last_response", reply, _optional_str, lambda s: s.last_response)
+        self._answer(self.agents[agent_id], "last_response", reply, _optional_str, lambda s: s.last_response)
 
     def compaction_indices(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
         self._answer(
-            agent_id,
+            self.agents[agent_id],
             "compaction_indices",
             reply,
             _indices,
@@ -761,14 +732,13 @@ class Runtime:
     def clear_history(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        slot = self.agents.get(agent_id)
-        if slot is not None:
-            # The runtime's own copy is cleared too, whoever else keeps a history.
-            slot.history = []
-            slot.turn_count = 0
-            slot.last_response = None
-            slot.compaction_indices = []
-        self._answer(agent_id, "clear_history", reply, _none, lambda s: None)
+        slot = self.agents[agent_id]
+        # The runtime's own copy is cleared too, whoever else keeps a history.
+        slot.history = []
+        slot.turn_count = 0
+        slot.last_response = None
+        slot.compaction_indices = []
+        self._answer(slot, "clear_history", reply, _none, lambda s: None)
 
 
 async def _close_quietly(agen: Any) -> None:

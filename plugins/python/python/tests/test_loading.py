@@ -130,13 +130,6 @@ class CreateAgentTests(HarnessCase):
             await h.call(Op.CREATE_AGENT, 8, json.dumps({"model": "m", "tools": 3}))
         self.assertEqual(caught.exception.kind, "invalid_config")
 
-    async def test_an_id_in_use_is_refused(self) -> None:
-        h = self.harness()
-        await h.call(Op.CREATE_AGENT, 5, '{"model": "m"}')
-        with self.assertRaises(ReplyError) as caught:
-            await h.call(Op.CREATE_AGENT, 5, '{"model": "m"}')
-        self.assertEqual(caught.exception.kind, "backend")
-
     async def test_every_operation_has_its_method(self) -> None:
         handlers = self.harness().bridge._handlers
         self.assertEqual(len(handlers), len(Op))
