@@ -18,7 +18,8 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from ._events import InvalidConfig
 from ._native import Op
-from ._runtime import ReplyLike, Runtime, describe
+from ._reply import ReplyLike, describe
+from ._runtime import Runtime
 from ._stream import SinkLike
 
 __all__ = ["Bridge", "DEFAULT_AGENT", "load_agent_class", "op_name"]
