@@ -12,6 +12,21 @@ const MODULES: &[(&str, &str, bool)] = &[
         true,
     ),
     (
+        "agent_host._agent",
+        include_str!("../python/agent_host/_agent.py"),
+        false,
+    ),
+    (
+        "agent_host._answers",
+        include_str!("../python/agent_host/_answers.py"),
+        false,
+    ),
+    (
+        "agent_host._base",
+        include_str!("../python/agent_host/_base.py"),
+        false,
+    ),
+    (
         "agent_host._bridge",
         include_str!("../python/agent_host/_bridge.py"),
         false,
@@ -32,8 +47,18 @@ const MODULES: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        "agent_host._idle",
+        include_str!("../python/agent_host/_idle.py"),
+        false,
+    ),
+    (
         "agent_host._loop",
         include_str!("../python/agent_host/_loop.py"),
+        false,
+    ),
+    (
+        "agent_host._reply",
+        include_str!("../python/agent_host/_reply.py"),
         false,
     ),
     (
@@ -44,6 +69,11 @@ const MODULES: &[(&str, &str, bool)] = &[
     (
         "agent_host._stream",
         include_str!("../python/agent_host/_stream.py"),
+        false,
+    ),
+    (
+        "agent_host._turns",
+        include_str!("../python/agent_host/_turns.py"),
         false,
     ),
     (
@@ -118,4 +148,32 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     )?;
     importer.call_method1("install", (modules,))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MODULES;
+
+    #[test]
+    fn every_module_of_the_package_is_bundled() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/agent_host");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|entry| {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                let module = name.strip_suffix(".py")?;
+                Some(match module {
+                    "__init__" => "agent_host".to_owned(),
+                    module => format!("agent_host.{module}"),
+                })
+            })
+            .collect();
+        on_disk.sort();
+        let mut bundled: Vec<String> = MODULES
+            .iter()
+            .map(|(name, ..)| (*name).to_owned())
+            .collect();
+        bundled.sort();
+        assert_eq!(bundled, on_disk);
+    }
 }

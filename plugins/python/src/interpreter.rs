@@ -27,6 +27,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{content_to_parts, python_error_text};
 use crate::native::{PendingReply, Reply, TurnSink};
+use crate::op::Op;
 use crate::options::PythonOptions;
 use crate::watchdog::{self, Tag};
 use crate::{embedded, loader, native};
@@ -51,10 +52,10 @@ pub(crate) struct BridgeEntry {
     pub start_turn: Py<PyAny>,
 }
 
-/// One call of `Bridge.submit(op, agent_id, arg, reply, sink)`.
+/// One call of `Bridge.submit(op, agent_id, arg, reply, sink)` (`op` as its code).
 pub(crate) struct Call {
     pub bridge: Arc<BridgeEntry>,
-    pub op: &'static str,
+    pub op: Op,
     pub agent_id: AgentId,
     pub arg: Arg,
     pub reply: Option<PendingReply>,
@@ -165,16 +166,19 @@ fn run(reader_fd: i32, ready: std::sync::mpsc::Sender<Result<(), String>>) {
 }
 
 fn set_up(py: Python<'_>, reader_fd: i32) -> PyResult<Bound<'_, PyAny>> {
-    let hooks = native::register(py)?;
+    native::register(py)?;
     embedded::install(py)?;
     py.import("agent_host")?;
-    let event_loop = py
-        .import("agent_host._loop")?
-        .call_method1("new_event_loop", (hooks.before_wait, hooks.after_wait))?;
-    let drain = hooks.drain;
+    let event_loop = py.import("agent_host._loop")?.call_method1(
+        "new_event_loop",
+        (
+            wrap_pyfunction!(before_wait, py)?,
+            wrap_pyfunction!(after_wait, py)?,
+        ),
+    )?;
     py.import("asyncio")?
         .call_method1("set_event_loop", (&event_loop,))?;
-    event_loop.call_method1("add_reader", (reader_fd, drain))?;
+    event_loop.call_method1("add_reader", (reader_fd, wrap_pyfunction!(drain, py)?))?;
     watchdog::start(py)?;
     Ok(event_loop)
 }
@@ -226,7 +230,8 @@ fn run_commands(py: Python<'_>, interpreter: &Interpreter) {
 }
 
 /// The loop's reader callback: the wake-up socket is readable, so the loop was asleep.
-pub(crate) fn drain(py: Python<'_>) {
+#[pyfunction]
+fn drain(py: Python<'_>) {
     let Ok(interpreter) = get() else { return };
     // One read is enough: a wake-up is one byte, written only while the loop sleeps. A
     // byte left over just makes the loop call us once more.
@@ -238,10 +243,18 @@ pub(crate) fn drain(py: Python<'_>) {
 
 /// Called by the loop's selector before every wait for I/O (`timeout` in seconds,
 /// `None` for no limit). Returns `true` when it ran commands: the loop must not sleep.
-pub(crate) fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
+#[pyfunction]
+#[pyo3(signature = (timeout = None))]
+fn before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
     let ran_commands = take_commands_before_wait(py, timeout);
     watchdog::waiting();
     ran_commands
+}
+
+/// Called by the loop's selector when its wait for I/O is over.
+#[pyfunction]
+fn after_wait() {
+    watchdog::woke();
 }
 
 fn take_commands_before_wait(py: Python<'_>, timeout: Option<f64>) -> bool {
@@ -289,7 +302,7 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Er
         .unwrap_or("agent_host.reference:ReferenceAgent");
     watchdog::name_runtime(runtime, agent);
     // Importing the agent's module blocks the loop too (pydantic-ai's takes a second).
-    watchdog::started(Tag::new(runtime, 0, "new_runtime"));
+    watchdog::started(Tag::loading_agent_class(runtime));
     let build = || -> PyResult<BridgeEntry> {
         if let Some(venv) = &options.venv {
             let site = options
@@ -379,12 +392,15 @@ fn execute(py: Python<'_>, call: Call) {
                     Arg::TurnId(turn_id) => turn_id.into_pyobject(py)?.into_any(),
                     Arg::Seconds(seconds) => seconds.into_pyobject(py)?.into_any(),
                 };
-                bridge.submit.call1(py, (op, agent_id, arg, &reply, &sink))
+                bridge
+                    .submit
+                    .call1(py, (op.code(), agent_id, arg, &reply, &sink))
             }
         };
         if let Err(error) = result {
             let failure = Error::BackendError(format!(
-                "the Python bridge refused {op}: {}",
+                "the Python bridge refused {}: {}",
+                op.name(),
                 python_error_text(py, &error)
             ));
             if let Some(reply) = &reply {
@@ -398,7 +414,7 @@ fn execute(py: Python<'_>, call: Call) {
     })();
     if let Err(error) = submitted {
         tracing::error!(
-            op,
+            op = op.name(),
             "cannot hand a call to Python: {}",
             python_error_text(py, &error)
         );

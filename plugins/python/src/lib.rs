@@ -18,9 +18,12 @@ mod embedded;
 mod interpreter;
 mod loader;
 mod native;
+mod op;
 mod options;
 mod pump;
 mod runtime;
+mod text;
+mod turn_log;
 mod watchdog;
 
 pub use options::{PythonOptions, OPTIONS_HELP};

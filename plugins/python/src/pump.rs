@@ -19,6 +19,8 @@
 //! exception from the generator propagates, its unsent text likewise left in the sink.
 //! A cancellation of the task reaches the generator at its `await`, through `throw`.
 
+use std::sync::Arc;
+
 use agent_plugin_api::plugin::TextBatch;
 use pyo3::exceptions::{PyBaseException, PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
@@ -26,7 +28,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::iterator::PySendResult;
 use pyo3::types::{PyIterator, PyString, PyTuple};
 
-use crate::native::{unencodable, TurnSink};
+use crate::text::unencodable;
+use crate::turn_log::TurnLog;
 use crate::watchdog::{self, Tag};
 
 /// Chunks at which the pump hands text over without waiting for the generator to
@@ -43,7 +46,8 @@ pub(crate) struct Pump {
     agen: Py<PyAny>,
     /// The turn, as the watchdog names it while the generator runs.
     tag: Tag,
-    sink: Py<TurnSink>,
+    /// The turn's log (its `TurnSink`'s too).
+    log: Arc<TurnLog>,
     /// The `__anext__` awaitable the generator is suspended in, between task steps.
     step: Option<Py<PyIterator>>,
     pending: TextBatch,
@@ -64,12 +68,11 @@ enum Stepped<'py> {
 }
 
 impl Pump {
-    pub fn new(agen: Py<PyAny>, sink: Py<TurnSink>) -> Self {
-        let tag = sink.get().tag;
+    pub fn new(agen: Py<PyAny>, log: Arc<TurnLog>, tag: Tag) -> Self {
         Pump {
             agen,
             tag,
-            sink,
+            log,
             step: None,
             pending: TextBatch::new(),
             cancelled: false,
@@ -185,18 +188,16 @@ impl Pump {
     fn flush(&mut self) -> bool {
         if !self.pending.is_empty() && !self.refused {
             let batch = std::mem::take(&mut self.pending);
-            self.refused = !self.sink.get().push_texts(batch);
+            self.refused = !self.log.push_texts(batch);
         }
         !self.refused
     }
 
-    /// Leaves the unsent text in the sink, where the turn's end picks it up: the last
+    /// Leaves the unsent text in the turn's log, where the turn's end picks it up: the last
     /// chunks and the result then reach the reader together.
     fn leave_text(&mut self) {
         if !self.pending.is_empty() {
-            self.sink
-                .get()
-                .keep_texts(std::mem::take(&mut self.pending));
+            self.log.keep_texts(std::mem::take(&mut self.pending));
         }
     }
 }

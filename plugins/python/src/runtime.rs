@@ -13,9 +13,10 @@ use agent_plugin_api::types::{
 use agent_plugin_api::Runtime;
 use tokio::sync::oneshot;
 
-use crate::convert::FromAnswer;
+use crate::convert::{Answer, FromAnswer};
 use crate::interpreter::{self, Arg, BridgeEntry, Call, Command, Interpreter};
 use crate::native::{PendingReply, QuotaTarget, TurnSink};
+use crate::op::Op;
 use crate::options::{PythonOptions, OPTIONS_HELP};
 use crate::watchdog::Tag;
 
@@ -26,7 +27,13 @@ pub struct PythonRuntime {
     bridge: Arc<BridgeEntry>,
     options: PythonOptions,
     quota: QuotaTarget,
-    /// Agents created and not shut down: calls on any other id fail here, at once.
+    /// The agents that exist: created, and not yet shut down or deleted. This side owns
+    /// the set and the Python side trusts it (its `Runtime.agents` holds each agent's
+    /// state, and never decides whether one exists): `chat` must refuse an unknown
+    /// agent before it returns a handle, and `try_shutdown_agent` must never wait, so
+    /// the answer cannot come from the loop. Every call is submitted with the set
+    /// locked, so the loop takes commands in the order the set changed: no call ever
+    /// reaches it for an agent after that agent's shutdown.
     live: Mutex<HashSet<AgentId>>,
     next_agent: AtomicU64,
     next_turn: AtomicU64,
@@ -75,17 +82,9 @@ impl PythonRuntime {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn check(&self, agent_id: AgentId) -> Result<(), Error> {
-        if self.live().contains(&agent_id) {
-            Ok(())
-        } else {
-            Err(Error::AgentNotStarted(agent_id))
-        }
-    }
-
     fn submit(
         &self,
-        op: &'static str,
+        op: Op,
         agent_id: AgentId,
         arg: Arg,
         reply: Option<PendingReply>,
@@ -101,39 +100,84 @@ impl PythonRuntime {
         }));
     }
 
-    /// Sends one call and waits for its answer. Time limits are the host's
-    /// (`[plugins.python] call_timeout_ms`): they hold even while an agent blocks the loop.
-    async fn call<T: FromAnswer>(
+    /// Runs `submit` with the live set locked, if `agent_id` is in it (`change` applied).
+    fn submit_if_live<R>(
         &self,
-        op: &'static str,
         agent_id: AgentId,
-        arg: Arg,
-    ) -> Result<T, Error> {
-        let (answer, answered) = oneshot::channel();
-        let reply = PendingReply {
-            answer,
-            expect: T::EXPECT,
-            agent_id,
+        change: Change,
+        submit: impl FnOnce() -> R,
+    ) -> Result<R, Error> {
+        let mut live = self.live();
+        let present = match change {
+            Change::Keep => live.contains(&agent_id),
+            Change::Remove => live.remove(&agent_id),
         };
-        self.submit(op, agent_id, arg, Some(reply), None);
-        let dropped = || Error::BackendError(format!("the Python side dropped the {op} call"));
-        let answer = answered.await.map_err(|_| dropped())??;
-        // Formatted only when the shape is wrong: a history can be large.
-        T::from_answer(answer).map_err(|other| {
-            Error::BackendError(format!("the Python side answered {op} with {other:?}"))
-        })
+        if present {
+            Ok(submit())
+        } else {
+            Err(Error::AgentNotStarted(agent_id))
+        }
     }
 
-    /// A call on a live agent.
-    async fn agent_call<T: FromAnswer>(
+    /// Sends a call on a live agent and waits for its answer. Time limits are the host's
+    /// (`[plugins.python] call_timeout_ms`): they hold even while an agent blocks the loop.
+    async fn send_call<T: FromAnswer>(
         &self,
-        op: &'static str,
+        op: Op,
         agent_id: AgentId,
         arg: Arg,
+        change: Change,
     ) -> Result<T, Error> {
-        self.check(agent_id)?;
-        self.call(op, agent_id, arg).await
+        let (reply, answered) = pending_reply::<T>(agent_id);
+        self.submit_if_live(agent_id, change, || {
+            self.submit(op, agent_id, arg, Some(reply), None)
+        })?;
+        answer(op, answered).await
     }
+
+    async fn call<T: FromAnswer>(&self, op: Op, agent_id: AgentId, arg: Arg) -> Result<T, Error> {
+        self.send_call(op, agent_id, arg, Change::Keep).await
+    }
+
+    /// `shutdown` or `delete`: the agent leaves the live set as the call is submitted.
+    async fn ending_call(&self, op: Op, agent_id: AgentId) -> Result<(), Error> {
+        self.send_call(op, agent_id, Arg::None, Change::Remove)
+            .await
+    }
+}
+
+/// What a call does to the set of live agents.
+#[derive(Clone, Copy)]
+enum Change {
+    Keep,
+    /// The call ends the agent (`shutdown`, `delete`, `try_shutdown`).
+    Remove,
+}
+
+fn pending_reply<T: FromAnswer>(
+    agent_id: AgentId,
+) -> (PendingReply, oneshot::Receiver<Result<Answer, Error>>) {
+    let (answer, answered) = oneshot::channel();
+    let reply = PendingReply {
+        answer,
+        expect: T::EXPECT,
+        agent_id,
+    };
+    (reply, answered)
+}
+
+/// Waits for a call's answer and takes the value out.
+async fn answer<T: FromAnswer>(
+    op: Op,
+    answered: oneshot::Receiver<Result<Answer, Error>>,
+) -> Result<T, Error> {
+    let op = op.name();
+    let dropped = || Error::BackendError(format!("the Python side dropped the {op} call"));
+    let answer = answered.await.map_err(|_| dropped())??;
+    // Formatted only when the shape is wrong: a history can be large.
+    T::from_answer(answer).map_err(|other| {
+        Error::BackendError(format!("the Python side answered {op} with {other:?}"))
+    })
 }
 
 impl Drop for PythonRuntime {
@@ -141,10 +185,29 @@ impl Drop for PythonRuntime {
     fn drop(&mut self) {
         let live: Vec<AgentId> = self.live().drain().collect();
         for agent_id in live {
-            self.submit("try_shutdown", agent_id, Arg::None, None, None);
+            self.submit(Op::TryShutdown, agent_id, Arg::None, None, None);
         }
         self.interpreter
             .submit(Command::Release(self.bridge.clone()));
+    }
+}
+
+/// Shuts down the agent a `create_agent` call asked for if the call is dropped before
+/// its answer (a host's call timeout does that): the loop may still create it, and an
+/// agent the live set does not hold would never be shut down.
+struct CreationPending<'a> {
+    runtime: &'a PythonRuntime,
+    agent_id: AgentId,
+    answered: bool,
+}
+
+impl Drop for CreationPending<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            let agent_id = self.agent_id;
+            self.runtime
+                .submit(Op::TryShutdown, agent_id, Arg::None, None, None);
+        }
     }
 }
 
@@ -154,8 +217,23 @@ impl Runtime for PythonRuntime {
         let json = serde_json::to_string(&config)
             .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
         let agent_id = self.next_agent.fetch_add(1, Ordering::Relaxed);
-        self.call::<()>("create_agent", agent_id, Arg::Json(json))
-            .await?;
+        // Nobody knows the id before it is returned: no call can race the creation.
+        let (reply, answered) = pending_reply::<()>(agent_id);
+        let mut pending = CreationPending {
+            runtime: self,
+            agent_id,
+            answered: false,
+        };
+        self.submit(
+            Op::CreateAgent,
+            agent_id,
+            Arg::Json(json),
+            Some(reply),
+            None,
+        );
+        let created = answer::<()>(Op::CreateAgent, answered).await;
+        pending.answered = true;
+        created?;
         self.live().insert(agent_id);
         Ok(agent_id)
     }
@@ -165,64 +243,65 @@ impl Runtime for PythonRuntime {
         agent_id: AgentId,
         content: &Content,
     ) -> Result<ChatResponseHandle, Error> {
-        self.check(agent_id)?;
-        let (sender, handle) = channel();
-        let turn_id = self.next_turn.fetch_add(1, Ordering::Relaxed);
-        let interpreter = self.interpreter;
-        let bridge = self.bridge.clone();
-        // A dropped or cancelled handle stops the asyncio task too.
-        sender.on_cancel(move || {
-            interpreter.submit(Command::Call(Call {
-                bridge,
-                op: "cancel_turn",
+        // Copied before the live set is locked: a large message must not hold it.
+        let message = content.clone();
+        self.submit_if_live(agent_id, Change::Keep, || {
+            let (sender, handle) = channel();
+            let turn_id = self.next_turn.fetch_add(1, Ordering::Relaxed);
+            let interpreter = self.interpreter;
+            let bridge = self.bridge.clone();
+            // A dropped or cancelled handle stops the asyncio task too.
+            sender.on_cancel(move || {
+                interpreter.submit(Command::Call(Call {
+                    bridge,
+                    op: Op::CancelTurn,
+                    agent_id,
+                    arg: Arg::TurnId(turn_id),
+                    reply: None,
+                    sink: None,
+                }))
+            });
+            let sink = TurnSink::new(
+                sender,
                 agent_id,
-                arg: Arg::TurnId(turn_id),
-                reply: None,
-                sink: None,
-            }))
-        });
-        let sink = TurnSink::new(
-            sender,
-            agent_id,
-            self.quota.clone(),
-            Tag::new(self.bridge.runtime, agent_id, "chat"),
-        );
-        self.submit(
-            "chat",
-            agent_id,
-            Arg::Turn(turn_id, content.clone()),
-            None,
-            Some(sink),
-        );
-        Ok(handle)
+                self.quota.clone(),
+                Tag::new(self.bridge.runtime, agent_id, Op::Chat),
+            );
+            self.submit(
+                Op::Chat,
+                agent_id,
+                Arg::Turn(turn_id, message),
+                None,
+                Some(sink),
+            );
+            handle
+        })
     }
 
     async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.check(agent_id)?;
-        self.live().remove(&agent_id);
-        self.call("shutdown", agent_id, Arg::None).await
+        self.ending_call(Op::Shutdown, agent_id).await
     }
 
     async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("cancel", agent_id, Arg::None).await
+        self.call(Op::Cancel, agent_id, Arg::None).await
     }
 
     async fn wait_for_idle(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("wait_for_idle", agent_id, Arg::None).await
+        self.call(Op::WaitForIdle, agent_id, Arg::None).await
     }
 
     async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
-        self.agent_call("send", agent_id, Arg::Content(content.clone()))
+        self.call(Op::Send, agent_id, Arg::Content(content.clone()))
             .await
     }
 
     async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("signal_idle", agent_id, Arg::None).await
+        self.call(Op::SignalIdle, agent_id, Arg::None).await
     }
 
     async fn wait_for_wakeup(&self, agent_id: AgentId, timeout: Duration) -> Result<bool, Error> {
         let seconds = Arg::Seconds(timeout.as_secs_f64());
-        self.agent_call("wait_for_wakeup", agent_id, seconds).await
+        self.call(Op::WaitForWakeup, agent_id, seconds).await
     }
 
     async fn wait_for_quota(&self) {
@@ -244,53 +323,50 @@ impl Runtime for PythonRuntime {
     }
 
     async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
-        self.agent_call("history", agent_id, Arg::None).await
+        self.call(Op::History, agent_id, Arg::None).await
     }
 
     async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
-        self.agent_call("turn_count", agent_id, Arg::None).await
+        self.call(Op::TurnCount, agent_id, Arg::None).await
     }
 
     async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
-        self.agent_call("total_usage", agent_id, Arg::None).await
+        self.call(Op::TotalUsage, agent_id, Arg::None).await
     }
 
     async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
-        self.agent_call("last_turn_usage", agent_id, Arg::None)
-            .await
+        self.call(Op::LastTurnUsage, agent_id, Arg::None).await
     }
 
     async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("clear_history", agent_id, Arg::None).await
+        self.call(Op::ClearHistory, agent_id, Arg::None).await
     }
 
     async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
-        self.agent_call("last_response", agent_id, Arg::None).await
+        self.call(Op::LastResponse, agent_id, Arg::None).await
     }
 
     async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
-        self.agent_call("compaction_indices", agent_id, Arg::None)
-            .await
+        self.call(Op::CompactionIndices, agent_id, Arg::None).await
     }
 
     async fn delete(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.check(agent_id)?;
-        self.live().remove(&agent_id);
-        self.call("delete", agent_id, Arg::None).await
+        self.ending_call(Op::Delete, agent_id).await
     }
 
     async fn disconnect(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent_call("disconnect", agent_id, Arg::None).await
+        self.call(Op::Disconnect, agent_id, Arg::None).await
     }
 
     async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
-        self.agent_call("is_idle", agent_id, Arg::None).await
+        self.call(Op::IsIdle, agent_id, Arg::None).await
     }
 
     fn try_shutdown_agent(&self, agent_id: AgentId) {
-        if self.live().remove(&agent_id) {
-            self.submit("try_shutdown", agent_id, Arg::None, None, None);
-        }
+        // Not live: nothing to do (never an error, never a wait).
+        let _ = self.submit_if_live(agent_id, Change::Remove, || {
+            self.submit(Op::TryShutdown, agent_id, Arg::None, None, None)
+        });
     }
 }
 

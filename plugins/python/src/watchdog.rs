@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use agent_plugin_api::types::AgentId;
 use pyo3::prelude::*;
 
+use crate::op::Op;
+
 /// How long the loop may run without coming back to wait for I/O before the watchdog
 /// logs a warning. A turn's own work between two awaits should take milliseconds; a
 /// second is far beyond anything but a blocking agent.
@@ -41,51 +43,51 @@ static LOOP_THREAD: AtomicU64 = AtomicU64::new(0);
 /// Runtime number -> its `agent` option, for naming a runtime in a warning.
 static RUNTIMES: Mutex<Option<HashMap<u32, String>>> = Mutex::new(None);
 
-/// The operations a tag can name (the ops of `agent_host._bridge`).
-const OPS: &[&str] = &[
-    "?",
-    "chat",
-    "create_agent",
-    "shutdown",
-    "try_shutdown",
-    "delete",
-    "cancel",
-    "cancel_turn",
-    "send",
-    "wait_for_idle",
-    "signal_idle",
-    "wait_for_wakeup",
-    "is_idle",
-    "history",
-    "turn_count",
-    "total_usage",
-    "last_turn_usage",
-    "clear_history",
-    "last_response",
-    "compaction_indices",
-    "disconnect",
-    "new_runtime",
-];
-
 const AGENT_BITS: u32 = 36;
 const RUNTIME_BITS: u32 = 20;
 
-/// What the loop is running, in one `u64`: operation (8 bits), runtime (20), agent (36).
-/// Ids past their field's range wrap: a tag only names things in a log line.
+/// What the loop is running, in one `u64`: what (8 bits), runtime (20), agent (36).
+/// What is an [`Op`]'s code plus one, or [`LOADING_AGENT_CLASS`]; 0 is nothing. Ids
+/// past their field's range wrap: a tag only names things in a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Tag(u64);
 
+/// A tag's "what" while a new runtime imports its agent's module and class.
+const LOADING_AGENT_CLASS: u64 = 0xFF;
+
+/// What a tag says the loop is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Doing {
+    Call(Op),
+    LoadingAgentClass,
+    Unknown,
+}
+
 impl Tag {
-    pub fn new(runtime: u32, agent_id: AgentId, op: &str) -> Tag {
-        let op = OPS.iter().position(|known| *known == op).unwrap_or(0) as u64;
-        let runtime = u64::from(runtime) & ((1 << RUNTIME_BITS) - 1);
-        let agent = agent_id & ((1 << AGENT_BITS) - 1);
-        Tag(op << (AGENT_BITS + RUNTIME_BITS) | runtime << AGENT_BITS | agent)
+    pub fn new(runtime: u32, agent_id: AgentId, op: Op) -> Tag {
+        Tag::with_what(runtime, agent_id, u64::from(op.code()) + 1)
     }
 
-    fn op(self) -> &'static str {
-        OPS.get((self.0 >> (AGENT_BITS + RUNTIME_BITS)) as usize)
-            .unwrap_or(&OPS[0])
+    /// A runtime importing its agent's module and class (which blocks the loop too).
+    pub fn loading_agent_class(runtime: u32) -> Tag {
+        Tag::with_what(runtime, 0, LOADING_AGENT_CLASS)
+    }
+
+    fn with_what(runtime: u32, agent_id: AgentId, what: u64) -> Tag {
+        let runtime = u64::from(runtime) & ((1 << RUNTIME_BITS) - 1);
+        let agent = agent_id & ((1 << AGENT_BITS) - 1);
+        Tag(what << (AGENT_BITS + RUNTIME_BITS) | runtime << AGENT_BITS | agent)
+    }
+
+    fn doing(self) -> Doing {
+        match self.0 >> (AGENT_BITS + RUNTIME_BITS) {
+            LOADING_AGENT_CLASS => Doing::LoadingAgentClass,
+            what => u8::try_from(what)
+                .ok()
+                .and_then(|what| what.checked_sub(1))
+                .and_then(Op::from_code)
+                .map_or(Doing::Unknown, Doing::Call),
+        }
     }
 
     fn runtime(self) -> u32 {
@@ -200,16 +202,16 @@ fn describe(tag: Tag) -> String {
         .as_ref()
         .and_then(|runtimes| runtimes.get(&tag.runtime()))
         .map_or("?", String::as_str);
-    if tag.op() == "new_runtime" {
-        return format!(
-            "runtime {} loading its agent class (agent = {agent_class:?})",
-            tag.runtime()
-        );
-    }
-    let what = if tag.op() == "chat" {
-        "chat turn"
-    } else {
-        tag.op()
+    let what = match tag.doing() {
+        Doing::LoadingAgentClass => {
+            return format!(
+                "runtime {} loading its agent class (agent = {agent_class:?})",
+                tag.runtime()
+            )
+        }
+        Doing::Call(Op::Chat) => "chat turn",
+        Doing::Call(op) => op.name(),
+        Doing::Unknown => "?",
     };
     format!(
         "agent {}'s {what} (agent = {agent_class:?}, runtime {})",
@@ -248,14 +250,21 @@ mod tests {
 
     #[test]
     fn a_tag_keeps_what_it_names() {
-        let tag = Tag::new(7, 123_456, "wait_for_idle");
+        let tag = Tag::new(7, 123_456, Op::WaitForIdle);
         assert_eq!(
-            (tag.op(), tag.runtime(), tag.agent()),
-            ("wait_for_idle", 7, 123_456)
+            (tag.doing(), tag.runtime(), tag.agent()),
+            (Doing::Call(Op::WaitForIdle), 7, 123_456)
         );
-        let unknown = Tag::new(1, 1, "no_such_op");
-        assert_eq!(unknown.op(), "?");
-        let wrapped = Tag::new(u32::MAX, AgentId::MAX, "chat");
-        assert_eq!(wrapped.op(), "chat");
+        for op in Op::ALL {
+            assert_eq!(Tag::new(1, 1, *op).doing(), Doing::Call(*op));
+        }
+        let loading = Tag::loading_agent_class(3);
+        assert_eq!(
+            (loading.doing(), loading.runtime()),
+            (Doing::LoadingAgentClass, 3)
+        );
+        let wrapped = Tag::new(u32::MAX, AgentId::MAX, Op::Chat);
+        assert_eq!(wrapped.doing(), Doing::Call(Op::Chat));
+        assert_ne!(Tag::new(0, 0, Op::CreateAgent).0, 0, "0 is nothing");
     }
 }

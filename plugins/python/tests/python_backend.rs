@@ -214,6 +214,33 @@ async fn the_hosts_call_timeout_ends_hanging_and_loop_blocking_turns() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_agent_whose_creation_timed_out_is_shut_down_once_built() {
+    // The caller gives up while the loop is still building the agent (its `__init__`
+    // blocks the loop for a second): the id never reaches anyone, so the backend shuts
+    // the agent down itself once it exists.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("shut-down");
+    let runtime = runtime_for("blocking:SlowStart")
+        .unwrap()
+        .with_call_timeout(Some(Duration::from_millis(200)));
+    let config = AgentConfig::builder("m")
+        .extra("start_seconds", json!(1.0))
+        .extra("marker", json!(marker))
+        .build();
+    let error = runtime.create_agent(config).await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !marker.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent built after its caller gave up was never shut down"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "shut down");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_hanging_turn_can_be_cancelled_and_the_agent_goes_on() {
     let runtime = runtime_for("failing:Hangs").unwrap();
     let agent = runtime

@@ -5,24 +5,29 @@ reader callback, calls ``submit`` once per command in the order the application 
 them. ``submit`` never blocks and never raises: it changes state synchronously and
 schedules whatever has to wait as asyncio tasks, answering through the ``Reply`` or
 ``TurnSink`` Rust passed along (see the ``agent_host._native`` objects).
+
+An operation crosses as its code in ``agent_host._native.Op``, the enum the Rust side
+defines (``src/op.rs``): this module names operations only through it.
 """
 
 from __future__ import annotations
 
 import importlib
 import traceback
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from ._events import InvalidConfig
-from ._runtime import ReplyLike, Runtime, describe
+from ._native import Op
+from ._reply import ReplyLike, describe
+from ._runtime import Runtime
 from ._stream import SinkLike
 
-__all__ = ["Bridge", "DEFAULT_AGENT", "load_agent_class"]
+__all__ = ["Bridge", "DEFAULT_AGENT", "load_agent_class", "op_name"]
 
 DEFAULT_AGENT = "agent_host.reference:ReferenceAgent"
 """The agent used when the plugin's ``agent`` option is not set."""
 
-_Op = Callable[[int, Any, Optional[ReplyLike], Optional[SinkLike]], None]
+_Handler = Callable[[int, Any, Optional[ReplyLike], Optional[SinkLike]], None]
 
 
 def load_agent_class(spec: str) -> Callable[..., Any]:
@@ -92,62 +97,33 @@ class Bridge:
         self.agent_spec: str = spec
         self.agent_class = load_agent_class(spec)
         self.runtime = Runtime(self.agent_class)
-        runtime = self.runtime
-        self._ops: Dict[str, _Op] = {
-            "create_agent": runtime.create_agent,
-            "chat": runtime.chat,  # type: ignore[dict-item]
-            "cancel_turn": runtime.cancel_turn,
-            "send": runtime.send,  # type: ignore[dict-item]
-            "cancel": runtime.cancel,  # type: ignore[dict-item]
-            "shutdown": runtime.shutdown,
-            "delete": runtime.delete,
-            "try_shutdown": runtime.try_shutdown,
-            "disconnect": runtime.disconnect,  # type: ignore[dict-item]
-            "signal_idle": runtime.signal_idle,  # type: ignore[dict-item]
-            "wait_for_idle": runtime.wait_for_idle,  # type: ignore[dict-item]
-            "is_idle": runtime.is_idle,  # type: ignore[dict-item]
-            "wait_for_wakeup": runtime.wait_for_wakeup,  # type: ignore[dict-item]
-            "history": runtime.history,  # type: ignore[dict-item]
-            "turn_count": runtime.turn_count,  # type: ignore[dict-item]
-            "total_usage": runtime.total_usage,  # type: ignore[dict-item]
-            "last_turn_usage": runtime.last_turn_usage,  # type: ignore[dict-item]
-            "clear_history": runtime.clear_history,  # type: ignore[dict-item]
-            "last_response": runtime.last_response,  # type: ignore[dict-item]
-            "compaction_indices": runtime.compaction_indices,  # type: ignore[dict-item]
-        }
+        self._handlers = _handlers(self.runtime)
 
     def submit(
         self,
-        op: str,
+        op: int,
         agent_id: int,
         arg: object,
         reply: Optional[ReplyLike],
         sink: Optional[SinkLike],
     ) -> None:
-        """Runs one command; never blocks, never raises (errors go to reply or sink)."""
+        """Runs one command (``op``, an ``Op`` code); never blocks, never raises (errors
+        go to reply or sink)."""
         try:
-            handler = self._ops.get(op)
-            if handler is None:
-                message = f"agent_host: unknown operation {op!r}"
-                if reply is not None:
-                    reply.err("backend", message)
-                if sink is not None:
-                    sink.fail("backend", message, None)
-                return
-            handler(agent_id, arg, reply, sink)
+            self._handlers[op](agent_id, arg, reply, sink)
         except BaseException as error:
             self._failed(op, error, reply, sink)
 
     def _failed(
         self,
-        op: str,
+        op: int,
         error: BaseException,
         reply: Optional[ReplyLike],
         sink: Optional[SinkLike],
     ) -> None:
         """A command blew up in the bridge itself: answer with the traceback."""
         try:
-            message = f"agent_host: {op} failed: {describe(error)}"
+            message = f"agent_host: {op_name(op)} failed: {describe(error)}"
             if reply is not None:
                 reply.err("backend", message)
             if sink is not None:
@@ -157,3 +133,40 @@ class Bridge:
         except BaseException:
             # Nothing left to answer through; never let it reach the loop callback.
             traceback.print_exc()
+
+
+def op_name(op: int) -> str:
+    """``"create_agent"`` for ``Op.CREATE_AGENT``: the name the Rust side shows too."""
+    try:
+        return Op(op).name.lower()
+    except ValueError:
+        return f"operation {op!r}"
+
+
+def _handlers(runtime: Runtime) -> Tuple[_Handler, ...]:
+    """The runtime's method for each operation, indexed by its code: one tuple index per
+    call. Refuses to build (``KeyError``) unless every operation has its method."""
+    by_op: Dict[Op, _Handler] = {
+        Op.CREATE_AGENT: runtime.create_agent,
+        Op.CHAT: runtime.chat,  # type: ignore[dict-item]
+        Op.CANCEL_TURN: runtime.cancel_turn,
+        Op.SEND: runtime.send,  # type: ignore[dict-item]
+        Op.CANCEL: runtime.cancel,  # type: ignore[dict-item]
+        Op.SHUTDOWN: runtime.shutdown,
+        Op.DELETE: runtime.delete,
+        Op.TRY_SHUTDOWN: runtime.try_shutdown,
+        Op.DISCONNECT: runtime.disconnect,  # type: ignore[dict-item]
+        Op.SIGNAL_IDLE: runtime.signal_idle,  # type: ignore[dict-item]
+        Op.WAIT_FOR_IDLE: runtime.wait_for_idle,  # type: ignore[dict-item]
+        Op.IS_IDLE: runtime.is_idle,  # type: ignore[dict-item]
+        Op.WAIT_FOR_WAKEUP: runtime.wait_for_wakeup,  # type: ignore[dict-item]
+        Op.HISTORY: runtime.history,  # type: ignore[dict-item]
+        Op.TURN_COUNT: runtime.turn_count,  # type: ignore[dict-item]
+        Op.TOTAL_USAGE: runtime.total_usage,  # type: ignore[dict-item]
+        Op.LAST_TURN_USAGE: runtime.last_turn_usage,  # type: ignore[dict-item]
+        Op.CLEAR_HISTORY: runtime.clear_history,  # type: ignore[dict-item]
+        Op.LAST_RESPONSE: runtime.last_response,  # type: ignore[dict-item]
+        Op.COMPACTION_INDICES: runtime.compaction_indices,  # type: ignore[dict-item]
+    }
+    # ``Op`` lists its members in code order, from 0 (the Rust side checks that).
+    return tuple(by_op[op] for op in Op)

@@ -8,7 +8,7 @@ It prints chunks/s for the same 10,000-chunk async generator consumed by
 
 1. a plain asyncio loop that drops every chunk (the floor);
 2. a plain asyncio loop that keeps every chunk in a list (what any consumer must do);
-3. a whole turn through ``Bridge.submit("chat", ...)`` with a no-op sink (the batching
+3. a whole turn through ``Bridge.submit(Op.CHAT, ...)`` with a no-op sink (the batching
    plus queueing, the turn's task, history and completion),
 
 and each one's ratio to (1). The Rust crossing itself is not measured here.
@@ -24,9 +24,9 @@ from typing import AsyncIterator, Callable, Coroutine, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from fake_native import Op, Reply  # noqa: E402  (first: it is agent_host._native)
 from agent_host import AgentConfig  # noqa: E402
 from agent_host._bridge import Bridge  # noqa: E402
-from fake_native import Reply  # noqa: E402
 from agent_host._content import Text, to_parts  # noqa: E402
 
 
@@ -102,7 +102,7 @@ def whole_turn_runner() -> Callable[[int], Coroutine[None, None, None]]:
         if "bridge" not in state:
             bridge = Bridge({"agent": "__main__:BurstAgent"})
             reply = Reply()
-            bridge.submit("create_agent", 1, '{"model": "bench"}', reply, None)
+            bridge.submit(Op.CREATE_AGENT, 1, '{"model": "bench"}', reply, None)
             await reply.result()
             state["bridge"] = bridge
             state["turn"] = 0
@@ -110,7 +110,7 @@ def whole_turn_runner() -> Callable[[int], Coroutine[None, None, None]]:
         state["turn"] = turn = int(state["turn"]) + 1  # type: ignore[call-overload]
         sink = NoopSink()
         sink.done = asyncio.get_running_loop().create_future()
-        bridge.submit("chat", 1, (turn, to_parts(Text("go"))), None, sink)  # type: ignore[attr-defined]
+        bridge.submit(Op.CHAT, 1, (turn, to_parts(Text("go"))), None, sink)  # type: ignore[attr-defined]
         await sink.done
 
     return whole_turn

@@ -9,7 +9,7 @@ one chunk per turn), ``in_flight`` turns at a time (default 100, as in the bench
 ``turns_in_flight``; 1 is its ``turn_latency``), driven two ways in one interpreter:
 
 1. plain asyncio, each turn a task, gathered (what ``bench_agents:Baseline`` does);
-2. ``Bridge.submit("chat", ...)`` with a no-op sink, one per agent, as Rust calls it.
+2. ``Bridge.submit(Op.CHAT, ...)`` with a no-op sink, one per agent, as Rust calls it.
 
 It prints microseconds per turn (best of five) and the garbage collections each side
 triggered: the Rust crossings are not measured here, but the collections they would
@@ -32,9 +32,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "benches", "agents"))
 
 import bench_agents  # noqa: E402
+from fake_native import Op, Reply  # noqa: E402  (first: it is agent_host._native)
 from agent_host import Text  # noqa: E402
 from agent_host._bridge import Bridge  # noqa: E402
-from fake_native import Reply  # noqa: E402
 
 ROUNDS = 300
 
@@ -76,7 +76,7 @@ async def bridge_round_runner(in_flight: int) -> Callable[[], Awaitable[None]]:
     bridge = Bridge({"agent": "bench_agents:FastAgent"})
     for agent_id in range(in_flight):
         reply = Reply()
-        bridge.submit("create_agent", agent_id, '{"model": "bench"}', reply, None)
+        bridge.submit(Op.CREATE_AGENT, agent_id, '{"model": "bench"}', reply, None)
         await reply.result()
     sinks = [CountingSink() for _ in range(in_flight)]
     next_turn = 0
@@ -87,13 +87,13 @@ async def bridge_round_runner(in_flight: int) -> Callable[[], Awaitable[None]]:
         for agent_id in range(in_flight):
             next_turn += 1
             parts = [("text", "chunks=1")]
-            bridge.submit("chat", agent_id, (next_turn, parts), None, sinks[agent_id])
+            bridge.submit(Op.CHAT, agent_id, (next_turn, parts), None, sinks[agent_id])
         while CountingSink.completed < in_flight:
             await asyncio.sleep(0)
         if next_turn % 20_000 < in_flight:  # the criterion bench clears now and then too
             for agent_id in range(in_flight):
                 reply = Reply()
-                bridge.submit("clear_history", agent_id, None, reply, None)
+                bridge.submit(Op.CLEAR_HISTORY, agent_id, None, reply, None)
                 await reply.result()
 
     return bridge_round

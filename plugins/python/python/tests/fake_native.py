@@ -1,13 +1,36 @@
 """A pure-Python stand-in for the Rust module ``agent_host._native``.
 
 Same API as the Rust ``Reply`` and ``TurnSink``, plus what tests need to look inside:
-every answer and event is recorded, and futures let a test await the end.
+every answer and event is recorded, and futures let a test await the end. ``Op`` is
+built from the Rust side's own list (``src/op.rs``), as the plugin builds it, so the
+two cannot drift apart. Importing this module installs it as ``agent_host._native``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import re
+import sys
+from pathlib import Path
 from typing import Any, List, Optional, Tuple
+
+OP_SOURCE = Path(__file__).resolve().parents[2] / "src" / "op.rs"
+"""Where the Rust side defines the operations (``Variant => "name",`` in ``ops!``)."""
+
+
+def _op_names() -> List[str]:
+    source = OP_SOURCE.read_text()
+    listing = source[source.index("\nops! {") :]
+    listing = listing[: listing.index("\n}")]
+    names = re.findall(r'^\s*[A-Z]\w* => "(\w+)",$', listing, re.MULTILINE)
+    assert names, f"no operations found in {OP_SOURCE}"
+    return names
+
+
+Op = enum.IntEnum(  # type: ignore[misc]
+    "Op", [(name.upper(), code) for code, name in enumerate(_op_names())], module=__name__
+)
 
 
 class ReplyError(Exception):
@@ -160,3 +183,6 @@ class TurnSink:
     @property
     def cancelled(self) -> bool:
         return self.dropped or self.ended
+
+
+sys.modules.setdefault("agent_host._native", sys.modules[__name__])

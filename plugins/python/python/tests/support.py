@@ -7,11 +7,12 @@ import json
 import unittest
 from typing import Any, Dict, List, Optional
 
+from fake_native import Op, Reply, ReplyError, TurnSink  # first: it is agent_host._native
+
 from agent_host._bridge import Bridge
 from agent_host._content import Content, Text, to_parts
-from fake_native import Reply, ReplyError, TurnSink
 
-__all__ = ["Harness", "HarnessCase", "ReplyError", "TurnSink"]
+__all__ = ["Harness", "HarnessCase", "Op", "ReplyError", "TurnSink"]
 
 
 class Harness:
@@ -26,7 +27,7 @@ class Harness:
         self.reports: List[Dict[str, Any]] = []
 
     def submit(
-        self, op: str, agent_id: int, arg: Any = None, with_reply: bool = True
+        self, op: int, agent_id: int, arg: Any = None, with_reply: bool = True
     ) -> Optional[Reply]:
         reply = Reply() if with_reply else None
         if reply is not None:
@@ -34,7 +35,7 @@ class Harness:
         self.bridge.submit(op, agent_id, arg, reply, None)
         return reply
 
-    async def call(self, op: str, agent_id: int, arg: Any = None, timeout: float = 10.0) -> Any:
+    async def call(self, op: int, agent_id: int, arg: Any = None, timeout: float = 10.0) -> Any:
         reply = self.submit(op, agent_id, arg)
         assert reply is not None
         return await reply.result(timeout)
@@ -42,7 +43,7 @@ class Harness:
     async def create(self, model: str = "test-model", **config: Any) -> int:
         agent_id = self.next_agent
         self.next_agent += 1
-        await self.call("create_agent", agent_id, json.dumps({"model": model, **config}))
+        await self.call(Op.CREATE_AGENT, agent_id, json.dumps({"model": model, **config}))
         return agent_id
 
     def chat(
@@ -55,11 +56,11 @@ class Harness:
         sink.turn_id = turn_id  # type: ignore[attr-defined]
         if isinstance(content, str):
             content = Text(content)
-        self.bridge.submit("chat", agent_id, (turn_id, to_parts(content)), None, sink)
+        self.bridge.submit(Op.CHAT, agent_id, (turn_id, to_parts(content)), None, sink)
         return sink
 
     def send(self, agent_id: int, text: str) -> Reply:
-        reply = self.submit("send", agent_id, to_parts(Text(text)))
+        reply = self.submit(Op.SEND, agent_id, to_parts(Text(text)))
         assert reply is not None
         return reply
 
@@ -94,7 +95,7 @@ class HarnessCase(unittest.IsolatedAsyncioTestCase):
         for harness in self.harnesses:
             harness.check_replies()
             for agent_id in list(harness.bridge.runtime.agents):
-                harness.submit("try_shutdown", agent_id, with_reply=False)
+                harness.submit(Op.TRY_SHUTDOWN, agent_id, with_reply=False)
         await asyncio.sleep(0)
         self.assertEqual(self.reports, [], "unexpected error reports on the loop")
 

@@ -10,7 +10,7 @@ import unittest
 from agent_host import Image, Text
 from agent_host._content import to_parts
 from agent_host.reference import split_words
-from support import HarnessCase, ReplyError
+from support import HarnessCase, Op, ReplyError
 
 
 class SendAndWakeupTests(HarnessCase):
@@ -18,9 +18,9 @@ class SendAndWakeupTests(HarnessCase):
         h = self.harness("agents:Recorder")
         agent = await h.create(extras={"delay": 0.005})
         self.assertIsNone(await h.send(agent, "sent").result())
-        self.assertEqual(await h.call("turn_count", agent), 0)  # returned without waiting
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 0)  # returned without waiting
         chatted = await self.turn_ok(h.chat(agent, "chatted"))
-        history = await h.call("history", agent)
+        history = await h.call(Op.HISTORY, agent)
         self.assertEqual(
             history,
             [
@@ -30,13 +30,13 @@ class SendAndWakeupTests(HarnessCase):
                 ("model", [("text", chatted.text)]),
             ],
         )
-        self.assertEqual(await h.call("turn_count", agent), 2)
-        self.assertEqual(await h.call("total_usage", agent), (2, None, 6, None, 8))
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 2)
+        self.assertEqual(await h.call(Op.TOTAL_USAGE, agent), (2, None, 6, None, 8))
 
     async def test_a_waiter_is_woken_by_send(self) -> None:
         h = self.harness("agents:Recorder")
         agent = await h.create()
-        waiter = h.submit("wait_for_wakeup", agent, 10.0)
+        waiter = h.submit(Op.WAIT_FOR_WAKEUP, agent, 10.0)
         assert waiter is not None
         await asyncio.sleep(0.05)
         self.assertFalse(waiter.answered)
@@ -45,26 +45,26 @@ class SendAndWakeupTests(HarnessCase):
         self.assertTrue(await waiter.result())
         self.assertLess(time.monotonic() - started, 1.0)
         # That wakeup was reported: it is not pending any more.
-        self.assertFalse(await h.call("wait_for_wakeup", agent, 0.1))
+        self.assertFalse(await h.call(Op.WAIT_FOR_WAKEUP, agent, 0.1))
 
     async def test_a_sent_message_is_reported_at_once_and_only_once(self) -> None:
         h = self.harness("agents:Recorder")
         agent = await h.create()
         await h.send(agent, "one").result()
-        self.assertTrue(await h.call("wait_for_wakeup", agent, 10.0, timeout=1.0))
+        self.assertTrue(await h.call(Op.WAIT_FOR_WAKEUP, agent, 10.0, timeout=1.0))
         started = time.monotonic()
-        self.assertFalse(await h.call("wait_for_wakeup", agent, 0.2))
+        self.assertFalse(await h.call(Op.WAIT_FOR_WAKEUP, agent, 0.2))
         self.assertGreaterEqual(time.monotonic() - started, 0.19)
         # A zero timeout still reports a pending wakeup.
         await h.send(agent, "two").result()
-        self.assertTrue(await h.call("wait_for_wakeup", agent, 0.0))
-        self.assertFalse(await h.call("wait_for_wakeup", agent, 0.0))
+        self.assertTrue(await h.call(Op.WAIT_FOR_WAKEUP, agent, 0.0))
+        self.assertFalse(await h.call(Op.WAIT_FOR_WAKEUP, agent, 0.0))
 
     async def test_wakeup_times_out(self) -> None:
         h = self.harness("agents:Recorder")
         agent = await h.create()
         started = time.monotonic()
-        self.assertFalse(await h.call("wait_for_wakeup", agent, 0.3))
+        self.assertFalse(await h.call(Op.WAIT_FOR_WAKEUP, agent, 0.3))
         waited = time.monotonic() - started
         self.assertGreaterEqual(waited, 0.29)
         self.assertLess(waited, 2.0)
@@ -74,90 +74,90 @@ class IdleTests(HarnessCase):
     async def test_busy_while_a_turn_is_queued_or_running(self) -> None:
         h = self.harness("agents:Recorder")
         agent = await h.create()
-        self.assertTrue(await h.call("is_idle", agent))
-        self.assertIsNone(await h.call("wait_for_idle", agent, timeout=1.0))
+        self.assertTrue(await h.call(Op.IS_IDLE, agent))
+        self.assertIsNone(await h.call(Op.WAIT_FOR_IDLE, agent, timeout=1.0))
         first, second = h.chat(agent, "one"), h.chat(agent, "two")
-        self.assertFalse(await h.call("is_idle", agent))
-        waiter = h.submit("wait_for_idle", agent)
+        self.assertFalse(await h.call(Op.IS_IDLE, agent))
+        waiter = h.submit(Op.WAIT_FOR_IDLE, agent)
         assert waiter is not None
         await waiter.result()
         # It returned only once both turns had completed.
         self.assertTrue(first.ended and second.ended)
-        self.assertEqual(await h.call("turn_count", agent), 2)
-        self.assertTrue(await h.call("is_idle", agent))
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 2)
+        self.assertTrue(await h.call(Op.IS_IDLE, agent))
 
     async def test_signal_idle_lasts_until_the_next_turn_starts(self) -> None:
         h = self.harness("agents:Recorder")
         agent = await h.create()
         running = h.chat(agent, "hold")
-        waiter = h.submit("wait_for_idle", agent)
+        waiter = h.submit(Op.WAIT_FOR_IDLE, agent)
         assert waiter is not None
         await asyncio.sleep(0.01)
-        self.assertFalse(await h.call("is_idle", agent))
+        self.assertFalse(await h.call(Op.IS_IDLE, agent))
         self.assertFalse(waiter.answered)
-        self.assertIsNone(await h.call("signal_idle", agent))
-        self.assertTrue(await h.call("is_idle", agent))
+        self.assertIsNone(await h.call(Op.SIGNAL_IDLE, agent))
+        self.assertTrue(await h.call(Op.IS_IDLE, agent))
         await waiter.result(timeout=1.0)
-        self.assertIsNone(await h.call("wait_for_idle", agent, timeout=1.0))
-        await h.call("cancel", agent)
+        self.assertIsNone(await h.call(Op.WAIT_FOR_IDLE, agent, timeout=1.0))
+        await h.call(Op.CANCEL, agent)
         await running.wait()
         nxt = h.chat(agent, "hold")
-        self.assertFalse(await h.call("is_idle", agent))
-        await h.call("cancel", agent)
+        self.assertFalse(await h.call(Op.IS_IDLE, agent))
+        await h.call(Op.CANCEL, agent)
         await nxt.wait()
-        self.assertTrue(await h.call("is_idle", agent))
+        self.assertTrue(await h.call(Op.IS_IDLE, agent))
 
     async def test_signal_idle_with_a_queued_turn(self) -> None:
         h = self.harness("agents:Recorder")
         agent = await h.create()
         h.chat(agent, "hold")
         h.chat(agent, "queued")
-        await h.call("signal_idle", agent)
-        self.assertTrue(await h.call("is_idle", agent))
-        await h.call("cancel", agent)  # the queued turn starts: busy again
+        await h.call(Op.SIGNAL_IDLE, agent)
+        self.assertTrue(await h.call(Op.IS_IDLE, agent))
+        await h.call(Op.CANCEL, agent)  # the queued turn starts: busy again
         await asyncio.sleep(0)
-        self.assertFalse(await h.call("is_idle", agent))
+        self.assertFalse(await h.call(Op.IS_IDLE, agent))
 
 
 class ConversationTests(HarnessCase):
     async def test_history_usage_and_clear(self) -> None:
         h = self.harness()
         agent = await h.create(extras={"chunk_delay_ms": 0})
-        self.assertEqual(await h.call("last_turn_usage", agent), (None,) * 5)
-        self.assertEqual(await h.call("total_usage", agent), (None,) * 5)
-        self.assertIsNone(await h.call("last_response", agent))
+        self.assertEqual(await h.call(Op.LAST_TURN_USAGE, agent), (None,) * 5)
+        self.assertEqual(await h.call(Op.TOTAL_USAGE, agent), (None,) * 5)
+        self.assertIsNone(await h.call(Op.LAST_RESPONSE, agent))
         first = await self.turn_ok(h.chat(agent, "hello there"))
         second = await self.turn_ok(h.chat(agent, "one two three"))
         self.assertEqual(first.text, "echo: hello there")
-        self.assertEqual(await h.call("last_response", agent), "echo: one two three")
+        self.assertEqual(await h.call(Op.LAST_RESPONSE, agent), "echo: one two three")
         last = second.outcome[1]  # type: ignore[index]
-        self.assertEqual(await h.call("last_turn_usage", agent), last)
-        self.assertEqual(await h.call("total_usage", agent), (5, None, 7, 7, 19))
-        self.assertEqual(await h.call("compaction_indices", agent), [])
-        self.assertEqual(len(await h.call("history", agent)), 4)
+        self.assertEqual(await h.call(Op.LAST_TURN_USAGE, agent), last)
+        self.assertEqual(await h.call(Op.TOTAL_USAGE, agent), (5, None, 7, 7, 19))
+        self.assertEqual(await h.call(Op.COMPACTION_INDICES, agent), [])
+        self.assertEqual(len(await h.call(Op.HISTORY, agent)), 4)
 
-        self.assertIsNone(await h.call("clear_history", agent))
-        self.assertEqual(await h.call("history", agent), [])
-        self.assertEqual(await h.call("turn_count", agent), 0)
-        self.assertIsNone(await h.call("last_response", agent))
-        self.assertEqual(await h.call("compaction_indices", agent), [])
-        self.assertEqual(await h.call("total_usage", agent), (5, None, 7, 7, 19))
-        self.assertEqual(await h.call("last_turn_usage", agent), last)
+        self.assertIsNone(await h.call(Op.CLEAR_HISTORY, agent))
+        self.assertEqual(await h.call(Op.HISTORY, agent), [])
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 0)
+        self.assertIsNone(await h.call(Op.LAST_RESPONSE, agent))
+        self.assertEqual(await h.call(Op.COMPACTION_INDICES, agent), [])
+        self.assertEqual(await h.call(Op.TOTAL_USAGE, agent), (5, None, 7, 7, 19))
+        self.assertEqual(await h.call(Op.LAST_TURN_USAGE, agent), last)
 
     async def test_agent_hooks_answer_when_present(self) -> None:
         h = self.harness("agents:Hooked")
         agent = await h.create()
         await self.turn_ok(h.chat(agent, "x"))
         self.assertEqual(
-            await h.call("history", agent),
+            await h.call(Op.HISTORY, agent),
             [("system", [("text", "be nice")]), ("user", [("text", "hi")])],
         )
-        self.assertEqual(await h.call("turn_count", agent), 41)
-        self.assertEqual(await h.call("total_usage", agent), (None, None, None, None, 100))
-        self.assertEqual(await h.call("last_turn_usage", agent), (7, None, None, None, None))
-        self.assertEqual(await h.call("last_response", agent), "from the hook")
-        self.assertEqual(await h.call("compaction_indices", agent), [2])
-        self.assertIsNone(await h.call("clear_history", agent))
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 41)
+        self.assertEqual(await h.call(Op.TOTAL_USAGE, agent), (None, None, None, None, 100))
+        self.assertEqual(await h.call(Op.LAST_TURN_USAGE, agent), (7, None, None, None, None))
+        self.assertEqual(await h.call(Op.LAST_RESPONSE, agent), "from the hook")
+        self.assertEqual(await h.call(Op.COMPACTION_INDICES, agent), [2])
+        self.assertIsNone(await h.call(Op.CLEAR_HISTORY, agent))
         self.assertEqual(
             h.agent(agent).calls,
             [

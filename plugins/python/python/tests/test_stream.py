@@ -8,7 +8,7 @@ import unittest
 
 from agent_host._stream import CAP, Flusher, TurnWriter
 from fake_native import TurnSink
-from support import HarnessCase
+from support import HarnessCase, Op
 
 
 class BatchingTests(HarnessCase):
@@ -19,7 +19,7 @@ class BatchingTests(HarnessCase):
         self.assertEqual(sink.chunks, [f"{i}," for i in range(10_000)])
         # Flushed at the cap (4096) and at the end: three calls, not 10,000.
         self.assertLessEqual(sink.texts_calls, 10_000 // CAP + 1)
-        history = await h.call("history", agent)
+        history = await h.call(Op.HISTORY, agent)
         self.assertEqual(history[1][1], [("text", "".join(f"{i}," for i in range(10_000)))])
 
     async def test_chunks_of_many_turns_share_one_flush_per_iteration(self) -> None:
@@ -67,11 +67,11 @@ class ClosedSinkTests(HarnessCase):
         self.assertEqual(outcome[:2], ("fail", "cancelled"))
         self.assertTrue(endless.closed)
         self.assertLessEqual(endless.yielded, 2 * CAP + 1)
-        self.assertEqual(await h.call("turn_count", agent), 0)
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 0)
         # The agent goes on with its next turn.
         follow = h.chat(agent, "text", TurnSink(refuse_after=1))
         await follow.wait(timeout=5)
-        self.assertTrue(await h.call("is_idle", agent))
+        self.assertTrue(await h.call(Op.IS_IDLE, agent))
 
     async def test_a_refused_event_stops_the_turn(self) -> None:
         h = self.harness("agents:Endless")
@@ -95,7 +95,7 @@ class ClosedSinkTests(HarnessCase):
         await sink.wait(timeout=5)
         await asyncio.sleep(0.05)
         self.assertIn(("cancelled", "slow"), recorder.log)
-        self.assertEqual(await h.call("turn_count", agent), 0)
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 0)
 
 
 class ScaleTests(HarnessCase):
@@ -112,7 +112,7 @@ class ScaleTests(HarnessCase):
         self.assertLess(elapsed, 5.0)
         self.assertEqual(len(h.bridge.runtime.turns), 0)
         for agent in agents[:10]:
-            self.assertEqual(await h.call("turn_count", agent), 1)
+            self.assertEqual(await h.call(Op.TURN_COUNT, agent), 1)
 
 
 if __name__ == "__main__":

@@ -33,3 +33,19 @@ class Spins:
         while time.monotonic() < until:
             count += 1
         yield "done"
+
+
+class SlowStart:
+    """Blocks the loop for `extras.start_seconds` while it is built; its `shutdown()`
+    hook writes "shut down" to the file `extras.marker`."""
+
+    def __init__(self, config):
+        time.sleep(float(config.extras.get("start_seconds", 0)))
+        self.marker = config.extras.get("marker")
+
+    async def chat(self, content):
+        yield "ok"
+
+    def shutdown(self):
+        with open(self.marker, "w") as marker:
+            marker.write("shut down")
