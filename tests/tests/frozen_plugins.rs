@@ -78,5 +78,18 @@ async fn frozen_plugins_load_and_pass_their_checks() {
             "the plugin frozen at {version} fails in a {host} host:\n{}",
             failed.join("\n")
         );
+        // Host tools came with 0.2.1: from then on their checks run, before they skip.
+        let has_tools = version >= semver::Version::new(0, 2, 1);
+        for case in report
+            .cases
+            .iter()
+            .filter(|case| case.name.starts_with("tools."))
+        {
+            let skipped = case.status == Status::Skipped;
+            assert_eq!(skipped, !has_tools, "{version}: {case}");
+            if skipped {
+                assert!(case.details.contains("has no host tools"), "{case}");
+            }
+        }
     }
 }
