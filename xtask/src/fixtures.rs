@@ -44,9 +44,10 @@ fn frozen_fixtures() -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Builds one frozen workspace with its own lock file, in a target dir of its own (its
+/// Builds one frozen workspace with its own lock file, outside the main target dir (its
 /// `agent-plugin-api` is another package of the same name), and installs its plugin as
-/// `libfrozen_api_<version>.so`.
+/// `libfrozen_api_<version>.so`. The frozen workspaces share one target dir, so their
+/// common dependencies are built once.
 fn build_frozen(workspace: &Path, dir: &Path) -> Result<()> {
     let version = workspace
         .file_name()
@@ -54,7 +55,7 @@ fn build_frozen(workspace: &Path, dir: &Path) -> Result<()> {
         .and_then(|name| name.strip_prefix("api-"))
         .context("a frozen fixture dir is named api-<version>")?;
     let crate_name = format!("frozen_api_{}", version.replace('.', "_"));
-    let target = target_dir().join("frozen").join(version);
+    let target = target_dir().join("frozen");
     let mut build = cargo();
     build
         .args(["build", "--release", "--manifest-path"])
