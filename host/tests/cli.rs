@@ -407,3 +407,108 @@ fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
     assert!(!logs.is_empty(), "no logs at trace level");
     assert!(!logs.contains('\u{1b}'), "{logs:?}");
 }
+
+#[test]
+fn chat_offers_the_demo_tools_and_shows_each_call() {
+    let dir = mock_dir();
+    let output = agent_host(
+        &[
+            "chat",
+            "--backend",
+            "mock",
+            "--option",
+            "chunk_delay_ms=0",
+            "--tools",
+            "demo",
+            "--verbose",
+            "calculator: 6*7",
+        ],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "calculator: 42\n");
+    let log = stderr(&output);
+    let call = log.find("[tool call] call-1-0 calculator {\"expression\":\"6*7\"}");
+    let result = log.find("[tool result] call-1-0 calculator 42");
+    assert!(call.is_some() && result > call, "{log}");
+
+    let output = agent_host(
+        &["chat", "--backend", "mock", "--tools", "nope", "hi"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("no such set of tools (known: demo)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn chat_sets_extras_and_a_response_schema_from_the_shell() {
+    let dir = mock_dir();
+    let schema = dir.path().join("schema.json");
+    std::fs::write(
+        &schema,
+        r#"{"type": "object", "properties": {"answer": {"type": "string"}}}"#,
+    )
+    .unwrap();
+    let output = agent_host(
+        &[
+            "chat",
+            "--backend",
+            "mock",
+            "--option",
+            "chunk_delay_ms=0",
+            "--extra",
+            "chunk_chars=1",
+            "--system",
+            "be brief",
+            "--response-schema",
+            schema.to_str().unwrap(),
+            "--verbose",
+            "hi",
+        ],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("echo: hi"));
+    let structured: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert!(structured.get("answer").is_some(), "{structured}");
+    // The extra reaches the agent: out of its range, the mock refuses it by name.
+    let output = agent_host(
+        &[
+            "chat",
+            "--backend",
+            "mock",
+            "--extra",
+            "chunk_chars=0",
+            "hi",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("extras.chunk_chars"),
+        "{}",
+        stderr(&output)
+    );
+
+    for (flag, value, wanted) in [
+        ("--extra", "nokey", "--extra"),
+        (
+            "--response-schema",
+            "/nonexistent.json",
+            "--response-schema",
+        ),
+    ] {
+        let output = agent_host(
+            &["chat", "--backend", "mock", flag, value, "hi"],
+            dir.path(),
+        );
+        assert_eq!(output.status.code(), Some(1), "{flag}");
+        assert!(stderr(&output).contains(wanted), "{}", stderr(&output));
+    }
+}
