@@ -421,7 +421,10 @@ class PydanticAgent:
                     )
                 elif isinstance(event, FunctionToolResultEvent):
                     result = event.part
-                    if isinstance(result, ToolReturnPart):
+                    if isinstance(result, ToolReturnPart) and result.outcome != "success":
+                        failure = result.model_response_str(wrap_if_error=False)
+                        description = f"{result.tool_name} failed: {failure}"
+                    elif isinstance(result, ToolReturnPart):
                         description = f"{result.tool_name} returned: {result.model_response_str()}"
                     else:
                         description = f"{getattr(result, 'tool_name', 'a tool')} asked for a retry"
