@@ -6,8 +6,14 @@ plugin) around a real ``pydantic_ai.Agent`` that has one function tool,
 ``Agent.run_stream_events``; its events become agent-host events:
 
 - text deltas become ``str`` chunks (the answer), thinking deltas ``Thought`` events;
-- each function tool call becomes ``ToolCall(id, name, args)`` when pydantic-ai is
+- each call of its own tool becomes ``ToolCall(id, name, args)`` when pydantic-ai is
   about to run it, and ``Step(n, "get_weather returned: ...")`` once it has run;
+- the application's tools (``config.tools`` the host has a handler for,
+  ``config.host_tools``) are pydantic-ai tools too, built from their declarations
+  (name, description, parameter schema), whose calls go through
+  ``config.host_tools.call``: the host streams their ``ToolCall`` and ``ToolResult``
+  events itself (the agent yields only the ``Step``), and a failed call is a
+  ``ToolFailed`` the model sees. One named ``get_weather`` replaces the built-in;
 - the run's usage becomes ``Usage`` (input/output/total tokens as
   prompt/candidates/total, cache reads as cached, reasoning tokens as thoughts),
   yielded once the run has finished;
@@ -26,7 +32,10 @@ Models (``AgentConfig.model``), all offline unless you name a provider:
   ``get_weather`` for every known city in the prompt (or, when the prompt names none, for
   the cities of the conversation's last lookup) and then streams an answer built from
   the tool results, word by word (``extras.chunk_delay_ms`` apart, default 0).
-  Deterministic, tool call ids included.
+  Deterministic, tool call ids included. It also follows agent-host's tool lines: each
+  line ``<tool>: <input>`` naming one of its other tools calls it with
+  ``{<the schema's only property, else "input">: <input>}``, and the answer is one line
+  ``<tool>: <result>`` per call (so ``calculator: 6*7`` answers ``calculator: 42``).
 - ``"test"``: pydantic-ai's ``TestModel``, which calls every tool with generated
   arguments and answers with a JSON summary of the results.
 - anything else is handed to pydantic-ai (``"openai:gpt-4o"``, ...): that needs the
@@ -45,6 +54,8 @@ from typing import Any, AsyncIterator, Dict, List, Sequence, Union
 
 from agent_host import (
     AgentConfig,
+    ToolError,
+    Tools,
     Audio,
     Content,
     Document,
@@ -62,6 +73,7 @@ from agent_host import (
 )
 from pydantic_ai import (
     Agent,
+    Tool,
     AgentRunResultEvent,
     BinaryContent,
     FunctionToolCallEvent,
@@ -80,12 +92,20 @@ from pydantic_ai import (
     ToolReturnPart,
     UserPromptPart,
 )
+from pydantic_ai.exceptions import ToolFailed
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import infer_model
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 from pydantic_ai.usage import RunUsage
 
-__all__ = ["PydanticAgent", "get_weather", "scripted_model", "WEATHER", "SCRIPTED_NAMES"]
+__all__ = [
+    "PydanticAgent",
+    "get_weather",
+    "host_tool",
+    "scripted_model",
+    "WEATHER",
+    "SCRIPTED_NAMES",
+]
 
 SCRIPTED_NAMES = ("scripted", "default")
 """Model names that pick the scripted model ("default" is what ``agent-host chat`` sends
@@ -114,6 +134,22 @@ def get_weather(city: str) -> str:
         if name.lower() == city.strip().lower():
             return f"{sky}, {celsius} °C"
     return f"no weather data for {city!r}"
+
+
+def host_tool(tools: Tools, name: str, description: str, schema: Any) -> Tool[None]:
+    """The application's tool ``name`` as a pydantic-ai tool: the model sees its
+    declaration, and a call goes to the host (``tools.call``). A failure is a
+    ``ToolFailed``: the model is told and may adapt."""
+
+    async def call(**args: Any) -> Any:
+        try:
+            return await tools.call(name, args)
+        except ToolError as error:
+            raise ToolFailed(error.message) from None
+
+    if not isinstance(schema, dict) or not schema:
+        schema = {"type": "object", "properties": {}}
+    return Tool.from_schema(call, name=name, description=description, json_schema=schema)
 
 
 # -- the offline "scripted" model -------------------------------------------------------
@@ -151,6 +187,13 @@ async def scripted_model(
     last = messages[-1]
     assert isinstance(last, ModelRequest), last
     returns = [part for part in last.parts if isinstance(part, ToolReturnPart)]
+    answers = [part for part in last.parts if isinstance(part, (ToolReturnPart, RetryPromptPart))]
+    if any(part.tool_name != "get_weather" for part in answers):
+        # The answer to tool lines: one line per call, in call order.
+        lines = [f"{part.tool_name}: {_shown(part)}" for part in answers]
+        async for chunk in _stream_words("\n".join(lines), chunk_delay):
+            yield chunk
+        return
     if returns:
         asked = {
             part.tool_call_id: part.args_as_dict().get("city", "?")
@@ -172,6 +215,16 @@ async def scripted_model(
         for part in message.parts if isinstance(part, UserPromptPart)
     ]
     text = _prompt_text(prompts[-1]) if prompts else ""
+    lines = _tool_lines(text, info)
+    if lines:
+        turn = len(prompts)
+        yield {
+            index: DeltaToolCall(
+                name=tool, json_args=json.dumps(args), tool_call_id=f"tool-{turn}-{index}"
+            )
+            for index, (tool, args) in enumerate(lines)
+        }
+        return
     cities = _cities_in(text)
     if not cities:
         # No city named: the ones of the conversation's last weather lookup.
@@ -199,6 +252,40 @@ async def scripted_model(
     answer = "Ask me about the weather in " + ", ".join(WEATHER) + "."
     async for chunk in _stream_words(answer, chunk_delay):
         yield chunk
+
+
+def _tool_lines(text: str, info: AgentInfo) -> List[tuple[str, Dict[str, str]]]:
+    """The calls of agent-host's tool lines (``<tool>: <input>``) among the model's
+    tools other than ``get_weather``: the input fills the schema's only property, else
+    ``input``."""
+    arguments: Dict[str, str] = {}
+    for tool in info.function_tools:
+        if tool.name == "get_weather":
+            continue
+        properties = (tool.parameters_json_schema or {}).get("properties")
+        if isinstance(properties, dict) and len(properties) == 1:
+            arguments[tool.name] = next(iter(properties))
+        else:
+            arguments[tool.name] = "input"
+    calls = []
+    for line in text.splitlines():
+        tool, colon, value = line.partition(":")
+        if colon and tool.strip() in arguments:
+            calls.append((tool.strip(), {arguments[tool.strip()]: value.strip()}))
+    return calls
+
+
+def _shown(part: Union[ToolReturnPart, RetryPromptPart]) -> str:
+    """A tool's result as a tool line's answer shows it (agent-host's mock does the
+    same): a string as it is, else compact JSON, a failure as ``error: <message>``."""
+    if isinstance(part, RetryPromptPart):
+        return f"error: {part.content}"
+    content = part.content
+    if getattr(part, "outcome", "success") != "success":
+        return f"error: {content}"
+    if isinstance(content, str):
+        return content
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
 
 
 async def _stream_words(text: str, delay: float) -> AsyncIterator[str]:
@@ -258,12 +345,16 @@ class PydanticAgent:
     def __init__(self, config: AgentConfig) -> None:
         if not config.model:
             raise InvalidConfig('model must not be empty (try "scripted" or "test")')
-        if config.tools:
-            names = ", ".join(tool.name for tool in config.tools)
-            raise InvalidConfig(
-                f"config tools ({names}) are not supported: this agent's tools are the "
-                "pydantic-ai agent's own function tools (get_weather)"
-            )
+        host = config.host_tools
+        # The application's tools: each declared one the host has a handler for.
+        tools: List[Any] = [
+            host_tool(host, tool.name, tool.description, tool.parameter_schema)
+            for tool in config.tools
+            if tool.name in host
+        ]
+        if "get_weather" not in host:
+            tools.append(get_weather)
+        self.host_tools = host
         delay_ms = config.extras.get("chunk_delay_ms", 0)
         if isinstance(delay_ms, bool) or not isinstance(delay_ms, (int, float)) or delay_ms < 0:
             raise InvalidConfig(
@@ -293,7 +384,7 @@ class PydanticAgent:
             model,
             output_type=output_type,
             instructions=config.system_instructions,
-            tools=[get_weather],
+            tools=tools,
             name="agent-host",
         )
         # pydantic-ai's history of the whole conversation: the next run's message_history.
@@ -321,6 +412,8 @@ class PydanticAgent:
                         yield Thought(delta.content_delta)
                 elif isinstance(event, FunctionToolCallEvent):
                     part = event.part
+                    if part.tool_name in self.host_tools:
+                        continue  # the host streams its own tools' calls and results
                     yield ToolCall(
                         part.tool_call_id,
                         part.tool_name,
@@ -328,7 +421,10 @@ class PydanticAgent:
                     )
                 elif isinstance(event, FunctionToolResultEvent):
                     result = event.part
-                    if isinstance(result, ToolReturnPart):
+                    if isinstance(result, ToolReturnPart) and result.outcome != "success":
+                        failure = result.model_response_str(wrap_if_error=False)
+                        description = f"{result.tool_name} failed: {failure}"
+                    elif isinstance(result, ToolReturnPart):
                         description = f"{result.tool_name} returned: {result.model_response_str()}"
                     else:
                         description = f"{getattr(result, 'tool_name', 'a tool')} asked for a retry"

@@ -10,6 +10,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
+use crate::host_tools::ToolMessages;
+
 /// What a call answers, decoded on the interpreter thread.
 #[derive(Debug)]
 pub(crate) enum Answer {
@@ -165,22 +167,28 @@ fn content_at(items: &[Bound<'_, PyAny>], position: &mut usize) -> PyResult<Cont
     })
 }
 
+/// `(role, parts)` per message; a turn's tool messages come as the `ToolMessages` the
+/// turn's sink gave the Python side (see `host_tools`), and stand for all of them.
 fn history_from_list(value: &Bound<'_, PyAny>) -> PyResult<Vec<ConversationMessage>> {
-    value
-        .try_iter()?
-        .map(|entry| {
-            let entry = entry?;
-            let role: String = entry.get_item(0)?.extract()?;
-            let role = match role.as_str() {
-                "user" => Role::User,
-                "model" => Role::Model,
-                "system" => Role::System,
-                _ => Role::Unknown(role),
-            };
-            let content = content_from_parts(&entry.get_item(1)?)?;
-            Ok(ConversationMessage::new(role, content))
-        })
-        .collect()
+    let mut history = Vec::new();
+    for entry in value.try_iter()? {
+        let entry = entry?;
+        if let Ok(tools) = entry.cast::<ToolMessages>() {
+            history.extend(tools.get().messages.iter().cloned());
+            continue;
+        }
+        let role: String = entry.get_item(0)?.extract()?;
+        let role = match role.as_str() {
+            "user" => Role::User,
+            "model" => Role::Model,
+            "system" => Role::System,
+            "tool" => Role::Tool,
+            _ => Role::Unknown(role),
+        };
+        let content = content_from_parts(&entry.get_item(1)?)?;
+        history.push(ConversationMessage::new(role, content));
+    }
+    Ok(history)
 }
 
 /// `(prompt, cached, candidates, thoughts, total)`, each an int or None, as

@@ -72,6 +72,11 @@ const MODULES: &[(&str, &str, bool)] = &[
         false,
     ),
     (
+        "agent_host._tools",
+        include_str!("../python/agent_host/_tools.py"),
+        false,
+    ),
+    (
         "agent_host._turns",
         include_str!("../python/agent_host/_turns.py"),
         false,

@@ -26,6 +26,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{content_to_parts, python_error_text};
+use crate::host_tools::{json_to_python, Done};
 use crate::native::{PendingReply, Reply, TurnSink};
 use crate::op::Op;
 use crate::options::PythonOptions;
@@ -35,12 +36,15 @@ use crate::{embedded, loader, native};
 /// What a call hands to the Python side besides its agent id.
 pub(crate) enum Arg {
     None,
-    Json(String),
+    /// A new agent: its config's JSON and the names of the host's tools it may call.
+    NewAgent(String, Vec<String>),
     Content(Content),
     /// A chat turn: its id (for `cancel_turn`) and the message (goes to `start_turn`).
     Turn(u64, Content),
     TurnId(u64),
     Seconds(f64),
+    /// A host tool call's answer (`Op::ToolDone`).
+    ToolDone(Done),
 }
 
 /// A runtime's bridge as Rust calls it, methods bound once: `Bridge.submit` takes every
@@ -387,10 +391,23 @@ fn execute(py: Python<'_>, call: Call) {
                 let arg: Bound<'_, PyAny> = match arg {
                     // (Turns took the branch above.)
                     Arg::None | Arg::Turn(..) => py.None().into_bound(py),
-                    Arg::Json(json) => json.as_str().into_pyobject(py)?.into_any(),
+                    Arg::NewAgent(json, tools) => {
+                        (json.as_str(), tools).into_pyobject(py)?.into_any()
+                    }
                     Arg::Content(content) => content_to_parts(py, content)?.into_any(),
                     Arg::TurnId(turn_id) => turn_id.into_pyobject(py)?.into_any(),
                     Arg::Seconds(seconds) => seconds.into_pyobject(py)?.into_any(),
+                    Arg::ToolDone(done) => {
+                        let (ok, value) = match &done.output {
+                            Ok(value) => (true, json_to_python(py, value)?),
+                            Err(error) => {
+                                (false, error.message.as_str().into_pyobject(py)?.into_any())
+                            }
+                        };
+                        (done.turn_id, done.key, ok, value)
+                            .into_pyobject(py)?
+                            .into_any()
+                    }
                 };
                 bridge
                     .submit

@@ -15,6 +15,7 @@
 
 mod convert;
 mod embedded;
+mod host_tools;
 mod interpreter;
 mod loader;
 mod native;

@@ -3,7 +3,7 @@
 //! They are only ever touched on the interpreter thread; a reply or an event leaves it
 //! through a channel or a turn's event log, never by taking the GIL elsewhere.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use agent_plugin_api::plugin::{ChatEventSender, TextBatch};
 use agent_plugin_api::types::{AgentId, Error, QuotaRegistry, ToolCall};
@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use crate::convert::{
     error_from_kind, python_error_text, usage_from_counts, Answer, Expect, UsageCounts,
 };
+use crate::host_tools::{AgentTools, ToolMessages, TurnCalls};
 use crate::op;
 use crate::pump::Pump;
 use crate::text::pack_into;
@@ -92,15 +93,37 @@ pub(crate) struct TurnSink {
     quota: QuotaTarget,
     /// What the watchdog names while the turn's generator runs.
     tag: Tag,
+    turn_id: u64,
+    /// The agent's tools, for `call_tool`.
+    tools: Arc<AgentTools>,
+    /// The turn's tool calls, made on the first (most turns call none).
+    calls: OnceLock<TurnCalls>,
 }
 
 impl TurnSink {
-    pub fn new(sender: ChatEventSender, agent_id: AgentId, quota: QuotaTarget, tag: Tag) -> Self {
+    pub fn new(
+        sender: ChatEventSender,
+        agent_id: AgentId,
+        turn_id: u64,
+        tools: Arc<AgentTools>,
+        quota: QuotaTarget,
+        tag: Tag,
+    ) -> Self {
         TurnSink {
             log: Arc::new(TurnLog::new(sender)),
             agent_id,
             quota,
             tag,
+            turn_id,
+            tools,
+            calls: OnceLock::new(),
+        }
+    }
+
+    /// Drops the turn's pending tool calls: it has ended.
+    fn end_calls(&self) {
+        if let Some(calls) = self.calls.get() {
+            calls.end();
         }
     }
 
@@ -137,6 +160,30 @@ impl TurnSink {
             .write(|sender| sender.tool_call(ToolCall::new(id, name, args)))
     }
 
+    /// Streams a `ToolCall` and starts the host's tool `name`; its answer comes back to
+    /// the bridge as `Op::ToolDone` with `(turn_id, key, ok, value)`. Returns the call's
+    /// key, or `None` when the turn has ended. Never blocks: the call runs on tokio.
+    fn call_tool(&self, name: String, args_json: &str) -> Option<u32> {
+        let args = serde_json::from_str(args_json)
+            .unwrap_or_else(|_| serde_json::Value::String(args_json.to_owned()));
+        let calls = self
+            .calls
+            .get_or_init(|| TurnCalls::new(self.log.clone(), self.agent_id, self.turn_id));
+        calls.start(&self.tools, name, args)
+    }
+
+    /// Drops a pending call whose awaiting coroutine was cancelled.
+    fn abort_tool(&self, key: u32) {
+        if let Some(calls) = self.calls.get() {
+            calls.abort(key);
+        }
+    }
+
+    /// The history entries of this turn's finished tool calls (`None`: it made none).
+    fn tool_messages(&self) -> Option<ToolMessages> {
+        self.calls.get().map(TurnCalls::messages)
+    }
+
     fn step(&self, index: u32, description: String) -> bool {
         self.log.write(|sender| sender.step(index, description))
     }
@@ -168,6 +215,7 @@ impl TurnSink {
         let taken = self
             .log
             .take_for_completion(|last| chunks.map_or(Ok(()), |chunks| pack_into(last, chunks)))?;
+        self.end_calls();
         let Some((sender, last)) = taken else {
             return Ok(None);
         };
@@ -184,6 +232,7 @@ impl TurnSink {
 
     #[pyo3(signature = (kind, message, retry_after = None))]
     fn fail(&self, kind: &str, message: String, retry_after: Option<f64>) -> bool {
+        self.end_calls();
         let error = error_from_kind(kind, message, retry_after, self.agent_id);
         if let Error::QuotaExceeded { retry_after, .. } = &error {
             self.quota
@@ -205,6 +254,7 @@ pub(crate) fn register(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     module.add_class::<Reply>()?;
     module.add_class::<TurnSink>()?;
     module.add_class::<Pump>()?;
+    module.add_class::<ToolMessages>()?;
     op::register(&module)?;
     let modules = py.import("sys")?.getattr("modules")?;
     modules

@@ -60,6 +60,9 @@ ops! {
     ClearHistory => "clear_history",
     LastResponse => "last_response",
     CompactionIndices => "compaction_indices",
+    /// A host tool call of a turn has its answer: `(turn_id, key, ok, value)`, `value`
+    /// the result as Python values, or the error's message (see `host_tools`).
+    ToolDone => "tool_done",
 }
 
 impl Op {

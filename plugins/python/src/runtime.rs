@@ -1,6 +1,6 @@
 //! `PythonRuntime`: every `Runtime` method as a command to the interpreter thread.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,12 +8,13 @@ use std::time::Duration;
 use agent_plugin_api::plugin::{async_trait, channel, Plugin};
 use agent_plugin_api::types::{
     AgentConfig, AgentId, BackoffPolicy, ChatResponseHandle, Content, ConversationMessage, Error,
-    QuotaRegistry, UsageMetadata,
+    QuotaRegistry, Tools, UsageMetadata,
 };
 use agent_plugin_api::Runtime;
 use tokio::sync::oneshot;
 
 use crate::convert::{Answer, FromAnswer};
+use crate::host_tools::{AgentTools, Deliver};
 use crate::interpreter::{self, Arg, BridgeEntry, Call, Command, Interpreter};
 use crate::native::{PendingReply, QuotaTarget, TurnSink};
 use crate::op::Op;
@@ -33,8 +34,11 @@ pub struct PythonRuntime {
     /// agent before it returns a handle, and `try_shutdown_agent` must never wait, so
     /// the answer cannot come from the loop. Every call is submitted with the set
     /// locked, so the loop takes commands in the order the set changed: no call ever
-    /// reaches it for an agent after that agent's shutdown.
-    live: Mutex<HashSet<AgentId>>,
+    /// reaches it for an agent after that agent's shutdown. Each agent's tools live here
+    /// too: every turn's sink gets them, and they go when the agent does.
+    live: Mutex<HashMap<AgentId, Arc<AgentTools>>>,
+    /// Takes a finished tool call's answer back to the loop.
+    deliver: Deliver,
     next_agent: AtomicU64,
     next_turn: AtomicU64,
 }
@@ -65,18 +69,21 @@ impl PythonRuntime {
             registry: Arc::new(QuotaRegistry::new(BackoffPolicy::default())),
             key: Arc::from(options.quota_key()),
         };
+        let bridge = Arc::new(bridge);
+        let deliver = deliverer(interpreter, &bridge);
         Ok(PythonRuntime {
             interpreter,
-            bridge: Arc::new(bridge),
+            bridge,
             options,
             quota,
-            live: Mutex::new(HashSet::new()),
+            live: Mutex::new(HashMap::new()),
+            deliver,
             next_agent: AtomicU64::new(1),
             next_turn: AtomicU64::new(1),
         })
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, HashSet<AgentId>> {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<AgentId, Arc<AgentTools>>> {
         self.live
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -100,22 +107,22 @@ impl PythonRuntime {
         }));
     }
 
-    /// Runs `submit` with the live set locked, if `agent_id` is in it (`change` applied).
+    /// Runs `submit` with the live set locked, if `agent_id` is in it (`change` applied),
+    /// handing it the agent's tools.
     fn submit_if_live<R>(
         &self,
         agent_id: AgentId,
         change: Change,
-        submit: impl FnOnce() -> R,
+        submit: impl FnOnce(&Arc<AgentTools>) -> R,
     ) -> Result<R, Error> {
         let mut live = self.live();
-        let present = match change {
-            Change::Keep => live.contains(&agent_id),
+        let tools = match change {
+            Change::Keep => live.get(&agent_id).cloned(),
             Change::Remove => live.remove(&agent_id),
         };
-        if present {
-            Ok(submit())
-        } else {
-            Err(Error::AgentNotStarted(agent_id))
+        match tools {
+            Some(tools) => Ok(submit(&tools)),
+            None => Err(Error::AgentNotStarted(agent_id)),
         }
     }
 
@@ -129,7 +136,7 @@ impl PythonRuntime {
         change: Change,
     ) -> Result<T, Error> {
         let (reply, answered) = pending_reply::<T>(agent_id);
-        self.submit_if_live(agent_id, change, || {
+        self.submit_if_live(agent_id, change, |_| {
             self.submit(op, agent_id, arg, Some(reply), None)
         })?;
         answer(op, answered).await
@@ -166,6 +173,27 @@ fn pending_reply<T: FromAnswer>(
     (reply, answered)
 }
 
+/// Takes finished tool calls back to the loop, as `Op::ToolDone` calls of `bridge`
+/// (from a tokio thread: the GIL is never taken there). It holds the bridge weakly: the
+/// last reference must go on the interpreter thread (`Command::Release`), and a call
+/// that ends after its runtime is gone has nobody to tell.
+fn deliverer(interpreter: &'static Interpreter, bridge: &Arc<BridgeEntry>) -> Deliver {
+    let bridge = Arc::downgrade(bridge);
+    Arc::new(move |done| {
+        let Some(bridge) = bridge.upgrade() else {
+            return;
+        };
+        interpreter.submit(Command::Call(Call {
+            bridge,
+            op: Op::ToolDone,
+            agent_id: done.agent_id,
+            arg: Arg::ToolDone(done),
+            reply: None,
+            sink: None,
+        }))
+    })
+}
+
 /// Waits for a call's answer and takes the value out.
 async fn answer<T: FromAnswer>(
     op: Op,
@@ -183,7 +211,7 @@ async fn answer<T: FromAnswer>(
 impl Drop for PythonRuntime {
     /// Stops every agent and releases the bridge on the interpreter thread.
     fn drop(&mut self) {
-        let live: Vec<AgentId> = self.live().drain().collect();
+        let live: Vec<AgentId> = self.live().drain().map(|(agent_id, _)| agent_id).collect();
         for agent_id in live {
             self.submit(Op::TryShutdown, agent_id, Arg::None, None, None);
         }
@@ -214,8 +242,20 @@ impl Drop for CreationPending<'_> {
 #[async_trait]
 impl Runtime for PythonRuntime {
     async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
+        self.create_agent_with_tools(config, Tools::new()).await
+    }
+
+    /// The agent's tools (matched by `Tools::for_agent`) stay on this side; the Python
+    /// side learns their names, and calls them through its turns' sinks.
+    async fn create_agent_with_tools(
+        &self,
+        config: AgentConfig,
+        tools: Tools,
+    ) -> Result<AgentId, Error> {
+        let tools = tools.for_agent(&Tools::new(), &config)?;
         let json = serde_json::to_string(&config)
             .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
+        let tools = Arc::new(AgentTools::new(tools, self.deliver.clone()));
         let agent_id = self.next_agent.fetch_add(1, Ordering::Relaxed);
         // Nobody knows the id before it is returned: no call can race the creation.
         let (reply, answered) = pending_reply::<()>(agent_id);
@@ -227,14 +267,14 @@ impl Runtime for PythonRuntime {
         self.submit(
             Op::CreateAgent,
             agent_id,
-            Arg::Json(json),
+            Arg::NewAgent(json, tools.names()),
             Some(reply),
             None,
         );
         let created = answer::<()>(Op::CreateAgent, answered).await;
         pending.answered = true;
         created?;
-        self.live().insert(agent_id);
+        self.live().insert(agent_id, tools);
         Ok(agent_id)
     }
 
@@ -245,7 +285,7 @@ impl Runtime for PythonRuntime {
     ) -> Result<ChatResponseHandle, Error> {
         // Copied before the live set is locked: a large message must not hold it.
         let message = content.clone();
-        self.submit_if_live(agent_id, Change::Keep, || {
+        self.submit_if_live(agent_id, Change::Keep, |tools| {
             let (sender, handle) = channel();
             let turn_id = self.next_turn.fetch_add(1, Ordering::Relaxed);
             let interpreter = self.interpreter;
@@ -264,6 +304,8 @@ impl Runtime for PythonRuntime {
             let sink = TurnSink::new(
                 sender,
                 agent_id,
+                turn_id,
+                tools.clone(),
                 self.quota.clone(),
                 Tag::new(self.bridge.runtime, agent_id, Op::Chat),
             );
@@ -316,12 +358,6 @@ impl Runtime for PythonRuntime {
         &self.quota.registry
     }
 
-    /// Python agents do not get the host's tools yet (issue 10): their tool calls are
-    /// reported as `ToolCall` events, and the conformance kit's tool checks skip.
-    fn host_tools_unavailable(&self) -> Option<String> {
-        Some("the Python backend does not run host tools yet".to_owned())
-    }
-
     async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
         self.call(Op::History, agent_id, Arg::None).await
     }
@@ -364,7 +400,7 @@ impl Runtime for PythonRuntime {
 
     fn try_shutdown_agent(&self, agent_id: AgentId) {
         // Not live: nothing to do (never an error, never a wait).
-        let _ = self.submit_if_live(agent_id, Change::Remove, || {
+        let _ = self.submit_if_live(agent_id, Change::Remove, |_| {
             self.submit(Op::TryShutdown, agent_id, Arg::None, None, None)
         });
     }

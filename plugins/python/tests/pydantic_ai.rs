@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use agent_plugin_api::host::PluginRuntime;
 use agent_plugin_api::types::{
     AgentConfig, AgentId, ChatEvent, ChatResult, Content, ConversationMessage, Error, Role, Step,
-    ToolCall, UsageMetadata,
+    ToolCall, ToolDefinition, ToolError, ToolResult, Tools, UsageMetadata,
 };
 use agent_plugin_api::Runtime;
 use futures::StreamExt;
@@ -84,7 +84,7 @@ fn message(role: Role, text: &str) -> ConversationMessage {
 }
 
 fn tool(text: &str) -> ConversationMessage {
-    message(Role::Unknown("tool".into()), text)
+    message(Role::Tool, text)
 }
 
 /// The turn's `Usage` events; the last one must be the turn's usage, with real counts.
@@ -182,7 +182,7 @@ async fn a_tool_call_its_result_the_text_and_the_usage_surface_as_events() {
 
     let history = runtime.history(agent).await.unwrap();
     let roles: Vec<&Role> = history.iter().map(|message| &message.role).collect();
-    let tool_role = Role::Unknown("tool".into());
+    let tool_role = Role::Tool;
     let (user, model) = (Role::User, Role::Model);
     let turn_with_calls = |calls: usize| {
         let mut roles = vec![&user];
@@ -322,16 +322,6 @@ async fn bad_configs_are_refused_at_create_agent() {
             AgentConfig::builder("nope:thing").build(),
             "Unknown model: nope:thing",
         ),
-        (
-            AgentConfig::builder("scripted")
-                .tool(agent_plugin_api::types::ToolDefinition {
-                    name: "search".into(),
-                    description: String::new(),
-                    parameter_schema: json!({}),
-                })
-                .build(),
-            "config tools (search) are not supported",
-        ),
     ] {
         let error = runtime.create_agent(config).await.unwrap_err();
         assert!(
@@ -339,4 +329,91 @@ async fn bad_configs_are_refused_at_create_agent() {
             "{expected}: {error:?}"
         );
     }
+}
+
+/// The application's calculator, declared with the one property `expression`.
+fn calculator() -> (ToolDefinition, Tools) {
+    let declaration = ToolDefinition::new(
+        "calculator",
+        "Evaluates a product of two integers, like 6*7.",
+        json!({"type": "object", "properties": {"expression": {"type": "string"}}}),
+    );
+    let tools = Tools::new().with("calculator", |args| async move {
+        let expression = args["expression"].as_str().unwrap_or_default().to_owned();
+        let product = expression
+            .split_once('*')
+            .and_then(|(a, b)| Some(a.trim().parse::<i64>().ok()? * b.trim().parse::<i64>().ok()?));
+        product
+            .map(|product| json!(product))
+            .ok_or_else(|| ToolError::new(format!("cannot evaluate {expression:?}")))
+    });
+    (declaration, tools)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_applications_tools_are_pydantic_ai_tools_called_through_the_host() {
+    let runtime = runtime();
+    let (declaration, tools) = calculator();
+    let config = AgentConfig::builder("scripted").tool(declaration).build();
+    let agent = runtime
+        .create_agent_with_tools(config, tools)
+        .await
+        .unwrap();
+
+    let turn = play(&runtime, agent, "calculator: 6*7\ncalculator: six").await;
+    assert_eq!(
+        turn.result.text,
+        "calculator: 42\ncalculator: error: cannot evaluate \"six\""
+    );
+    // The host streamed each call and its result (its ids, not pydantic-ai's).
+    let calls: Vec<&ToolCall> = turn
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            ChatEvent::ToolCall(call) => Some(call),
+            _ => None,
+        })
+        .collect();
+    let results: Vec<&ToolResult> = turn
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            ChatEvent::ToolResult(result) => Some(result),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 2, "{:?}", turn.events);
+    assert_eq!(calls[0].args, json!({"expression": "6*7"}));
+    assert!(calls[0].id.starts_with("call-"), "{:?}", calls[0]);
+    let answered = results
+        .iter()
+        .find(|result| result.id == calls[0].id)
+        .unwrap();
+    assert_eq!(answered.output, Ok(json!(42)));
+    assert!(
+        results.iter().any(|result| result.output.is_err()),
+        "{results:?}"
+    );
+    // The calls run at once: their steps come in the order they end.
+    let mut steps: Vec<&str> = turn
+        .steps
+        .iter()
+        .map(|step| step.description.as_str())
+        .collect();
+    steps.sort_unstable();
+    assert_eq!(
+        steps,
+        [
+            "calculator failed: cannot evaluate \"six\"",
+            "calculator returned: 42"
+        ]
+    );
+
+    // get_weather, the agent's own tool, still works beside it, and is reported by the agent.
+    let weather = play(&runtime, agent, "What's the weather in Lima?").await;
+    assert_eq!(
+        weather.tool_calls,
+        vec![weather_call("weather-2-0", "Lima")]
+    );
+    assert_eq!(weather.result.text, "The weather in Lima is foggy, 16 °C.");
 }

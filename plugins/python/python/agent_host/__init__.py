@@ -28,7 +28,7 @@ The agent class
 
 ``AgentClass(config)`` is called once per ``create_agent`` with an ``AgentConfig``
 (model, api_key, system_instructions, tools, response_schema, conversation_id,
-save_dir, max_quota_retries, extras). Raise ``InvalidConfig`` (or ``ValueError``) there
+save_dir, max_quota_retries, extras, and ``host_tools``: see below). Raise ``InvalidConfig`` (or ``ValueError``) there
 to refuse a config: the application gets ``Error::InvalidConfig``. Construction runs on
 the event loop, so keep it quick.
 
@@ -81,6 +81,34 @@ generator sees ``CancelledError``), even while an agent blocks the event loop.
 ``on_cancel()`` runs only for a turn that had started; a turn cancelled while queued
 never reaches the agent.
 
+The application's tools
+=======================
+
+The application may hand an agent tools of its own (Rust handlers, see the README's
+"The application's tools"). ``config.tools`` are the agent's declarations (``Tool``:
+name, description, parameter_schema: what its model is told); ``config.host_tools`` is an
+``agent_host.Tools`` with the ones the host runs, as awaitables::
+
+    class WeatherAgent:
+        def __init__(self, config):
+            self.tools = config.host_tools          # "weather" in self.tools, .names
+
+        async def chat(self, content):
+            try:
+                report = await self.tools.call("weather", city="Paris")  # or a dict
+            except agent_host.ToolError as error:  # failed, panicked, or no such tool
+                report = f"error: {error.message}"
+            yield f"{report}"
+
+``call`` returns the tool's JSON result as Python values. Several calls may run at once
+(``asyncio.gather``); each call's ``ToolCall`` and ``ToolResult`` events go on the turn's
+handle and into its history (user message, then per call the model's request and the
+tool's answer, then the answer) without the agent yielding anything; the handler runs
+on the host's tokio runtime, never on the loop. Calls work inside chat turns only (not
+in turns of ``send``, nor outside a turn); a cancelled turn drops its pending calls. An
+agent may still yield ``ToolCall`` for tools it runs itself. An agent with its own
+``history()`` hook answers the history itself, tool messages included or not.
+
 Content
 =======
 
@@ -112,12 +140,15 @@ from ._events import (
     StructuredOutput,
     Thought,
     ToolCall,
+    ToolError,
     Usage,
 )
+from ._tools import Tools
 
 __all__ = [
     "AgentConfig",
     "Tool",
+    "Tools",
     "Content",
     "Text",
     "Image",
@@ -136,6 +167,7 @@ __all__ = [
     "QuotaExceeded",
     "InvalidConfig",
     "AgentError",
+    "ToolError",
 ]
 
 __version__ = "0.1.0"

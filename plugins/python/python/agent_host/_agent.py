@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional
 from ._content import Content
 from ._events import UsageTuple
 from ._reply import ReplyLike
+from ._tools import Tools
 
 if TYPE_CHECKING:
     from ._turns import Turn
@@ -69,10 +70,13 @@ class AgentSlot:
         "wakeup_pending",
         "wakeup_waiters",
         "shut_down",
+        "tools",
     )
 
-    def __init__(self, agent_id: int, agent: Any) -> None:
+    def __init__(self, agent_id: int, agent: Any, tools: Optional[Tools] = None) -> None:
         self.id = agent_id
+        # The host's tools, as the agent calls them (its config's ``host_tools``).
+        self.tools = tools
         self.agent = agent
         self.chat: Callable[[Content], Any] = agent.chat
         self.hooks: Dict[str, Callable[[], Any]] = {}

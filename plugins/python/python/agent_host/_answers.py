@@ -153,13 +153,22 @@ def _indices(value: Any) -> List[int]:
     return indices
 
 
-def _own_history_parts(slot: AgentSlot) -> List[Tuple[str, list]]:
-    """The runtime's history in the wire form: user then model message per turn."""
-    out: List[Tuple[str, list]] = []
+def _own_history_parts(slot: AgentSlot) -> List[Any]:
+    """The runtime's history in the wire form: per turn the user message, the turn's
+    tool messages if it called host tools (the native ``ToolMessages``, passed as it is),
+    then the model's answer (always a ``str``)."""
+    out: List[Any] = []
     history = slot.history
-    for index in range(0, len(history), 2):
+    index, end = 0, len(history)
+    while index < end:
         out.append(("user", to_parts(history[index])))  # to_parts takes a str as Text
-        out.append(("model", [("text", history[index + 1])]))
+        answer = history[index + 1]
+        index += 2
+        if type(answer) is not str:  # the turn's tool messages
+            out.append(answer)
+            answer = history[index]
+            index += 1
+        out.append(("model", [("text", answer)]))
     return out
 
 

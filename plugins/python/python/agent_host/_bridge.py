@@ -167,6 +167,7 @@ def _handlers(runtime: Runtime) -> Tuple[_Handler, ...]:
         Op.CLEAR_HISTORY: runtime.clear_history,  # type: ignore[dict-item]
         Op.LAST_RESPONSE: runtime.last_response,  # type: ignore[dict-item]
         Op.COMPACTION_INDICES: runtime.compaction_indices,  # type: ignore[dict-item]
+        Op.TOOL_DONE: runtime.tool_done,
     }
     # ``Op`` lists its members in code order, from 0 (the Rust side checks that).
     return tuple(by_op[op] for op in Op)

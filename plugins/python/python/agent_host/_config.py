@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
 from ._events import InvalidConfig
+from ._tools import Tools
 
 __all__ = ["AgentConfig", "Tool"]
 
@@ -39,6 +40,9 @@ class AgentConfig:
     save_dir: Optional[str] = None
     max_quota_retries: int = 0
     extras: Dict[str, Any] = field(default_factory=dict)
+    host_tools: Tools = field(default_factory=Tools, repr=False, compare=False)
+    """The application's tools this agent may call (``await host_tools.call(...)``): those
+    of ``tools`` the host has a handler for. Set by the plugin, not read from the JSON."""
 
     @classmethod
     def from_json(cls, source: str | bytes | Mapping[str, Any]) -> "AgentConfig":

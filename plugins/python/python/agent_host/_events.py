@@ -20,6 +20,7 @@ __all__ = [
     "QuotaExceeded",
     "InvalidConfig",
     "AgentError",
+    "ToolError",
 ]
 
 _U32_MAX = 2**32 - 1
@@ -152,3 +153,15 @@ class InvalidConfig(AgentHostError):
 
 class AgentError(AgentHostError):
     """A plain backend failure whose message says it all: no traceback is attached."""
+
+
+class ToolError(AgentError):
+    """A host tool's call failed: its handler returned an error or panicked, the host
+    offers no such tool, or the turn ended first. ``message`` is what the host said (hand
+    it to your model); ``tool`` is the tool's name. Left uncaught it fails the turn with
+    that message, like ``AgentError``.
+    """
+
+    def __init__(self, message: str, tool: str = "") -> None:
+        super().__init__(message)
+        self.tool = tool

@@ -22,6 +22,7 @@ from ._events import InvalidConfig
 from ._idle import Idleness
 from ._reply import ReplyLike
 from ._stream import SinkLike
+from ._tools import Tools
 from ._turns import Turn, TurnQueue
 
 __all__ = ["Runtime"]
@@ -34,8 +35,11 @@ class Runtime(TurnQueue, Idleness, Answers):
     def create_agent(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
+        # The config's JSON and the names of the host's tools offered (a bare JSON: none).
+        config_json, tool_names = arg if isinstance(arg, tuple) else (arg, ())
         try:
-            config = AgentConfig.from_json(arg)
+            config = AgentConfig.from_json(config_json)
+            tools = config.host_tools = Tools(tool_names, config.tools)
             agent = self.agent_class(config)
         except (InvalidConfig, ValueError) as error:
             message = error.message if isinstance(error, InvalidConfig) else str(error)
@@ -51,7 +55,8 @@ class Runtime(TurnQueue, Idleness, Answers):
                 "`async def chat(self, content)`",
             )
             return
-        self.agents[agent_id] = AgentSlot(agent_id, agent)
+        slot = self.agents[agent_id] = AgentSlot(agent_id, agent, tools)
+        tools._bind(slot)
         reply.ok(None)
 
     def shutdown(

@@ -37,7 +37,7 @@ class Turn(TurnWriter):
     """One queued or running turn of one agent; it is also the writer of its output
     (one object per turn instead of two)."""
 
-    __slots__ = ("turn_id", "content", "task", "state", "stopping", "entered")
+    __slots__ = ("turn_id", "content", "task", "state", "stopping", "entered", "tools_called")
 
     def __init__(
         self, turn_id: Optional[int], content: Content, sink: Optional[SinkLike], flusher: Flusher
@@ -51,6 +51,8 @@ class Turn(TurnWriter):
         # The task has begun running its body (before that, cancelling the task would
         # skip the body, and with it the code that ends the turn).
         self.entered = False
+        # The agent called a host tool (``Tools.call``): the history takes its messages.
+        self.tools_called = False
 
     def stop(self) -> None:
         """Cancels the running turn (no-op once its outcome is decided)."""
@@ -129,6 +131,15 @@ class TurnQueue(RuntimeBase):
                 turn.stop()
         if reply is not None:
             reply.ok(None)
+
+    def tool_done(
+        self, agent_id: int, arg: Any, reply: Optional[ReplyLike], sink: Optional[SinkLike]
+    ) -> None:
+        """A host tool call has its answer: ``(turn_id, key, ok, value)``. Its agent or
+        turn may be gone by then (a call the end of its turn dropped): nothing to do."""
+        slot = self.agents.get(agent_id)
+        if slot is not None and slot.tools is not None:
+            slot.tools._done(*arg)
 
     def _start(self, slot: AgentSlot, turn: Optional[Turn]) -> None:
         """Starts ``turn`` (or the next queued one), skipping turns dropped while queued."""
@@ -221,6 +232,12 @@ class TurnQueue(RuntimeBase):
                     content = turn.content
                     history = slot.history
                     history.append(content.text if type(content) is Text else content)
+                    if turn.tools_called:
+                        # The calls and results, kept as the Rust side made them (a
+                        # native ``ToolMessages``), between the message and the answer.
+                        messages = turn.sink.tool_messages()
+                        if messages:
+                            history.append(messages)
                     history.append(answer)
                     slot.turn_count += 1
                     usage = turn.usage

@@ -11,7 +11,13 @@ kinds the host maps specially. It mirrors the Rust mock backend's echo behaviour
   configured tool's name appears in the text, ``Step(1, "answering")``; after it: a
   word-count ``Usage`` and, with a ``response_schema``, a ``StructuredOutput``;
 - a message containing ``FAIL`` fails with ``AgentError``; ``QUOTA`` with
-  ``QuotaExceeded(retry_after=0.05)``.
+  ``QuotaExceeded(retry_after=0.05)``;
+- host tools, the conformance kit's convention (as the mock follows it): each line
+  ``<tool>: <input>`` naming a declared tool calls it through the host, all such calls
+  at once, with ``{<the schema's only property, else "input">: <input>}``; the answer is
+  then one line ``<tool>: <result>`` per call (a string result as it is, anything else
+  as JSON, a failure as ``error: <message>``) instead of the echo. So with the CLI's
+  demo tools, ``calculator: 6*7`` answers ``calculator: 42``.
 
 An empty ``model`` is an invalid config, as for every bundled backend.
 """
@@ -19,8 +25,9 @@ An empty ``model`` is an invalid config, as for every bundled backend.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-from typing import Any, AsyncIterator, Dict, Optional, Union
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
 
 from ._config import AgentConfig
 from ._content import Audio, Content, Document, Image, Multi, Video, content_text
@@ -32,10 +39,20 @@ from ._events import (
     StructuredOutput,
     Thought,
     ToolCall,
+    ToolError,
     Usage,
 )
+from ._tools import Tools
 
-__all__ = ["ReferenceAgent", "split_words", "structured_output"]
+__all__ = [
+    "ReferenceAgent",
+    "argument_names",
+    "call_all",
+    "shown",
+    "split_words",
+    "structured_output",
+    "tool_requests",
+]
 
 THOUGHT_QUOTE_CHARS = 40
 """How many characters of the user's text a thought quotes."""
@@ -94,6 +111,54 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def argument_names(config: AgentConfig) -> Dict[str, str]:
+    """For each declared tool, the argument a line's input fills: the parameter schema's
+    only property if it has exactly one, else ``input`` (the mock's rule)."""
+    names: Dict[str, str] = {}
+    for tool in config.tools:
+        schema = tool.parameter_schema
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        if isinstance(properties, dict) and len(properties) == 1:
+            names[tool.name] = next(iter(properties))
+        else:
+            names[tool.name] = "input"
+    return names
+
+
+def tool_requests(text: str, arguments: Dict[str, str]) -> List[Tuple[str, Dict[str, str]]]:
+    """The calls ``text`` asks for, in order: each line ``<tool>: <input>`` naming a
+    declared tool (``arguments``, from ``argument_names``)."""
+    requests: List[Tuple[str, Dict[str, str]]] = []
+    for line in text.splitlines():
+        tool, colon, value = line.partition(":")
+        tool = tool.strip()
+        if colon and tool in arguments:
+            requests.append((tool, {arguments[tool]: value.strip()}))
+    return requests
+
+
+def shown(result: Any) -> str:
+    """A tool's result as an answer line shows it: a string as it is, else compact JSON
+    (as the mock prints it)."""
+    if isinstance(result, str):
+        return result
+    return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+
+
+async def call_all(tools: Tools, requests: List[Tuple[str, Dict[str, str]]]) -> str:
+    """Runs every request at once; the answer has a line ``<tool>: <result>`` per call,
+    in request order."""
+
+    async def one(tool: str, args: Dict[str, str]) -> str:
+        try:
+            return shown(await tools.call(tool, args))
+        except ToolError as error:
+            return f"error: {error.message}"
+
+    outputs = await asyncio.gather(*(one(tool, args) for tool, args in requests))
+    return "\n".join(f"{tool}: {output}" for (tool, _), output in zip(requests, outputs))
+
+
 class ReferenceAgent:
     """Echoes the message back, word by word, with every kind of event around it."""
 
@@ -108,6 +173,7 @@ class ReferenceAgent:
         self.config = config
         self.delay: float = delay_ms / 1000
         self.tools = [tool.name for tool in config.tools if tool.name]
+        self.arguments = argument_names(config)
         # Turns started, 1-based once the first starts (the host's turn number).
         self.turns_started = 0
 
@@ -125,12 +191,17 @@ class ReferenceAgent:
             )
         thought = "considering: " + text[:THOUGHT_QUOTE_CHARS]
         yield Thought(thought)
-        tool = next((name for name in self.tools if name in text), None)
-        if tool is not None:
-            yield ToolCall(f"call-{number}-0", tool, {"query": text})
+        requests = tool_requests(text, self.arguments) if self.arguments else []
+        if requests:
+            # The runtime streams each call and its result: nothing to yield for them.
+            answer = await call_all(self.config.host_tools, requests)
+        else:
+            tool = next((name for name in self.tools if name in text), None)
+            if tool is not None:
+                yield ToolCall(f"call-{number}-0", tool, {"query": text})
+            answer = "echo: " + (text if text else _describe_media(content))
         yield Step(1, "answering")
 
-        answer = "echo: " + (text if text else _describe_media(content))
         delay = self.delay
         for index, chunk in enumerate(split_words(answer)):
             if index:

@@ -222,3 +222,30 @@ NOT_CALLABLE = 42
 class NoChat:
     def __init__(self, config: AgentConfig) -> None:
         pass
+
+
+class ToolUser:
+    """Calls host tools as its message says: ``"<tool> <json args>"`` per line, all at
+    once; answers one line per call, ``ok <result JSON>`` or ``error <message>``. A line
+    ``outside`` calls a tool from a task that outlives the turn (see the tests)."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.tools = config.host_tools
+        self.config = config
+        self.errors: List[BaseException] = []
+
+    async def chat(self, content: Content) -> AsyncIterator[Any]:
+        import json
+
+        async def one(line: str) -> str:
+            name, _, args = line.partition(" ")
+            try:
+                result = await self.tools.call(name, json.loads(args or "{}"))
+            except agent_host.ToolError as error:
+                self.errors.append(error)
+                return f"error {error.message}"
+            return "ok " + json.dumps(result)
+
+        lines = content_text(content).splitlines()
+        answers = await asyncio.gather(*(one(line) for line in lines))
+        yield "\n".join(answers)

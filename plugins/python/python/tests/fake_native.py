@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 OP_SOURCE = Path(__file__).resolve().parents[2] / "src" / "op.rs"
 """Where the Rust side defines the operations (``Variant => "name",`` in ``ops!``)."""
@@ -69,10 +70,35 @@ class Reply:
         return await asyncio.wait_for(asyncio.shield(self._future), timeout)
 
 
-class TurnSink:
-    """Records a turn's events; ``refuse_after`` texts calls, every write returns False."""
+class ToolMessages:
+    """Stands for the Rust ``ToolMessages``: a turn's finished calls, in call order."""
 
-    def __init__(self, refuse_after: Optional[int] = None) -> None:
+    def __init__(self, exchanges: List[Tuple[Any, ...]]) -> None:
+        self.exchanges = exchanges
+
+    def __len__(self) -> int:
+        return 2 * len(self.exchanges)
+
+
+class TurnSink:
+    """Records a turn's events; ``refuse_after`` texts calls, every write returns False.
+
+    Host tools: ``tools`` maps names to async handlers (``args -> result``, raising
+    for an error). ``call_tool`` runs one as a task, like the Rust side on tokio, and
+    answers through ``bridge.submit(Op.TOOL_DONE, ...)`` (the test sets ``bridge``,
+    ``agent_id`` and ``turn_id``; ``Harness.chat`` does)."""
+
+    def __init__(
+        self, refuse_after: Optional[int] = None, tools: Optional[Dict[str, Any]] = None
+    ) -> None:
+        self.tools: Dict[str, Any] = dict(tools or {})
+        self.bridge: Any = None
+        self.agent_id = 0
+        self.turn_id = 0
+        self.calls_started = 0
+        self.calls_pending: Dict[int, "asyncio.Task[None]"] = {}
+        self.calls_aborted: List[int] = []
+        self.exchanges: List[Tuple[Any, ...]] = []
         self.events: List[Tuple[Any, ...]] = []
         self.texts_calls = 0
         self.refuse_after = refuse_after
@@ -111,6 +137,7 @@ class TurnSink:
         return await asyncio.wait_for(asyncio.shield(self._future), timeout)
 
     def _end(self, outcome: Tuple[Any, ...]) -> None:
+        self._end_calls()
         self.ended = True
         self.outcome = outcome
         if not self._future.done():
@@ -141,6 +168,52 @@ class TurnSink:
             return False
         self.events.append(("tool_call", id, name, args_json))
         return True
+
+    def call_tool(self, name: str, args_json: str) -> Optional[int]:
+        assert isinstance(name, str) and isinstance(args_json, str)
+        if not self._open():
+            return None
+        key = self.calls_started
+        self.calls_started += 1
+        call_id = f"call-{self.turn_id}-{key}"
+        args = json.loads(args_json)
+        self.events.append(("tool_call", call_id, name, args_json))
+
+        async def run() -> None:
+            handler = self.tools.get(name)
+            try:
+                if handler is None:
+                    raise LookupError(f"no tool named `{name}`")
+                ok, value = True, await handler(args)
+            except asyncio.CancelledError:
+                ok, value = False, "the tool call was dropped: its turn ended"
+            except Exception as error:
+                ok, value = False, str(error)
+            self.calls_pending.pop(key, None)
+            if not (self.ended or self.dropped):
+                self.events.append(("tool_result", call_id, name, ok, value))
+            self.exchanges.append((key, call_id, name, args, ok, value))
+            self.bridge.submit(
+                Op.TOOL_DONE, self.agent_id, (self.turn_id, key, ok, value), None, None
+            )
+
+        self.calls_pending[key] = asyncio.get_running_loop().create_task(run())
+        return key
+
+    def abort_tool(self, key: int) -> None:
+        task = self.calls_pending.pop(key, None)
+        if task is not None:
+            self.calls_aborted.append(key)
+            task.cancel()
+
+    def _end_calls(self) -> None:
+        for key in list(self.calls_pending):
+            self.abort_tool(key)
+
+    def tool_messages(self) -> Optional[ToolMessages]:
+        if not self.calls_started:
+            return None
+        return ToolMessages(sorted(self.exchanges))
 
     def step(self, index: int, description: str) -> bool:
         assert isinstance(index, int) and isinstance(description, str)

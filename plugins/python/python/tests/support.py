@@ -46,6 +46,17 @@ class Harness:
         await self.call(Op.CREATE_AGENT, agent_id, json.dumps({"model": model, **config}))
         return agent_id
 
+    async def create_with_tools(
+        self, offered: List[str], model: str = "test-model", **config: Any
+    ) -> int:
+        """An agent offered the host tools named ``offered`` (as Rust sends them: the
+        config's JSON and the names)."""
+        agent_id = self.next_agent
+        self.next_agent += 1
+        config_json = json.dumps({"model": model, **config})
+        await self.call(Op.CREATE_AGENT, agent_id, (config_json, offered))
+        return agent_id
+
     def chat(
         self, agent_id: int, content: Content | str, sink: Optional[TurnSink] = None
     ) -> TurnSink:
@@ -53,7 +64,9 @@ class Harness:
         self.sinks.append(sink)
         turn_id = self.next_turn
         self.next_turn += 1
-        sink.turn_id = turn_id  # type: ignore[attr-defined]
+        sink.turn_id = turn_id
+        sink.agent_id = agent_id
+        sink.bridge = self.bridge
         if isinstance(content, str):
             content = Text(content)
         self.bridge.submit(Op.CHAT, agent_id, (turn_id, to_parts(content)), None, sink)
