@@ -47,12 +47,23 @@ fn demo() -> (Vec<ToolDefinition>, Tools) {
     (declarations, tools)
 }
 
+/// The longest expression the calculator takes.
+const MAX_EXPRESSION_BYTES: usize = 256;
+
 /// Arithmetic only: numbers, `+ - * / %`, `^` and parentheses.
 fn calculate(args: &Value) -> Result<Value, ToolError> {
     let expression = args
         .get("expression")
         .and_then(Value::as_str)
         .ok_or_else(|| ToolError::new("calculator: give {\"expression\": \"6*7\"}"))?;
+    // The parser recurses per operator: a long expression would overflow the stack of
+    // the thread the handler runs on, which takes the process down.
+    if expression.len() > MAX_EXPRESSION_BYTES {
+        return Err(ToolError::new(format!(
+            "calculator: the expression is {} bytes long, more than {MAX_EXPRESSION_BYTES}",
+            expression.len()
+        )));
+    }
     if !expression
         .chars()
         .all(|c| c.is_ascii_digit() || " .+-*/%^()eE".contains(c))
@@ -85,6 +96,11 @@ mod tests {
         assert!(calc("1/0").await.is_err());
         assert!(calc("x = 3").await.is_err());
         assert!(calc("").await.is_err());
+        let long = format!("{}1", "1+".repeat(100_000));
+        let error = calc(&long).await.unwrap_err();
+        assert!(error.message.contains("more than 256"), "{error}");
+        let deep = format!("{}1{}", "(".repeat(120), ")".repeat(120));
+        assert_eq!(calc(&deep).await, Ok(json!(1)));
         let now = tools.call("clock", json!({})).await.unwrap();
         assert!(now.as_str().unwrap().ends_with('Z'), "{now}");
     }
