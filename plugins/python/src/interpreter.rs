@@ -38,7 +38,8 @@ pub(crate) enum Arg {
     None,
     /// A new agent: its config's JSON and the names of the host's tools it may call.
     NewAgent(String, Vec<String>),
-    Content(Content),
+    /// A `send` turn: its id (its tool calls are answered by turn) and the message.
+    Sent(u64, Content),
     /// A chat turn: its id (for `cancel_turn`) and the message (goes to `start_turn`).
     Turn(u64, Content),
     TurnId(u64),
@@ -394,7 +395,9 @@ fn execute(py: Python<'_>, call: Call) {
                     Arg::NewAgent(json, tools) => {
                         (json.as_str(), tools).into_pyobject(py)?.into_any()
                     }
-                    Arg::Content(content) => content_to_parts(py, content)?.into_any(),
+                    Arg::Sent(turn_id, content) => (*turn_id, content_to_parts(py, content)?)
+                        .into_pyobject(py)?
+                        .into_any(),
                     Arg::TurnId(turn_id) => turn_id.into_pyobject(py)?.into_any(),
                     Arg::Seconds(seconds) => seconds.into_pyobject(py)?.into_any(),
                     Arg::ToolDone(done) => {

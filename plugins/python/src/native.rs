@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use agent_plugin_api::plugin::{ChatEventSender, TextBatch};
-use agent_plugin_api::types::{AgentId, Error, QuotaRegistry, ToolCall};
+use agent_plugin_api::types::{AgentId, ChatResponseHandle, Error, QuotaRegistry, ToolCall};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use tokio::sync::oneshot;
@@ -98,6 +98,9 @@ pub(crate) struct TurnSink {
     tools: Arc<AgentTools>,
     /// The turn's tool calls, made on the first (most turns call none).
     calls: OnceLock<TurnCalls>,
+    /// A `send` turn's handle, which nobody reads: kept so that the turn is not
+    /// cancelled, and dropped as the turn ends, so its log goes then.
+    unread: Mutex<Option<ChatResponseHandle>>,
 }
 
 impl TurnSink {
@@ -117,7 +120,26 @@ impl TurnSink {
             turn_id,
             tools,
             calls: OnceLock::new(),
+            unread: Mutex::new(None),
         }
+    }
+
+    /// This sink keeps `handle`, the turn's, until the turn ends (`send`).
+    pub fn reading_nobody(self, handle: ChatResponseHandle) -> Self {
+        *self.unread_handle() = Some(handle);
+        self
+    }
+
+    fn unread_handle(&self) -> std::sync::MutexGuard<'_, Option<ChatResponseHandle>> {
+        self.unread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The turn has ended: drops an unread handle, and with it the turn's log.
+    fn ended<T>(&self, outcome: T) -> T {
+        drop(self.unread_handle().take());
+        outcome
     }
 
     /// Drops the turn's pending tool calls: it has ended.
@@ -129,7 +151,8 @@ impl TurnSink {
 
     /// Ends the turn from the Rust side (the Python side could not take the call).
     pub fn fail_now(&self, error: Error) {
-        self.log.finish_with_error(error);
+        self.end_calls();
+        self.ended(self.log.finish_with_error(error));
     }
 }
 
@@ -217,7 +240,7 @@ impl TurnSink {
             .take_for_completion(|last| chunks.map_or(Ok(()), |chunks| pack_into(last, chunks)))?;
         self.end_calls();
         let Some((sender, last)) = taken else {
-            return Ok(None);
+            return Ok(self.ended(None));
         };
         let earlier = sender.text_so_far();
         let answer = if earlier.is_empty() {
@@ -225,9 +248,8 @@ impl TurnSink {
         } else {
             PyString::new(py, &[earlier, last.as_str()].concat())
         };
-        Ok(sender
-            .complete_with_texts(last, usage, structured)
-            .then_some(answer))
+        let completed = sender.complete_with_texts(last, usage, structured);
+        Ok(self.ended(completed.then_some(answer)))
     }
 
     #[pyo3(signature = (kind, message, retry_after = None))]
@@ -239,7 +261,7 @@ impl TurnSink {
                 .registry
                 .record_hit(&self.quota.key, retry_after.unwrap_or_default());
         }
-        self.log.finish_with_error(error)
+        self.ended(self.log.finish_with_error(error))
     }
 
     #[getter]

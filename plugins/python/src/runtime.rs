@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agent_plugin_api::plugin::{async_trait, channel, Plugin};
+use agent_plugin_api::plugin::{async_trait, channel, ChatEventSender, Plugin};
 use agent_plugin_api::types::{
     AgentConfig, AgentId, BackoffPolicy, ChatResponseHandle, Content, ConversationMessage, Error,
     QuotaRegistry, Tools, UsageMetadata,
@@ -124,6 +124,25 @@ impl PythonRuntime {
             Some(tools) => Ok(submit(&tools)),
             None => Err(Error::AgentNotStarted(agent_id)),
         }
+    }
+
+    /// The sink of a new turn (`chat`'s or `send`'s), writing into `sender`.
+    fn turn_sink(
+        &self,
+        sender: ChatEventSender,
+        agent_id: AgentId,
+        turn_id: u64,
+        tools: &Arc<AgentTools>,
+        op: Op,
+    ) -> TurnSink {
+        TurnSink::new(
+            sender,
+            agent_id,
+            turn_id,
+            tools.clone(),
+            self.quota.clone(),
+            Tag::new(self.bridge.runtime, agent_id, op),
+        )
     }
 
     /// Sends a call on a live agent and waits for its answer. Time limits are the host's
@@ -301,14 +320,7 @@ impl Runtime for PythonRuntime {
                     sink: None,
                 }))
             });
-            let sink = TurnSink::new(
-                sender,
-                agent_id,
-                turn_id,
-                tools.clone(),
-                self.quota.clone(),
-                Tag::new(self.bridge.runtime, agent_id, Op::Chat),
-            );
+            let sink = self.turn_sink(sender, agent_id, turn_id, tools, Op::Chat);
             self.submit(
                 Op::Chat,
                 agent_id,
@@ -332,9 +344,28 @@ impl Runtime for PythonRuntime {
         self.call(Op::WaitForIdle, agent_id, Arg::None).await
     }
 
+    /// A turn like `chat`'s whose handle nobody reads: its sink keeps the handle until
+    /// the turn ends (dropping it would cancel the turn), so the turn streams into a log
+    /// nobody reads and calls the host's tools as a chat turn does. No cancel hook: only
+    /// `cancel` and shutdown stop it.
     async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
-        self.call(Op::Send, agent_id, Arg::Content(content.clone()))
-            .await
+        let message = content.clone();
+        let (reply, answered) = pending_reply::<()>(agent_id);
+        self.submit_if_live(agent_id, Change::Keep, |tools| {
+            let (sender, handle) = channel();
+            let turn_id = self.next_turn.fetch_add(1, Ordering::Relaxed);
+            let sink = self
+                .turn_sink(sender, agent_id, turn_id, tools, Op::Send)
+                .reading_nobody(handle);
+            self.submit(
+                Op::Send,
+                agent_id,
+                Arg::Sent(turn_id, message),
+                Some(reply),
+                Some(sink),
+            );
+        })?;
+        answer(Op::Send, answered).await
     }
 
     async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {

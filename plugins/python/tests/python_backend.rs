@@ -405,3 +405,58 @@ async fn unknown_options_and_agents_are_refused_clearly() {
         Error::AgentNotStarted(77)
     );
 }
+
+/// A `send` turn is a chat turn nobody reads: it calls the host's tools the same way,
+/// and its calls and results land in the history when it completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sent_turn_calls_the_hosts_tools_and_records_them() {
+    use agent_plugin_api::types::{Role, ToolDefinition, ToolError, Tools};
+
+    let runtime = plugin().new_runtime(&json!({})).unwrap();
+    let calculator = ToolDefinition::new(
+        "calculator",
+        "Multiplies two integers, like 6*7.",
+        json!({"type": "object", "properties": {"expression": {"type": "string"}}}),
+    );
+    let tools = Tools::new().with("calculator", |args| async move {
+        match args["expression"].as_str() {
+            Some("6*7") => Ok(json!(42)),
+            other => Err(ToolError::new(format!("cannot evaluate {other:?}"))),
+        }
+    });
+    let config = AgentConfig::builder("m").tool(calculator).build();
+    let agent = runtime
+        .create_agent_with_tools(config, tools)
+        .await
+        .unwrap();
+
+    runtime
+        .send(agent, &Content::text("calculator: 6*7"))
+        .await
+        .unwrap();
+    assert!(runtime
+        .wait_for_wakeup(agent, Duration::from_secs(5))
+        .await
+        .unwrap());
+    tokio::time::timeout(Duration::from_secs(30), runtime.wait_for_idle(agent))
+        .await
+        .expect("the sent turn never ended")
+        .unwrap();
+
+    let history = runtime.history(agent).await.unwrap();
+    let roles: Vec<&Role> = history.iter().map(|message| &message.role).collect();
+    assert_eq!(
+        roles,
+        [&Role::User, &Role::Model, &Role::Tool, &Role::Model],
+        "{history:?}"
+    );
+    let call = &history[1].tool_calls[0];
+    assert_eq!(call.name, "calculator");
+    assert_eq!(call.args, json!({"expression": "6*7"}));
+    let result = history[2].tool_result.as_ref().unwrap();
+    assert_eq!(result.id, call.id);
+    assert_eq!(result.output, Ok(json!(42)));
+    assert_eq!(history[3].content, Content::text("calculator: 42"));
+    assert_eq!(runtime.turn_count(agent).await.unwrap(), 1);
+    assert!(runtime.is_idle(agent).await.unwrap());
+}

@@ -4,7 +4,7 @@ Why: a crossing into Rust costs far more than appending to a list, and agents of
 stream many tiny chunks. The native sink (``agent_host._native.TurnSink``) therefore
 comes with a native pump that steps the generator itself and packs text chunks into one
 buffer without running Python code per chunk (see ``PythonPump`` for the contract).
-Sinks without one (a turn nobody reads, test doubles) get ``PythonPump``: text chunks
+Sinks without one (a ``send`` turn submitted without a sink, test doubles) get ``PythonPump``: text chunks
 are appended to a per-turn list, and a single ``loop.call_soon`` per loop iteration
 (shared by every turn with pending text) hands each turn's list over in one
 ``TurnSink.texts`` call. A turn whose generator never awaits would never let that
@@ -70,9 +70,9 @@ class SinkLike(Protocol):
     def texts(self, chunks: list[str]) -> bool: ...
     def thought(self, text: str) -> bool: ...
     def tool_call(self, id: str, name: str, args_json: str) -> bool: ...
-    # A chat turn's sink also runs host tools (``agent_host._tools``):
-    # ``call_tool(name, args_json) -> Optional[int]``, ``abort_tool(key)`` and
-    # ``tool_messages()``; a turn nobody reads (``send``) has none.
+    # A turn's native sink (``chat``'s or ``send``'s) also runs host tools
+    # (``agent_host._tools``): ``call_tool(name, args_json) -> Optional[int]``,
+    # ``abort_tool(key)`` and ``tool_messages()``; ``_UnreadSink`` has none.
     def step(self, index: int, description: str) -> bool: ...
     def usage(self, counts: UsageTuple) -> bool: ...
     def complete(
@@ -155,7 +155,8 @@ def _report(message: str, error: BaseException) -> None:
 
 
 class _UnreadSink:
-    """The sink of a turn nobody reads (``send``): keeps only the text, for the history."""
+    """The sink of a ``send`` turn submitted without one (the Rust side always gives
+    one; a bridge driven alone may not): keeps only the text, for the history."""
 
     __slots__ = ("_chunks",)
     cancelled = False

@@ -99,8 +99,12 @@ class TurnQueue(RuntimeBase):
     def send(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
+        """``arg`` is ``(turn_id, parts)``. The sink is a chat turn's whose handle nobody
+        reads (the Rust side keeps it until the turn ends), so the turn calls host tools
+        as a chat turn does; it is not in ``turns``: nobody can cancel it by id."""
         slot = self.agents[agent_id]
-        turn = Turn(None, from_parts(arg), None, self.flusher)
+        turn_id, parts = arg
+        turn = Turn(turn_id, from_parts(parts), sink, self._flusher or self.flusher)
         if slot.current is None and not slot.queue:
             self._start(slot, turn)
         else:

@@ -72,9 +72,17 @@ class Harness:
         self.bridge.submit(Op.CHAT, agent_id, (turn_id, to_parts(content)), None, sink)
         return sink
 
-    def send(self, agent_id: int, text: str) -> Reply:
-        reply = self.submit(Op.SEND, agent_id, to_parts(Text(text)))
-        assert reply is not None
+    def send(self, agent_id: int, text: str, sink: Optional[TurnSink] = None) -> Reply:
+        """``send`` as the Rust side submits it: a turn id and a sink nobody reads."""
+        sink = sink or TurnSink()
+        turn_id = self.next_turn
+        self.next_turn += 1
+        sink.turn_id = turn_id
+        sink.agent_id = agent_id
+        sink.bridge = self.bridge
+        reply = Reply()
+        self.replies.append(reply)
+        self.bridge.submit(Op.SEND, agent_id, (turn_id, to_parts(Text(text))), reply, sink)
         return reply
 
     def agent(self, agent_id: int) -> Any:

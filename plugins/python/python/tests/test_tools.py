@@ -59,6 +59,20 @@ class CallTests(HarnessCase):
         history = await h.call(Op.HISTORY, agent)
         self.assertEqual([entry[0] for entry in history[3:]], ["user", "model"])
 
+    async def test_a_send_turn_calls_tools_and_records_them_like_a_chat_turn(self) -> None:
+        h = self.harness("agents:ToolUser")
+        agent = await h.create_with_tools(["echo"])
+        sink = TurnSink(tools={"echo": echo})
+        self.assertIsNone(await h.send(agent, 'echo {"city": "Oslo"}', sink).result())
+        await self.turn_ok(sink)
+        self.assertEqual(sink.text, 'ok {"echoed": {"city": "Oslo"}}')
+        self.assertEqual([event[0] for event in sink.events[:2]], ["tool_call", "tool_result"])
+        await h.call(Op.WAIT_FOR_IDLE, agent)
+        history = await h.call(Op.HISTORY, agent)
+        self.assertEqual([type(entry) for entry in history[1:2]], [ToolMessages])
+        self.assertEqual(history[2], ("model", [("text", sink.text)]))
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 1)
+
     async def test_keyword_arguments_become_the_object(self) -> None:
         h = self.harness("agents:Recorder")
         agent = await h.create_with_tools(["echo"])

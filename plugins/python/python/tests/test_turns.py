@@ -13,7 +13,7 @@ from support import HarnessCase, Op, ReplyError, TurnSink
 ALL_OPS = [
     (Op.CHAT, None),
     (Op.CANCEL_TURN, 999),
-    (Op.SEND, [("text", "x")]),
+    (Op.SEND, (1, [("text", "x")])),
     (Op.CANCEL, None),
     (Op.SHUTDOWN, None),
     (Op.DELETE, None),
