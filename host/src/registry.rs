@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use agent_plugin_api::host::{
-    incompatibility_advice, is_compatible, LoadError, PluginFile, PluginLibrary, PluginMetadata,
-};
+use agent_plugin_api::host::{is_compatible, LoadError, PluginFile, PluginLibrary, PluginMetadata};
 
 use crate::config::PluginPin;
 use crate::digest::sha256_hex;
@@ -184,10 +182,10 @@ pub(crate) fn examine(
         }
     }
     let metadata = match file.metadata() {
-        Ok(metadata) => metadata.clone(),
+        Ok(metadata) => metadata,
         Err(reason) => return refused(format!("cannot tell what plugin it is: {reason}")),
     };
-    if let Some(reason) = api_refusal(&metadata) {
+    if let Some(reason) = api_refusal(path, metadata) {
         candidate.status = CandidateStatus::Refused(reason);
         return candidate;
     }
@@ -205,20 +203,22 @@ pub(crate) fn examine(
     candidate
 }
 
-/// The version rule, applied to what the record says, before anything is loaded.
-fn api_refusal(metadata: &PluginMetadata) -> Option<String> {
+/// The version rule, applied to what the record says, before anything is loaded; the
+/// reason is the one loading would give.
+fn api_refusal(path: &Path, metadata: &PluginMetadata) -> Option<String> {
+    let path = path.to_owned();
     let host = agent_plugin_api::host::api_version();
-    match semver::Version::parse(&metadata.api_version) {
-        Err(_) => Some(format!(
-            "reports an api version that is not semver: {:?}",
-            metadata.api_version
-        )),
-        Ok(plugin) if !is_compatible(&plugin, &host) => Some(format!(
-            "built against agent-plugin-api {plugin}, but this host uses {host}; {}",
-            incompatibility_advice(&plugin, &host)
-        )),
-        Ok(_) => None,
-    }
+    let refusal = match semver::Version::parse(&metadata.api_version) {
+        Err(_) => LoadError::BadApiVersion {
+            path,
+            text: metadata.api_version.clone(),
+        },
+        Ok(plugin) if !is_compatible(&plugin, &host) => {
+            LoadError::IncompatibleApi { path, plugin, host }
+        }
+        Ok(_) => return None,
+    };
+    Some(refusal.reason())
 }
 
 /// The digest a pin demands of this file: a pin of this exact path, or a pin of the

@@ -28,7 +28,7 @@ pub fn is_compatible(plugin: &Version, host: &Version) -> bool {
 
 /// What to do about a plugin the version rule refuses: a plugin of an older series is
 /// rebuilt; a newer one needs a newer host (or a rebuild against this one's api).
-pub fn incompatibility_advice(plugin: &Version, host: &Version) -> String {
+pub(crate) fn incompatibility_advice(plugin: &Version, host: &Version) -> String {
     if plugin > host {
         format!(
             "the plugin is newer than this host: update agent-host, or rebuild the plugin \

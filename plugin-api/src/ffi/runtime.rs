@@ -79,6 +79,18 @@ pub trait FfiRuntime: Send + Sync {
 /// A runtime as it crosses the boundary: an owned, type-erased trait object.
 pub type FfiRuntimeBox = FfiRuntime_TO<'static, RBox<()>>;
 
+/// `AgentConfig` crosses as JSON (large, cold, and it grows).
+fn config_to_json(config: &AgentConfig) -> Result<RString, Error> {
+    serde_json::to_string(config)
+        .map(RString::from)
+        .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))
+}
+
+fn config_from_json(json: &str) -> Result<AgentConfig, Error> {
+    serde_json::from_str(json)
+        .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))
+}
+
 // --- plugin side ---------------------------------------------------------------------
 
 /// Wraps a backend so that it can cross: every call is contained (see `guard`).
@@ -127,8 +139,7 @@ impl<R: Runtime + 'static> ExportedRuntime<R> {
 impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
     fn create_agent(&self, config_json: RString) -> FfiFuture<FfiResult<u64>> {
         self.call(move |rt| async move {
-            let config: AgentConfig = serde_json::from_str(&config_json)
-                .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
+            let config = config_from_json(&config_json)?;
             rt.create_agent(config).await
         })
     }
@@ -243,8 +254,7 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
         tools: FfiToolHostBox,
     ) -> FfiFuture<FfiResult<u64>> {
         self.call(move |rt| async move {
-            let config: AgentConfig = serde_json::from_str(&config_json)
-                .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
+            let config = config_from_json(&config_json)?;
             rt.create_agent_with_tools(config, tool_host::import(tools))
                 .await
         })
@@ -305,9 +315,8 @@ impl ImportedRuntime {
 #[async_trait]
 impl Runtime for ImportedRuntime {
     async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
-        let json = serde_json::to_string(&config)
-            .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
-        into_result(self.ffi.create_agent(RString::from(json)).await)
+        let json = config_to_json(&config)?;
+        into_result(self.ffi.create_agent(json).await)
     }
 
     fn host_tools_unavailable(&self) -> Option<String> {
@@ -322,14 +331,9 @@ impl Runtime for ImportedRuntime {
         if tools.is_empty() || self.host_tools_unavailable.is_some() {
             return self.create_agent(config).await;
         }
-        let json = serde_json::to_string(&config)
-            .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
+        let json = config_to_json(&config)?;
         let host = ExportedToolHost::into_ffi(tools);
-        into_result(
-            self.ffi
-                .create_agent_with_tools(RString::from(json), host)
-                .await,
-        )
+        into_result(self.ffi.create_agent_with_tools(json, host).await)
     }
 
     async fn chat(

@@ -11,7 +11,7 @@ mod load_error;
 mod plugin_runtime;
 
 pub use crate::types::contained::panic_is_contained;
-pub use crate::version::{api_version, incompatibility_advice, is_compatible, API_VERSION};
+pub use crate::version::{api_version, is_compatible, API_VERSION};
 pub use file::{PluginFile, MAX_PLUGIN_BYTES};
 pub use library::{PluginLibrary, PluginMetadata};
 pub use load_error::{LoadError, HANDSHAKE_SYMBOL};

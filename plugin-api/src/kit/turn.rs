@@ -76,20 +76,11 @@ impl Turn {
     }
 
     pub(crate) fn into_record(self) -> TurnRecord {
-        let mut exchanges = self
+        let exchanges = self
             .tool_exchanges
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        exchanges.sort_by_key(|(order, _, _)| *order);
-        let tool_messages = exchanges
-            .into_iter()
-            .flat_map(|(_, call, result)| {
-                [
-                    ConversationMessage::tool_calls(vec![call]),
-                    ConversationMessage::tool_result(result),
-                ]
-            })
-            .collect();
+        let tool_messages = ConversationMessage::tool_exchanges(exchanges);
         TurnRecord {
             sender: self.sender,
             usage: self.usage,

@@ -30,13 +30,13 @@ pub(crate) fn contained<T>(body: impl FnOnce() -> T) -> T {
 }
 
 /// A future whose every poll is marked as contained.
-pub(crate) struct Contained<F>(pub Pin<Box<F>>);
+pub(crate) struct Contained<F>(pub F);
 
-impl<F: Future> Future for Contained<F> {
+impl<F: Future + Unpin> Future for Contained<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let inner = self.0.as_mut();
+        let inner = Pin::new(&mut self.0);
         contained(|| inner.poll(cx))
     }
 }

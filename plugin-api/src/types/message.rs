@@ -62,6 +62,24 @@ impl ConversationMessage {
         }
     }
 
+    /// A turn's finished tool calls as the history keeps them, in call order: for each,
+    /// the model's request, then the tool's answer. `order` is each call's place among
+    /// the calls made (they may finish in another order).
+    pub fn tool_exchanges(
+        mut exchanges: Vec<(u32, ToolCall, ToolResult)>,
+    ) -> Vec<ConversationMessage> {
+        exchanges.sort_by_key(|(order, ..)| *order);
+        exchanges
+            .into_iter()
+            .flat_map(|(_, call, result)| {
+                [
+                    ConversationMessage::tool_calls(vec![call]),
+                    ConversationMessage::tool_result(result),
+                ]
+            })
+            .collect()
+    }
+
     /// A tool's answer, as the history keeps it: the output's JSON (or the error) as the
     /// text, the result itself beside it.
     pub fn tool_result(result: ToolResult) -> Self {

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::contained::{contained, Contained};
 use super::{AgentConfig, Error};
+use crate::ffi::panic_message;
 
 /// Why a tool call failed, as the backend (and its model) is told.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -50,7 +51,8 @@ type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, ToolError>>
 /// ```
 #[derive(Clone, Default)]
 pub struct Tools {
-    handlers: BTreeMap<String, Handler>,
+    /// Shared, so that a clone (one per turn, per agent) is a reference count.
+    handlers: Arc<BTreeMap<String, Handler>>,
 }
 
 impl std::fmt::Debug for Tools {
@@ -71,7 +73,7 @@ impl Tools {
         F: Fn(Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Value, ToolError>> + Send + 'static,
     {
-        self.handlers
+        Arc::make_mut(&mut self.handlers)
             .insert(name.into(), Arc::new(move |args| handler(args).boxed()));
         self
     }
@@ -107,7 +109,7 @@ impl Tools {
             Ok(call) => call,
             Err(payload) => return Err(panicked(name, payload.as_ref())),
         };
-        AssertUnwindSafe(Contained(Box::pin(call)))
+        AssertUnwindSafe(Contained(call))
             .catch_unwind()
             .await
             .unwrap_or_else(|payload| Err(panicked(name, payload.as_ref())))
@@ -124,18 +126,20 @@ impl Tools {
             )));
         }
         let mut handlers = BTreeMap::new();
-        for (name, handler) in shared.handlers.iter().chain(&self.handlers) {
+        for (name, handler) in shared.handlers.iter().chain(self.handlers.iter()) {
             if declared(name) {
                 handlers.insert(name.clone(), handler.clone());
             }
         }
-        Ok(Tools { handlers })
+        Ok(Tools {
+            handlers: Arc::new(handlers),
+        })
     }
 
     /// Builds tools from handlers that already exist elsewhere (the FFI layer).
     pub(crate) fn from_handlers(handlers: impl IntoIterator<Item = (String, Handler)>) -> Self {
         Tools {
-            handlers: handlers.into_iter().collect(),
+            handlers: Arc::new(handlers.into_iter().collect()),
         }
     }
 }
@@ -143,12 +147,10 @@ impl Tools {
 pub(crate) type ToolHandler = Handler;
 
 fn panicked(name: &str, payload: &(dyn std::any::Any + Send)) -> ToolError {
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|text| (*text).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic payload".to_owned());
-    ToolError::new(format!("tool `{name}` panicked: {text}"))
+    ToolError::new(format!(
+        "tool `{name}` panicked: {}",
+        panic_message(payload)
+    ))
 }
 
 #[cfg(test)]

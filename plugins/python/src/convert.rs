@@ -8,7 +8,8 @@ use agent_plugin_api::types::{
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use serde_json::Value;
 
 use crate::host_tools::ToolMessages;
 
@@ -267,6 +268,42 @@ pub(crate) fn python_error_text(py: Python<'_>, error: &PyErr) -> String {
         Ok(lines) => lines.concat().trim_end().to_owned(),
         Err(_) => error.to_string(),
     }
+}
+
+/// A JSON value as Python values (`dict`, `list`, `str`, `int`, `float`, `bool`, `None`).
+pub(crate) fn json_to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(flag) => flag.into_pyobject(py)?.to_owned().into_any(),
+        Value::Number(number) => {
+            if let Some(int) = number.as_i64() {
+                int.into_pyobject(py)?.into_any()
+            } else if let Some(int) = number.as_u64() {
+                int.into_pyobject(py)?.into_any()
+            } else {
+                number
+                    .as_f64()
+                    .unwrap_or(f64::NAN)
+                    .into_pyobject(py)?
+                    .into_any()
+            }
+        }
+        Value::String(text) => text.into_pyobject(py)?.into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(json_to_python(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(fields) => {
+            let dict = PyDict::new(py);
+            for (key, field) in fields {
+                dict.set_item(key, json_to_python(py, field)?)?;
+            }
+            dict.into_any()
+        }
+    })
 }
 
 #[cfg(test)]

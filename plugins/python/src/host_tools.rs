@@ -15,7 +15,6 @@ use agent_plugin_api::types::{
     AgentId, ConversationMessage, ToolCall, ToolError, ToolResult, Tools,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
 use serde_json::Value;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
@@ -194,14 +193,10 @@ impl TurnCalls {
     /// The history entries of the finished calls, in call order: for each, the model's
     /// request, then the tool's answer (the kit's shape).
     pub fn messages(&self) -> ToolMessages {
-        let mut finished = std::mem::take(&mut self.shared.lock().finished);
-        finished.sort_by_key(|(key, ..)| *key);
-        let mut messages = Vec::with_capacity(finished.len() * 2);
-        for (_, call, result) in finished {
-            messages.push(ConversationMessage::tool_calls(vec![call]));
-            messages.push(ConversationMessage::tool_result(result));
+        let finished = std::mem::take(&mut self.shared.lock().finished);
+        ToolMessages {
+            messages: ConversationMessage::tool_exchanges(finished),
         }
-        ToolMessages { messages }
     }
 }
 
@@ -247,40 +242,4 @@ impl ToolMessages {
     fn __len__(&self) -> usize {
         self.messages.len()
     }
-}
-
-/// A JSON value as Python values (`dict`, `list`, `str`, `int`, `float`, `bool`, `None`).
-pub(crate) fn json_to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(flag) => flag.into_pyobject(py)?.to_owned().into_any(),
-        Value::Number(number) => {
-            if let Some(int) = number.as_i64() {
-                int.into_pyobject(py)?.into_any()
-            } else if let Some(int) = number.as_u64() {
-                int.into_pyobject(py)?.into_any()
-            } else {
-                number
-                    .as_f64()
-                    .unwrap_or(f64::NAN)
-                    .into_pyobject(py)?
-                    .into_any()
-            }
-        }
-        Value::String(text) => text.into_pyobject(py)?.into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(json_to_python(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(fields) => {
-            let dict = PyDict::new(py);
-            for (key, field) in fields {
-                dict.set_item(key, json_to_python(py, field)?)?;
-            }
-            dict.into_any()
-        }
-    })
 }

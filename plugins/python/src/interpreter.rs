@@ -25,8 +25,9 @@ use agent_plugin_api::types::{AgentId, Content, Error};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use crate::convert::json_to_python;
 use crate::convert::{content_to_parts, python_error_text};
-use crate::host_tools::{json_to_python, Done};
+use crate::host_tools::Done;
 use crate::native::{PendingReply, Reply, TurnSink};
 use crate::op::Op;
 use crate::options::PythonOptions;
