@@ -1,9 +1,12 @@
-//! `bench`: criterion benchmarks against the staged plugins.
+//! `bench`: criterion benchmarks against the staged plugins, then `summary.json`.
+
+use std::time::SystemTime;
 
 use anyhow::Result;
 
 use crate::stage;
-use crate::workspace::{cargo, dist_dir, exec};
+use crate::summary;
+use crate::workspace::{cargo, dist_dir, exec, install, target_dir};
 
 /// Every criterion bench target, as `(package, bench)`.
 const BENCHES: &[(&str, &str)] = &[
@@ -11,16 +14,50 @@ const BENCHES: &[(&str, &str)] = &[
     ("agent-plugin-python", "python_bridge"),
 ];
 
-pub fn run(extra: &[String]) -> Result<()> {
+/// Criterion settings of `--quick`: every figure, fewer and shorter samples.
+const QUICK: &[&str] = &[
+    "--warm-up-time",
+    "0.5",
+    "--measurement-time",
+    "1",
+    "--noplot",
+];
+
+pub fn run(quick: bool, extra: &[String]) -> Result<()> {
     stage::stage()?;
+    stage_pipe_peer()?;
+    let reports = summary::reports_dir();
+    let _ = std::fs::remove_dir_all(&reports);
+    std::fs::create_dir_all(&reports)?;
+    let started = SystemTime::now();
     let mut bench = cargo();
     bench.arg("bench");
     for (package, target) in BENCHES {
         bench.args(["-p", package, "--bench", target]);
     }
+    bench.arg("--");
+    if quick {
+        bench.args(QUICK);
+    }
     bench
-        .arg("--")
         .args(extra)
-        .env("AGENT_HOST_DIST", dist_dir());
-    exec(&mut bench)
+        .env("AGENT_HOST_DIST", dist_dir())
+        .env("AGENT_BENCH_REPORTS", &reports);
+    exec(&mut bench)?;
+    let missed = summary::write(started)?;
+    if missed > 0 {
+        eprintln!("xtask: {missed} goal(s) missed in this run (see MISSED above)");
+    }
+    Ok(())
+}
+
+/// The baseline a process-based plugin system would be: the mock in a child process,
+/// spoken to over a pipe (see bench/pipe-peer).
+fn stage_pipe_peer() -> Result<()> {
+    exec(cargo().args(["build", "--release", "-p", "agent-pipe-peer"]))?;
+    let binary = format!("agent-pipe-peer{}", std::env::consts::EXE_SUFFIX);
+    install(
+        &target_dir().join("release").join(&binary),
+        &dist_dir().join("bench").join(&binary),
+    )
 }

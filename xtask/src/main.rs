@@ -6,6 +6,7 @@ mod fixtures;
 mod python_env;
 mod soak;
 mod stage;
+mod summary;
 mod test;
 mod workspace;
 
@@ -51,8 +52,12 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Stage, then run the criterion benchmarks.
+    /// Stage, run the criterion benchmarks, and write target/bench/summary.json (every
+    /// figure with its baseline, ratio and goal).
     Bench {
+        /// Every figure, with shorter and fewer samples (a few minutes).
+        #[arg(long)]
+        quick: bool,
         /// Extra arguments for criterion (after `--`), e.g. a filter.
         #[arg(last = true)]
         args: Vec<String>,
@@ -67,6 +72,6 @@ fn main() -> Result<()> {
         Command::PythonEnv => python_env::ensure().map(|_| ()),
         Command::Test { args } => test::run(&args),
         Command::Soak { quick, args } => soak::run(quick, &args),
-        Command::Bench { args } => bench::run(&args),
+        Command::Bench { quick, args } => bench::run(quick, &args),
     }
 }

@@ -1,4 +1,4 @@
-//! One agent: its state, its FIFO of turns and the one worker task that plays them.
+//! One agent: its state, its FIFO of turns and the worker task that plays them.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use futures::FutureExt;
-use tokio::sync::{mpsc, watch};
+use tokio::runtime::Handle;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::conversation::Conversation;
@@ -36,9 +37,12 @@ pub(crate) struct QuotaSlot {
 
 /// An agent and the handle on its worker.
 ///
-/// Turns go through an unbounded queue to a single worker task, which is what makes them
-/// run one at a time in call order. Small state sits behind a `std` mutex (never held
-/// across an await); waiting is done on `watch` channels.
+/// Turns wait in the agent's queue for a single worker task, which is what makes them
+/// run one at a time in call order. The worker exists only while there are turns: it is
+/// spawned by the turn that finds none running and ends when the queue is empty, so an
+/// idle agent holds no task and no channel (an idle agent's memory is mostly what it
+/// owns, not machinery). Small state sits behind a `std` mutex (never held across an
+/// await); waiting is done on `watch` channels.
 pub(crate) struct Agent<B: AgentBackend> {
     id: AgentId,
     backend: Arc<B>,
@@ -47,13 +51,13 @@ pub(crate) struct Agent<B: AgentBackend> {
     /// The application's tools this agent may call.
     tools: Tools,
     state: Mutex<AgentState>,
-    queue: mpsc::UnboundedSender<QueuedTurn>,
+    /// The runtime the agent was made on, where its worker runs whoever queues a turn.
+    runtime: Handle,
     /// Mirrors `AgentState::is_idle`, for `wait_for_idle`.
     idle: watch::Sender<bool>,
     /// A message was sent and no `wait_for_wakeup` has reported it yet.
     wakeup: watch::Sender<bool>,
     shutdown: watch::Sender<bool>,
-    worker: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct AgentState {
@@ -63,6 +67,10 @@ struct AgentState {
     /// Turns queued or running, oldest first: the front is the running turn, or the one
     /// about to run, so `cancel` right after `chat` reliably hits that turn.
     pending: VecDeque<Arc<TurnControl>>,
+    /// The turns the worker has not taken yet, in call order.
+    queue: VecDeque<QueuedTurn>,
+    /// The worker, while there is one: it clears this when it finds the queue empty.
+    worker: Option<JoinHandle<()>>,
     /// Set by `signal_idle`, cleared when the next turn starts.
     signalled_idle: bool,
     shut_down: bool,
@@ -75,7 +83,7 @@ impl AgentState {
 }
 
 impl<B: AgentBackend> Agent<B> {
-    /// Creates the agent and spawns its worker; needs a tokio runtime context.
+    /// Creates the agent on the current tokio runtime (its worker will run there).
     pub fn start(
         id: AgentId,
         backend: Arc<B>,
@@ -83,8 +91,7 @@ impl<B: AgentBackend> Agent<B> {
         quota: QuotaSlot,
         tools: Tools,
     ) -> Arc<Self> {
-        let (queue, turns) = mpsc::unbounded_channel();
-        let agent = Arc::new(Agent {
+        Arc::new(Agent {
             id,
             backend,
             own,
@@ -94,18 +101,16 @@ impl<B: AgentBackend> Agent<B> {
                 conversation: Conversation::default(),
                 turns_started: 0,
                 pending: VecDeque::new(),
+                queue: VecDeque::new(),
+                worker: None,
                 signalled_idle: false,
                 shut_down: false,
             }),
-            queue,
+            runtime: Handle::current(),
             idle: watch::Sender::new(true),
             wakeup: watch::Sender::new(false),
             shutdown: watch::Sender::new(false),
-            worker: Mutex::new(None),
-        });
-        let worker = tokio::spawn(agent.clone().work(turns));
-        *lock(&agent.worker) = Some(worker);
-        agent
+        })
     }
 
     fn state(&self) -> MutexGuard<'_, AgentState> {
@@ -117,7 +122,7 @@ impl<B: AgentBackend> Agent<B> {
     }
 
     /// Queues a turn whose answer the caller reads through the returned handle.
-    pub fn chat(&self, content: Content) -> Result<ChatResponseHandle, Error> {
+    pub fn chat(self: &Arc<Self>, content: Content) -> Result<ChatResponseHandle, Error> {
         let (sender, handle) = channel();
         self.enqueue(QueuedTurn {
             sender,
@@ -129,7 +134,7 @@ impl<B: AgentBackend> Agent<B> {
     }
 
     /// Queues a turn nobody reads, and wakes `wait_for_wakeup`.
-    pub fn send(&self, content: Content) -> Result<(), Error> {
+    pub fn send(self: &Arc<Self>, content: Content) -> Result<(), Error> {
         let (sender, handle) = channel();
         self.enqueue(QueuedTurn {
             sender,
@@ -141,22 +146,18 @@ impl<B: AgentBackend> Agent<B> {
         Ok(())
     }
 
-    fn enqueue(&self, turn: QueuedTurn) -> Result<(), Error> {
+    fn enqueue(self: &Arc<Self>, turn: QueuedTurn) -> Result<(), Error> {
         let mut state = self.state();
         // Checked under the lock that shutdown takes, so no turn slips in after the
         // worker has drained the queue.
         if state.shut_down {
             return Err(self.not_started());
         }
-        let control = turn.control.clone();
-        if self.queue.send(turn).is_err() {
-            return Err(Error::BackendError(format!(
-                "{}: the worker of agent {} has stopped",
-                B::NAME,
-                self.id
-            )));
+        state.pending.push_back(turn.control.clone());
+        state.queue.push_back(turn);
+        if state.worker.is_none() {
+            state.worker = Some(self.runtime.spawn(self.clone().work()));
         }
-        state.pending.push_back(control);
         self.refresh_idle(&state);
         Ok(())
     }
@@ -239,7 +240,7 @@ impl<B: AgentBackend> Agent<B> {
     /// Stops the agent and waits until its worker has ended every turn.
     pub async fn shut_down(&self) {
         self.begin_shutdown();
-        let worker = lock(&self.worker).take();
+        let worker = self.state().worker.take();
         if let Some(worker) = worker {
             // A worker that panicked has ended its turns too (their senders dropped).
             let _ = worker.await;
@@ -253,21 +254,28 @@ impl<B: AgentBackend> Agent<B> {
             .send_if_modified(|published| std::mem::replace(published, idle) != idle);
     }
 
-    /// The worker: plays queued turns one at a time until shutdown, then ends the rest.
-    async fn work(self: Arc<Self>, mut turns: mpsc::UnboundedReceiver<QueuedTurn>) {
-        let mut shutdown = self.shutdown.subscribe();
+    /// The worker: plays queued turns one at a time until the queue is empty. After a
+    /// shutdown every queued turn is already cancelled, so each ends at once.
+    async fn work(self: Arc<Self>) {
         loop {
-            let next = tokio::select! {
-                biased;
-                () = became_true(&mut shutdown) => None,
-                next = turns.recv() => next,
+            let next = {
+                let mut state = self.state();
+                let next = state.queue.pop_front();
+                if next.is_none() {
+                    state.worker = None;
+                }
+                next
             };
-            let Some(turn) = next else { break };
-            self.run(turn).await;
-        }
-        turns.close();
-        while let Some(turn) = turns.recv().await {
-            let _ = turn.sender.finish(Err(Error::Cancelled));
+            let Some(turn) = next else { return };
+            // `run` contains the backend's panics; one of the kit's own must not leave
+            // the queue without a worker.
+            if AssertUnwindSafe(self.run(turn))
+                .catch_unwind()
+                .await
+                .is_err()
+            {
+                self.end_turn();
+            }
         }
     }
 

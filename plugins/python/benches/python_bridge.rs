@@ -1,11 +1,12 @@
 //! The Python bridge against the same agent driven by plain asyncio in the same
 //! interpreter (the baseline), side by side in one run, through the real staged plugin.
 //!
-//! - `turn_latency`: one turn at a time (one chunk);
-//! - `turns_in_flight`: 100 turns in flight on 100 agents;
-//! - `stream_10k_chunks`: one turn of 10,000 chunks;
-//! - then, printed: resident memory per in-flight turn, and start-up (plugin load plus
-//!   interpreter start plus the agent import), measured in fresh processes.
+//! - `python_turn_latency`: one turn at a time (one chunk);
+//! - `python_turns_in_flight`: 100 turns in flight on 100 agents;
+//! - `python_stream_throughput`: one turn of 10,000 chunks;
+//! - then, printed and left as reports for `cargo xtask bench`'s summary: resident
+//!   memory per in-flight turn, and start-up (plugin load plus interpreter start plus
+//!   the agent import), measured in fresh processes.
 //!
 //! The baseline runs inside the plugin's interpreter (`bench_agents:Baseline` answers
 //! with the nanoseconds it took), so both sides share the interpreter and its loop.
@@ -80,7 +81,7 @@ fn bridge(c: &mut Criterion) {
         (new_agent(&driver).await, agents)
     });
 
-    let mut group = c.benchmark_group("turn_latency");
+    let mut group = c.benchmark_group("python_turn_latency");
     group.bench_function("baseline", |b| {
         b.to_async(&tokio)
             .iter_custom(|iters| baseline(&driver, driver_agent, iters, 1, 1))
@@ -101,7 +102,7 @@ fn bridge(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("turns_in_flight");
+    let mut group = c.benchmark_group("python_turns_in_flight");
     group.throughput(Throughput::Elements(100));
     group.bench_function("baseline", |b| {
         b.to_async(&tokio)
@@ -126,7 +127,7 @@ fn bridge(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("stream_10k_chunks");
+    let mut group = c.benchmark_group("python_stream_throughput");
     group.throughput(Throughput::Elements(10_000));
     group.sample_size(30);
     group.bench_function("baseline", |b| {
@@ -199,6 +200,13 @@ fn memory_report() {
         per_turn(baseline_bytes),
         per_turn(bridge_bytes) / per_turn(baseline_bytes)
     );
+    write_report(serde_json::json!({
+        "name": "python_turn_bytes",
+        "unit": "B",
+        "value": per_turn(bridge_bytes),
+        "baseline": "asyncio_task",
+        "baseline_value": per_turn(baseline_bytes),
+    }));
 }
 
 /// Start-up in a fresh process: open the plugin, start the interpreter, load an agent.
@@ -217,11 +225,30 @@ fn startup_report() {
         })
         .collect();
     samples.sort();
+    let milliseconds = |sample: Duration| sample.as_secs_f64() * 1e3;
+    write_report(serde_json::json!({
+        "name": "python_startup_ms",
+        "unit": "ms",
+        "value": milliseconds(samples[3]),
+        // The fastest of the seven, for the spread.
+        "baseline": "fastest_of_7",
+        "baseline_value": milliseconds(samples[0]),
+    }));
     println!(
         "start-up (plugin load + interpreter + agent import), median of 7 fresh processes: {:.1} ms (min {:.1} ms)",
         samples[3].as_secs_f64() * 1e3,
         samples[0].as_secs_f64() * 1e3
     );
+}
+
+/// Leaves a figure criterion does not measure for `cargo xtask bench`'s summary.
+fn write_report(report: serde_json::Value) {
+    let Some(dir) = std::env::var_os("AGENT_BENCH_REPORTS") else {
+        return;
+    };
+    let path = Path::new(&dir).join(format!("{}.json", report["name"].as_str().unwrap()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
 }
 
 criterion_group!(benches, bridge);
