@@ -1,10 +1,17 @@
-//! The child: serves the mock backend over stdin/stdout (see the crate docs).
+//! The child: serves the mock backend over stdin and stdout (see the crate docs).
 //!
-//! `agent-pipe-peer --framing per-chunk|batched --options '{"chunk_chars":1}'`
+//! ```text
+//! agent-pipe-peer [--framing per-chunk|batched] [--options JSON | JSON]
+//! ```
+//!
+//! `JSON` is the mock's options as an object (`{"chunk_delay_ms":0,"chunk_chars":64}`);
+//! the framing defaults to batched. Every request runs in a task of its own, so many are
+//! in flight at once; one writer task owns stdout. The end of stdin ends the child once
+//! the answers in flight are written.
 
 use std::sync::Arc;
 
-use agent_pipe_peer::{Framing, Kind, Op, Request, Response};
+use agent_pipe_peer::wire::{Framing, Op, Request, ResponseOut};
 use agent_plugin_api::types::{AgentConfig, Content, Error};
 use agent_plugin_api::Runtime;
 use agent_plugin_mock::{MockOptions, MockRuntime};
@@ -12,32 +19,44 @@ use futures::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::mpsc;
 
-/// What one message carries at most, batched.
-const MAX_CHUNKS: usize = 1024;
+/// Lines on their way to stdout, each newline-terminated.
+type Lines = mpsc::UnboundedSender<Vec<u8>>;
 
 struct Args {
     framing: Framing,
     options: MockOptions,
 }
 
+const USAGE: &str = "usage: agent-pipe-peer [--framing per-chunk|batched] [--options JSON | JSON]";
+
 fn parse_args() -> Result<Args, String> {
     let mut framing = Framing::Batched;
-    let mut options = MockOptions::default();
+    let mut options = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name.to_owned(), Some(value)),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || match inline {
+            Some(value) => Ok(value.to_owned()),
+            None => args.next().ok_or(format!("{name} needs a value")),
+        };
+        match name.as_str() {
             "--framing" => {
                 let flag = value()?;
                 framing = Framing::from_flag(&flag)
-                    .ok_or(format!("--framing: per-chunk or batched, not {flag:?}"))?;
+                    .ok_or(format!("--framing is per-chunk or batched, not {flag:?}"))?;
             }
-            "--options" => {
-                options = serde_json::from_str(&value()?).map_err(|e| format!("--options: {e}"))?;
-            }
-            other => return Err(format!("unknown argument {other:?}")),
+            "--options" => options = Some(value()?),
+            _ if arg.starts_with('{') && options.is_none() => options = Some(arg),
+            _ => return Err(format!("unknown argument {arg:?}\n{USAGE}")),
         }
     }
+    let options = match options {
+        Some(json) => serde_json::from_str(&json).map_err(|error| format!("options: {error}"))?,
+        None => MockOptions::default(),
+    };
     Ok(Args { framing, options })
 }
 
@@ -46,45 +65,65 @@ fn main() {
         eprintln!("agent-pipe-peer: {message}");
         std::process::exit(2)
     });
+    let runtime = MockRuntime::with_options(args.options).unwrap_or_else(|error| {
+        eprintln!("agent-pipe-peer: options: {error}");
+        std::process::exit(2)
+    });
+    // As many threads as the bench gives the host side and the plugin.
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("a tokio runtime");
-    tokio.block_on(serve(args));
+        .unwrap_or_else(|error| {
+            eprintln!("agent-pipe-peer: no tokio runtime: {error}");
+            std::process::exit(1)
+        });
+    tokio.block_on(serve(Arc::new(runtime), args.framing));
 }
 
-async fn serve(args: Args) {
-    let runtime: Arc<dyn Runtime> = match MockRuntime::with_options(args.options) {
-        Ok(runtime) => Arc::new(runtime),
-        Err(error) => {
-            eprintln!("agent-pipe-peer: {error}");
-            std::process::exit(2)
-        }
-    };
-    let (lines, queued) = mpsc::unbounded_channel::<Vec<u8>>();
+/// Reads requests until the end of stdin and hands each to a task of its own.
+async fn serve(runtime: Arc<MockRuntime>, framing: Framing) {
+    let (lines, queued) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_lines(queued));
-    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
-    while let Ok(Some(line)) = stdin.next_line().await {
-        let request: Request = match serde_json::from_str(&line) {
-            Ok(request) => request,
-            Err(error) => {
-                let _ = lines.send(Response::error(0, format!("bad request: {error}")).to_line());
-                continue;
+    let mut stdin = BufReader::with_capacity(64 * 1024, tokio::io::stdin());
+    // One buffer for every request line.
+    let mut line = Vec::with_capacity(1024);
+    loop {
+        line.clear();
+        match stdin.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Request>(&line) {
+            Ok(request) => {
+                tokio::spawn(answer(runtime.clone(), request, framing, lines.clone()));
             }
-        };
-        tokio::spawn(answer(
-            runtime.clone(),
-            request,
-            args.framing,
-            lines.clone(),
-        ));
+            Err(error) => {
+                let message = format!("bad request: {error}");
+                let _ = lines.send(ResponseOut::error(request_id(&line), &message).to_line());
+            }
+        }
     }
+    // The writer ends when the last task in flight has sent its last line.
     drop(lines);
     let _ = writer.await;
 }
 
-/// The one writer of stdout: writes what is queued, and flushes when nothing more is.
+/// The id of a request that does not parse, if it has one (0 otherwise), so its caller
+/// hears of the error instead of waiting.
+fn request_id(line: &[u8]) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: u64,
+    }
+    serde_json::from_slice::<Id>(line).map_or(0, |id| id.id)
+}
+
+/// The one writer of stdout. It flushes only when nothing more is queued, so a burst of
+/// lines leaves in one write.
 async fn write_lines(mut queued: mpsc::UnboundedReceiver<Vec<u8>>) {
     let mut stdout = BufWriter::with_capacity(64 * 1024, tokio::io::stdout());
     while let Some(line) = queued.recv().await {
@@ -102,80 +141,78 @@ async fn write_lines(mut queued: mpsc::UnboundedReceiver<Vec<u8>>) {
     }
 }
 
-async fn answer(
-    runtime: Arc<dyn Runtime>,
-    request: Request,
-    framing: Framing,
-    lines: mpsc::UnboundedSender<Vec<u8>>,
-) {
+async fn answer(runtime: Arc<MockRuntime>, request: Request, framing: Framing, lines: Lines) {
     let id = request.id;
-    let outcome = match request.op {
-        Op::Chat => return chat(&*runtime, request, framing, lines).await,
-        Op::CreateAgent => runtime
+    let outcome = match (request.op, request.agent) {
+        (Op::Chat, Some(agent)) => {
+            let text = request.text.unwrap_or_default();
+            return chat(&runtime, id, agent, text, framing, &lines).await;
+        }
+        (Op::CreateAgent, _) => runtime
             .create_agent(AgentConfig::builder("bench").build())
             .await
             .map(Some),
-        Op::TurnCount => match agent(&request) {
-            Ok(agent) => runtime.turn_count(agent).await.map(|n| Some(n as u64)),
-            Err(error) => Err(error),
-        },
-        Op::ClearHistory => match agent(&request) {
-            Ok(agent) => runtime.clear_history(agent).await.map(|()| None),
-            Err(error) => Err(error),
-        },
-        Op::Delete => match agent(&request) {
-            Ok(agent) => runtime.delete(agent).await.map(|()| None),
-            Err(error) => Err(error),
-        },
+        (Op::TurnCount, Some(agent)) => runtime
+            .turn_count(agent)
+            .await
+            .map(|count| Some(u64::from(count))),
+        (Op::ClearHistory, Some(agent)) => runtime.clear_history(agent).await.map(|()| None),
+        (Op::Delete, Some(agent)) => runtime.delete(agent).await.map(|()| None),
+        (_, None) => Err(Error::BackendError(format!(
+            "request {id}: {:?} needs an agent",
+            request.op
+        ))),
     };
-    let response = match outcome {
-        Ok(value) => Response::value(id, value),
-        Err(error) => Response::error(id, error.to_string()),
+    let line = match outcome {
+        Ok(value) => ResponseOut::value(id, value).to_line(),
+        Err(error) => ResponseOut::error(id, &error.to_string()).to_line(),
     };
-    let _ = lines.send(response.to_line());
+    let _ = lines.send(line);
 }
 
-fn agent(request: &Request) -> Result<u64, Error> {
-    request
-        .agent
-        .ok_or_else(|| Error::BackendError("the request names no agent".into()))
-}
-
+/// Streams a turn's text chunks, then its end: `done` or the error.
 async fn chat(
-    runtime: &dyn Runtime,
-    request: Request,
+    runtime: &MockRuntime,
+    id: u64,
+    agent: u64,
+    text: String,
     framing: Framing,
-    lines: mpsc::UnboundedSender<Vec<u8>>,
+    lines: &Lines,
 ) {
-    let id = request.id;
-    let started = match agent(&request) {
-        Ok(agent) => {
-            let text = request.text.unwrap_or_default();
-            runtime.chat(agent, &Content::text(text)).await
-        }
-        Err(error) => Err(error),
-    };
-    let handle = match started {
+    let handle = match runtime.chat(agent, &Content::text(text)).await {
         Ok(handle) => handle,
         Err(error) => {
-            let _ = lines.send(Response::error(id, error.to_string()).to_line());
+            let _ = lines.send(ResponseOut::error(id, &error.to_string()).to_line());
             return;
         }
     };
-    let per_message = match framing {
-        Framing::PerChunk => 1,
-        Framing::Batched => MAX_CHUNKS,
-    };
-    let mut chunks = handle.text_stream().ready_chunks(per_message);
-    while let Some(chunks) = chunks.next().await {
-        if lines.send(Response::chunks(id, chunks).to_line()).is_err() {
-            return;
+    let mut chunks = handle.text_stream();
+    match framing {
+        // One line per chunk, written from the chunk itself.
+        Framing::PerChunk => {
+            while let Some(chunk) = chunks.next().await {
+                let line = ResponseOut::chunks(id, std::slice::from_ref(&chunk)).to_line();
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        }
+        // Every chunk that is ready, without waiting for more.
+        Framing::Batched => {
+            let mut batches = chunks.ready_chunks(framing.max_chunks());
+            while let Some(batch) = batches.next().await {
+                if lines
+                    .send(ResponseOut::chunks(id, &batch).to_line())
+                    .is_err()
+                {
+                    return;
+                }
+            }
         }
     }
-    let last = match handle.text().await {
-        Ok(_) => Response::done(id),
-        Err(error) => Response::error(id, error.to_string()),
+    let line = match handle.text().await {
+        Ok(_) => ResponseOut::done(id).to_line(),
+        Err(error) => ResponseOut::error(id, &error.to_string()).to_line(),
     };
-    debug_assert!(matches!(last.kind, Kind::Done | Kind::Error));
-    let _ = lines.send(last.to_line());
+    let _ = lines.send(line);
 }
