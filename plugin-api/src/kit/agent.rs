@@ -2,12 +2,13 @@
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::runtime::Handle;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::conversation::Conversation;
@@ -15,7 +16,7 @@ use super::turn::{Turn, TurnControl, TurnRecord};
 use super::AgentBackend;
 use crate::ffi::panic_message;
 use crate::quota::QuotaRegistry;
-use crate::stream::{channel, ChatEventSender, ChatResponseHandle};
+use crate::stream::{channel, wake_readers_per_poll, ChatEventSender, ChatResponseHandle};
 use crate::types::{AgentId, Content, ConversationMessage, Error, Tools};
 
 /// A turn waiting in an agent's queue.
@@ -42,7 +43,8 @@ pub(crate) struct QuotaSlot {
 /// spawned by the turn that finds none running and ends when the queue is empty, so an
 /// idle agent holds no task and no channel (an idle agent's memory is mostly what it
 /// owns, not machinery). Small state sits behind a `std` mutex (never held across an
-/// await); waiting is done on `watch` channels.
+/// await); waiters (`wait_for_idle`, `wait_for_wakeup`) recheck it when told of a
+/// change, and changes tell only when someone waits.
 pub(crate) struct Agent<B: AgentBackend> {
     id: AgentId,
     backend: Arc<B>,
@@ -53,11 +55,10 @@ pub(crate) struct Agent<B: AgentBackend> {
     state: Mutex<AgentState>,
     /// The runtime the agent was made on, where its worker runs whoever queues a turn.
     runtime: Handle,
-    /// Mirrors `AgentState::is_idle`, for `wait_for_idle`.
-    idle: watch::Sender<bool>,
-    /// A message was sent and no `wait_for_wakeup` has reported it yet.
-    wakeup: watch::Sender<bool>,
-    shutdown: watch::Sender<bool>,
+    /// Told of every change a waiter may wait for (idle, a wakeup, shutdown)...
+    changed: Notify,
+    /// ...when there are waiters: a turn then costs no notification.
+    waiters: AtomicUsize,
 }
 
 struct AgentState {
@@ -73,6 +74,8 @@ struct AgentState {
     worker: Option<JoinHandle<()>>,
     /// Set by `signal_idle`, cleared when the next turn starts.
     signalled_idle: bool,
+    /// A message was sent and no `wait_for_wakeup` has reported it yet.
+    wakeup: bool,
     shut_down: bool,
 }
 
@@ -104,12 +107,12 @@ impl<B: AgentBackend> Agent<B> {
                 queue: VecDeque::new(),
                 worker: None,
                 signalled_idle: false,
+                wakeup: false,
                 shut_down: false,
             }),
             runtime: Handle::current(),
-            idle: watch::Sender::new(true),
-            wakeup: watch::Sender::new(false),
-            shutdown: watch::Sender::new(false),
+            changed: Notify::new(),
+            waiters: AtomicUsize::new(0),
         })
     }
 
@@ -142,7 +145,8 @@ impl<B: AgentBackend> Agent<B> {
             control: TurnControl::new(),
             unread_handle: Some(handle),
         })?;
-        self.wakeup.send_replace(true);
+        self.state().wakeup = true;
+        self.tell_waiters();
         Ok(())
     }
 
@@ -181,42 +185,55 @@ impl<B: AgentBackend> Agent<B> {
 
     /// Returns once the agent is idle; `AgentNotStarted` if it is shut down first.
     pub async fn wait_for_idle(&self) -> Result<(), Error> {
-        let mut idle = self.idle.subscribe();
-        let mut shutdown = self.shutdown.subscribe();
-        tokio::select! {
-            biased;
-            () = became_true(&mut shutdown) => Err(self.not_started()),
-            () = became_true(&mut idle) => Ok(()),
-        }
-    }
-
-    /// `true` once a sent message is (or already was) waiting to be reported.
-    pub async fn wait_for_wakeup(&self, timeout: Duration) -> Result<bool, Error> {
-        let mut sent = self.wakeup.subscribe();
-        let mut shutdown = self.shutdown.subscribe();
-        let woken = async {
-            loop {
-                if self.take_wakeup() {
-                    return true;
-                }
-                // The sender lives in `self`, so this only ends with a change.
-                if sent.changed().await.is_err() {
-                    return false;
-                }
+        self.wait_until(|state| {
+            if state.shut_down {
+                Some(Err(self.not_started()))
+            } else {
+                state.is_idle().then_some(Ok(()))
             }
-        };
-        // `timeout` polls `woken` before looking at the clock, so a pending wakeup is
-        // reported even with a zero timeout.
-        tokio::select! {
-            biased;
-            () = became_true(&mut shutdown) => Err(self.not_started()),
-            woken = tokio::time::timeout(timeout, woken) => Ok(woken.unwrap_or(false)),
+        })
+        .await
+    }
+
+    /// `true` once a sent message is (or already was) waiting to be reported; the
+    /// report consumes it.
+    pub async fn wait_for_wakeup(&self, timeout: Duration) -> Result<bool, Error> {
+        let woken = self.wait_until(|state| {
+            if state.shut_down {
+                Some(Err(self.not_started()))
+            } else {
+                std::mem::take(&mut state.wakeup).then_some(Ok(true))
+            }
+        });
+        // `timeout` polls `woken` before looking at the clock, so a pending wakeup (or a
+        // shutdown) is reported even with a zero timeout.
+        tokio::time::timeout(timeout, woken)
+            .await
+            .unwrap_or(Ok(false))
+    }
+
+    /// Waits until `check` answers, asking it again after every change it may be
+    /// waiting for.
+    async fn wait_until<T>(&self, mut check: impl FnMut(&mut AgentState) -> Option<T>) -> T {
+        // Counted before the first check: a change made after it sees a waiter and tells.
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let _counted = Uncount(&self.waiters);
+        loop {
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            if let Some(answer) = check(&mut self.state()) {
+                return answer;
+            }
+            changed.await;
         }
     }
 
-    /// Consumes a pending wakeup, if there is one.
-    fn take_wakeup(&self) -> bool {
-        self.wakeup.send_if_modified(std::mem::take)
+    /// Tells the waiters, if there are any, that the state changed.
+    fn tell_waiters(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.changed.notify_waiters();
+        }
     }
 
     /// Reads or changes the conversation state.
@@ -233,7 +250,6 @@ impl<B: AgentBackend> Agent<B> {
         }
         state.shut_down = true;
         state.pending.iter().for_each(|control| control.cancel());
-        self.shutdown.send_replace(true);
         self.refresh_idle(&state);
     }
 
@@ -247,11 +263,10 @@ impl<B: AgentBackend> Agent<B> {
         }
     }
 
-    /// Publishes the idle state; called with the lock held, after every change to it.
-    fn refresh_idle(&self, state: &AgentState) {
-        let idle = state.is_idle();
-        self.idle
-            .send_if_modified(|published| std::mem::replace(published, idle) != idle);
+    /// Tells waiters the idle state may have changed; called with the lock held, after
+    /// every change to it (so a waiter's check and the change are ordered by the lock).
+    fn refresh_idle(&self, _changed: &AgentState) {
+        self.tell_waiters();
     }
 
     /// The worker: plays queued turns one at a time until the queue is empty. After a
@@ -304,8 +319,11 @@ impl<B: AgentBackend> Agent<B> {
         );
         // The backend's future is dropped when the turn is stopped: that is the cancel.
         // A panic fails this turn only; the agent goes on with the next.
-        let play =
-            AssertUnwindSafe(self.backend.chat(&self.own, &content, &mut turn)).catch_unwind();
+        // Its writes between two awaits reach readers together (see `wake_readers_per_poll`).
+        let play = wake_readers_per_poll(
+            &cancellation,
+            AssertUnwindSafe(self.backend.chat(&self.own, &content, &mut turn)).catch_unwind(),
+        );
         let outcome = tokio::select! {
             biased;
             () = control.cancelled() => Err(Error::Cancelled),
@@ -381,12 +399,12 @@ fn history_of<B: AgentBackend>(agent: &Weak<Agent<B>>) -> Vec<ConversationMessag
         .unwrap_or_default()
 }
 
-/// Resolves once the watched flag is `true` (at once if it already is).
-async fn became_true(flag: &mut watch::Receiver<bool>) {
-    // Every watched sender lives as long as the agent, so an error cannot happen while
-    // anyone waits; if it did, the flag can never change, so wait forever.
-    if flag.wait_for(|value| *value).await.is_err() {
-        std::future::pending::<()>().await;
+/// Takes a waiter off the count when its wait ends or is dropped.
+struct Uncount<'a>(&'a AtomicUsize);
+
+impl Drop for Uncount<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

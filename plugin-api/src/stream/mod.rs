@@ -8,6 +8,7 @@
 
 mod event;
 mod handle;
+mod held_wakes;
 mod sender;
 mod text_batch;
 mod turn;
@@ -18,6 +19,7 @@ pub use handle::{ChatResponseHandle, EventStream};
 pub use sender::{Cancellation, ChatEventSender};
 pub use text_batch::TextBatch;
 
+pub(crate) use held_wakes::wake_readers_per_poll;
 pub(crate) use text_batch::{Packed, PackedTexts, SharedText};
 
 pub(crate) use turn::{Ended, Entry, EventSource, SourceBatch, COALESCE_BYTES};

@@ -166,6 +166,10 @@ pub struct Cancellation {
 }
 
 impl Cancellation {
+    pub(crate) fn turn(&self) -> &Arc<Turn> {
+        &self.turn
+    }
+
     pub fn is_cancelled(&self) -> bool {
         self.turn.is_cancelled()
     }

@@ -83,6 +83,10 @@ pub(crate) struct TurnState {
     /// The export waits for the growing text batch to fill (see `poll_take_batch`):
     /// writes then wake it only once the batch is big enough.
     coalescing: bool,
+    /// The writer's future is being polled: writes leave waking readers to the end of
+    /// the poll (see [`super::held_wakes`]), and `held_wake` says one is owed.
+    holding: bool,
+    held_wake: bool,
     pub(crate) outcome: Option<Outcome>,
     pub(crate) cancelled: bool,
     /// The writer's tasks waiting for cancellation.
@@ -93,6 +97,16 @@ pub(crate) struct TurnState {
 }
 
 impl TurnState {
+    /// Whether a write wakes readers now; while wakes are held, it is owed instead.
+    fn wake_now(&mut self) -> bool {
+        if self.holding {
+            self.held_wake = true;
+            false
+        } else {
+            true
+        }
+    }
+
     /// Every text chunk written, in order, as shared parts (freezing the log's batches).
     fn share_text(&mut self) -> SharedText {
         let mut parts = self.drained.clone();
@@ -160,6 +174,8 @@ impl Turn {
                 base: 0,
                 drained: Vec::new(),
                 coalescing: false,
+                holding: false,
+                held_wake: false,
                 outcome: None,
                 cancelled: false,
                 cancel_waiters: Vec::new(),
@@ -204,18 +220,18 @@ impl Turn {
 
     /// Appends events under one lock and one wake-up.
     pub(crate) fn push_many(&self, events: impl IntoIterator<Item = ChatEvent>) -> bool {
-        let kept = {
+        let wake = {
             let mut state = self.lock();
-            let open = state.outcome.is_none();
-            if open {
-                state.events.extend(events.into_iter().map(Entry::Event));
+            if state.outcome.is_some() {
+                return false;
             }
-            open
+            state.events.extend(events.into_iter().map(Entry::Event));
+            state.wake_now()
         };
-        if kept {
+        if wake {
             self.wake_readers();
         }
-        kept
+        true
     }
 
     /// Appends a batch of text chunks, kept packed; `false` if the turn has ended.
@@ -223,18 +239,18 @@ impl Turn {
         if batch.is_empty() {
             return self.lock().outcome.is_none();
         }
-        let kept = {
+        let wake = {
             let mut state = self.lock();
-            let open = state.outcome.is_none();
-            if open {
-                state.events.push_back(Entry::Texts(batch));
+            if state.outcome.is_some() {
+                return false;
             }
-            open
+            state.events.push_back(Entry::Texts(batch));
+            state.wake_now()
         };
-        if kept {
+        if wake {
             self.wake_readers();
         }
-        kept
+        true
     }
 
     /// Appends text chunks to the log's last batch while it can grow (else to a new one):
@@ -261,12 +277,29 @@ impl Turn {
             if full || !growing {
                 state.coalescing = false;
             }
-            !state.coalescing
+            !state.coalescing && state.wake_now()
         };
         if wake {
             self.wake_readers();
         }
         true
+    }
+
+    /// From now on writes owe readers their wake-up instead of waking them.
+    pub(crate) fn hold_wakes(&self) {
+        self.lock().holding = true;
+    }
+
+    /// Writes wake readers again; the wake-up owed, if any, happens now.
+    pub(crate) fn release_wakes(&self) {
+        let owed = {
+            let mut state = self.lock();
+            state.holding = false;
+            std::mem::take(&mut state.held_wake)
+        };
+        if owed {
+            self.wake_readers();
+        }
     }
 
     /// Every text chunk written so far, in a string of its own.
