@@ -13,6 +13,11 @@ use crate::types::{ConversationMessage, Error, ToolError, Tools, UsageMetadata};
 
 /// What a backend writes one turn into. Each write returns `Err(Error::Cancelled)` once
 /// the turn has ended (its handle was dropped or cancelled), so `?` stops early.
+///
+/// Writes reach the application when the backend next awaits (or ends the turn): what
+/// it writes between two awaits is delivered together, with one wake-up of the reader.
+/// So a backend streams by awaiting between chunks (its model's next bytes, a pause),
+/// and must not block the thread between writes.
 pub struct Turn {
     sender: ChatEventSender,
     number: u64,

@@ -11,7 +11,8 @@
 //! - The first turn to end after a release wakes its readers at once: a lone turn is
 //!   never delayed, and the reader starts on a burst while the rest of it is held.
 //! - Only the end of a turn is held: text and events written while a turn goes on wake
-//!   its readers at once, as they are spread over the turn and wanted as they come.
+//!   its readers as they come (for a backend on the kit, once per poll of its future,
+//!   see `held_wakes`), as they are spread over the turn and wanted as they come.
 //! - Threads that do not hold wake readers at once, as usual.
 
 use std::cell::{Cell, RefCell};
