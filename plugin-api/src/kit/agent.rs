@@ -16,7 +16,7 @@ use super::turn::{Turn, TurnControl, TurnRecord};
 use super::AgentBackend;
 use crate::ffi::panic_message;
 use crate::quota::QuotaRegistry;
-use crate::stream::{channel, wake_readers_per_poll, ChatEventSender, ChatResponseHandle};
+use crate::stream::{channel, wake_readers_per_poll, wakeups, ChatEventSender, ChatResponseHandle};
 use crate::types::{AgentId, Content, ConversationMessage, Error, Tools};
 
 /// A turn waiting in an agent's queue.
@@ -344,30 +344,38 @@ impl<B: AgentBackend> Agent<B> {
             compact,
             tool_messages,
         } = turn.into_record();
-        let mut state = self.state();
-        match outcome {
-            // Recorded and completed under the lock, so whoever sees the handle end or
-            // the agent go idle also sees the new history.
-            Ok(()) if !stopped => {
-                // Recorded only if the handle took the result: a cancel that lands just
-                // now wins, and then the turn changes nothing. The answer in the history
-                // is the turn's own text, shared, not a copy.
-                if let Some(answer) = sender.complete_sharing_text(usage, structured_output) {
-                    state
-                        .conversation
-                        .record_turn(content, tool_messages, answer, usage, compact);
+        // The readers learn of the end once the agent's lock is free: woken under it,
+        // one would block on it at once, starting its next turn.
+        wakeups::after(|| {
+            let mut state = self.state();
+            match outcome {
+                // Recorded and completed under the lock, so whoever sees the handle end or
+                // the agent go idle also sees the new history.
+                Ok(()) if !stopped => {
+                    // Recorded only if the handle took the result: a cancel that lands just
+                    // now wins, and then the turn changes nothing. The answer in the history
+                    // is the turn's own text, shared, not a copy.
+                    if let Some(answer) = sender.complete_sharing_text(usage, structured_output) {
+                        state.conversation.record_turn(
+                            content,
+                            tool_messages,
+                            answer,
+                            usage,
+                            compact,
+                        );
+                    }
+                }
+                Ok(()) => {
+                    sender.finish(Err(Error::Cancelled));
+                }
+                Err(error) => {
+                    sender.finish(Err(error));
                 }
             }
-            Ok(()) => {
-                sender.finish(Err(Error::Cancelled));
-            }
-            Err(error) => {
-                sender.finish(Err(error));
-            }
-        }
-        state.pending.pop_front();
-        self.refresh_idle(&state);
-        drop(state);
+            state.pending.pop_front();
+            self.refresh_idle(&state);
+            drop(state);
+        });
         drop(unread_handle);
     }
 

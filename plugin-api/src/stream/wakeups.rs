@@ -14,6 +14,11 @@
 //!   its readers as they come (for a backend on the kit, once per poll of its future,
 //!   see `held_wakes`), as they are spread over the turn and wanted as they come.
 //! - Threads that do not hold wake readers at once, as usual.
+//!
+//! Separately, [`after`] defers the wake-ups of the turns a synchronous block ends to
+//! the end of that block: the kit ends a turn while it holds its agent's lock, and a
+//! reader woken then would run straight into that lock (a blocked thread, and a second
+//! wake-up to unblock it) as it starts its next turn.
 
 use std::cell::{Cell, RefCell};
 use std::task::Waker;
@@ -24,6 +29,27 @@ thread_local! {
     static HELD: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
     /// Nothing was woken since the last release: the next wake-up goes out at once.
     static QUIET: Cell<bool> = const { Cell::new(true) };
+    /// Inside [`after`]: wake-ups wait in `DEFERRED` until it returns.
+    static DEFERRING: Cell<bool> = const { Cell::new(false) };
+    static DEFERRED: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `body`; the readers of the turns it ends are woken when it returns (or unwinds).
+pub(crate) fn after<T>(body: impl FnOnce() -> T) -> T {
+    struct WakeDeferred;
+    impl Drop for WakeDeferred {
+        fn drop(&mut self) {
+            DEFERRING.with(|deferring| deferring.set(false));
+            let deferred = DEFERRED.with(|deferred| std::mem::take(&mut *deferred.borrow_mut()));
+            wake_all(deferred);
+        }
+    }
+    if DEFERRING.with(|deferring| deferring.replace(true)) {
+        // Already inside one: the outer block wakes them all.
+        return body();
+    }
+    let _wake = WakeDeferred;
+    body()
 }
 
 /// From now on, the wake-ups of turns ended on this thread, but the first after each
@@ -42,6 +68,10 @@ pub fn release() {
 /// Wakes `wakers`, now or with the next release if this thread [`hold`]s its wake-ups.
 pub(crate) fn wake_all(wakers: Vec<Waker>) {
     if wakers.is_empty() {
+        return;
+    }
+    if DEFERRING.with(Cell::get) {
+        DEFERRED.with(|deferred| deferred.borrow_mut().extend(wakers));
         return;
     }
     let max_held = MAX_HELD.with(Cell::get);
@@ -111,6 +141,32 @@ mod tests {
 
         wake_all(vec![waker.clone()]);
         assert_eq!(woken(), 9, "the holding thread was the other one");
+    }
+
+    #[test]
+    fn wakeups_inside_after_go_out_when_it_returns_or_unwinds() {
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let woken = || counter.0.load(Ordering::SeqCst);
+
+        let answer = after(|| {
+            wake_all(vec![waker.clone()]);
+            after(|| wake_all(vec![waker.clone()]));
+            assert_eq!(woken(), 0, "deferred, also from a nested block");
+            7
+        });
+        assert_eq!((answer, woken()), (7, 2));
+
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            after(|| {
+                wake_all(vec![waker.clone()]);
+                panic!("the body fails");
+            })
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(woken(), 3, "a panicking body still wakes");
+        wake_all(vec![waker.clone()]);
+        assert_eq!(woken(), 4, "and after it, wake-ups go out at once again");
     }
 
     #[test]
