@@ -46,7 +46,7 @@ pub fn run(quick: bool, extra: &[String]) -> Result<()> {
     exec(&mut bench)?;
     // A filter (criterion's positional argument) measures only some figures, and the
     // summary refuses figures this run did not measure.
-    if extra.iter().any(|arg| !arg.starts_with('-')) {
+    if has_filter(extra) {
         eprintln!("xtask: a filtered run writes no summary.json");
         return Ok(());
     }
@@ -55,6 +55,32 @@ pub fn run(quick: bool, extra: &[String]) -> Result<()> {
         eprintln!("xtask: {missed} goal(s) missed in this run (see MISSED above)");
     }
     Ok(())
+}
+
+/// Criterion's options that take a value: the word after one is not a filter.
+const VALUED: &[&str] = &[
+    "--warm-up-time",
+    "--measurement-time",
+    "--sample-size",
+    "--profile-time",
+    "--save-baseline",
+    "--baseline",
+    "--noise-threshold",
+    "--confidence-level",
+    "--significance-level",
+    "--nresamples",
+    "--output-format",
+    "--color",
+    "--plotting-backend",
+];
+
+fn has_filter(args: &[String]) -> bool {
+    let mut after_valued = false;
+    args.iter().any(|arg| {
+        let filter = !after_valued && !arg.starts_with('-');
+        after_valued = VALUED.contains(&arg.as_str());
+        filter
+    })
 }
 
 /// The baseline a process-based plugin system would be: the mock in a child process,
