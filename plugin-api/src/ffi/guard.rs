@@ -69,47 +69,48 @@ fn plugin_runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// Where plugin code runs: which plugin (for error messages) and its tokio runtime.
-#[derive(Clone)]
+/// Both are static, so copying a context (once per call) costs no reference count.
+#[derive(Clone, Copy)]
 pub(crate) struct PluginContext {
     pub(crate) plugin: &'static str,
-    handle: tokio::runtime::Handle,
+    runtime: &'static tokio::runtime::Runtime,
 }
 
 impl PluginContext {
     pub(crate) fn new(plugin: &'static str) -> Result<Self, Error> {
         let runtime = catch_unwind(plugin_runtime)
             .map_err(|payload| panic_error(plugin, payload.as_ref()))?;
-        Ok(PluginContext {
-            plugin,
-            handle: runtime.handle().clone(),
-        })
+        Ok(PluginContext { plugin, runtime })
     }
 
     /// Runs a synchronous body inside the plugin: in its runtime context, panics contained.
     pub(crate) fn call<T>(&self, body: impl FnOnce() -> T) -> Result<T, Error> {
-        let _entered = self.handle.enter();
+        let _entered = self.runtime.enter();
         catch_unwind(AssertUnwindSafe(body))
             .map_err(|payload| panic_error(self.plugin, payload.as_ref()))
     }
 
     /// Wraps a plugin future for export: polled (and dropped) inside the plugin's runtime
-    /// context, a panic becomes an error value, and dropping it cancels the work.
+    /// context, a panic becomes an error value, and dropping it cancels the work. The
+    /// future lives inside the one box `FfiFuture` makes: one allocation per call.
     pub(crate) fn future<F>(&self, future: F) -> FfiFuture<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: FromPanic + Send + 'static,
     {
         ContainedFuture {
-            context: self.clone(),
-            inner: Some(Box::pin(future)),
+            context: *self,
+            inner: Some(future),
         }
         .into_ffi()
     }
 }
 
+/// `inner` is `None` once it finished or panicked: it was dropped in place then, inside
+/// the runtime context the poll had entered, so dropping the wrapper enters no context.
 struct ContainedFuture<F> {
     context: PluginContext,
-    inner: Option<Pin<Box<F>>>,
+    inner: Option<F>,
 }
 
 impl<F> Future for ContainedFuture<F>
@@ -119,22 +120,30 @@ where
 {
     type Output = F::Output;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = &mut *self;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `inner` is structurally pinned: it is never moved out of `self` (it is
+        // only polled through this projection, and dropped in place by assigning `None`
+        // to it, here or in `drop`), and `ContainedFuture` is not `Unpin` when `F` is not.
+        let this = unsafe { self.get_unchecked_mut() };
+        let plugin = this.context.plugin;
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(F::Output::from_panic(Error::BackendError(format!(
-                "plugin {}: future polled after it failed",
-                this.context.plugin
+                "plugin {plugin}: future polled after it ended"
             ))));
         };
-        let _entered = this.context.handle.enter();
-        match catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
-            Ok(poll) => poll,
+        let _entered = this.context.runtime.enter();
+        // SAFETY: see above; `inner` stays where it is until it is dropped in place.
+        let inner = unsafe { Pin::new_unchecked(inner) };
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
+                Poll::Ready(output)
+            }
             Err(payload) => {
-                let error = panic_error(this.context.plugin, payload.as_ref());
-                // Whatever the future held is dropped here, still inside the guard.
-                let broken = this.inner.take();
-                let _ = catch_unwind(AssertUnwindSafe(move || drop(broken)));
+                let error = panic_error(plugin, payload.as_ref());
+                // Whatever the future held is dropped here, in place, still inside the guard.
+                let _ = catch_unwind(AssertUnwindSafe(|| this.inner = None));
                 Poll::Ready(F::Output::from_panic(error))
             }
         }
@@ -143,8 +152,11 @@ where
 
 impl<F> Drop for ContainedFuture<F> {
     fn drop(&mut self) {
-        let _entered = self.context.handle.enter();
-        let inner = self.inner.take();
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(inner)));
+        if self.inner.is_none() {
+            return;
+        }
+        let _entered = self.context.runtime.enter();
+        // Assigning drops the future in place, as a pinned value must be.
+        let _ = catch_unwind(AssertUnwindSafe(|| self.inner = None));
     }
 }

@@ -100,7 +100,7 @@ extern "C" fn new_runtime<P: Plugin>(options_json: RStr<'_>) -> FfiResult<FfiRun
     let built = PluginContext::new(P::NAME).and_then(|context| {
         context
             .call(|| crate::plugin::build_from_json::<P>(options_json.as_str()))
-            .and_then(|runtime| runtime.map(|runtime| export_runtime(runtime, context.clone())))
+            .and_then(|runtime| runtime.map(|runtime| export_runtime(runtime, context)))
     });
     built.map_err(Into::into).into()
 }

@@ -14,7 +14,6 @@ use std::time::Duration;
 use abi_stable::sabi_trait;
 use abi_stable::std_types::{RBox, ROption, RString, RVec};
 use async_ffi::FfiFuture;
-use async_trait::async_trait;
 
 use super::chat_stream::{ExportedStream, FfiChatStreamBox, ImportedStream};
 use super::data::{
@@ -145,7 +144,7 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
     }
 
     fn chat(&self, agent_id: u64, content: FfiContent) -> FfiFuture<FfiResult<FfiChatStreamBox>> {
-        let context = self.context.clone();
+        let context = self.context;
         self.call(move |rt| async move {
             let handle = rt.chat(agent_id, &Content::from(content)).await?;
             Ok(ExportedStream::new(handle, context).into_ffi())
@@ -189,7 +188,7 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
     }
 
     fn quota(&self) -> FfiQuotaBox {
-        ExportedQuota::into_ffi(self.runtime.clone(), self.context.clone())
+        ExportedQuota::into_ffi(self.runtime.clone(), self.context)
     }
 
     fn history(&self, agent_id: u64) -> FfiFuture<FfiResult<RVec<FfiMessage>>> {
@@ -271,7 +270,8 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
 
 // --- host side -----------------------------------------------------------------------
 
-/// A plugin's runtime as a Rust `Runtime`; each call crosses once.
+/// A plugin's runtime as Rust futures, one per call, each crossing once; `PluginRuntime`
+/// makes it a `Runtime`.
 pub(crate) struct ImportedRuntime {
     ffi: FfiRuntimeBox,
     quota: QuotaRegistry,
@@ -310,20 +310,21 @@ impl ImportedRuntime {
             }
         })
     }
-}
 
-#[async_trait]
-impl Runtime for ImportedRuntime {
-    async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
+    // The calls themselves are plain futures, not a second `Runtime`, whose every call
+    // would be boxed once more (`PluginRuntime` is the `Runtime`, with the call timeouts
+    // on top).
+
+    pub(crate) async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
         let json = config_to_json(&config)?;
         into_result(self.ffi.create_agent(json).await)
     }
 
-    fn host_tools_unavailable(&self) -> Option<String> {
+    pub(crate) fn host_tools_unavailable(&self) -> Option<String> {
         self.host_tools_unavailable.clone()
     }
 
-    async fn create_agent_with_tools(
+    pub(crate) async fn create_agent_with_tools(
         &self,
         config: AgentConfig,
         tools: Tools,
@@ -336,96 +337,95 @@ impl Runtime for ImportedRuntime {
         into_result(self.ffi.create_agent_with_tools(json, host).await)
     }
 
-    async fn chat(
-        &self,
-        agent_id: AgentId,
-        content: &Content,
-    ) -> Result<ChatResponseHandle, Error> {
-        self.chat_until(agent_id, content, None).await
-    }
-
-    async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
+    pub(crate) async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
         into_result(self.ffi.shutdown_agent(agent_id).await)
     }
 
-    async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
+    pub(crate) async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
         into_result(self.ffi.cancel(agent_id).await)
     }
 
-    async fn wait_for_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+    pub(crate) async fn wait_for_idle(&self, agent_id: AgentId) -> Result<(), Error> {
         into_result(self.ffi.wait_for_idle(agent_id).await)
     }
 
-    async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
+    pub(crate) async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
         into_result(self.ffi.send(agent_id, FfiContent::from(content)).await)
     }
 
-    async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+    pub(crate) async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
         into_result(self.ffi.signal_idle(agent_id).await)
     }
 
-    async fn wait_for_wakeup(&self, agent_id: AgentId, timeout: Duration) -> Result<bool, Error> {
+    pub(crate) async fn wait_for_wakeup(
+        &self,
+        agent_id: AgentId,
+        timeout: Duration,
+    ) -> Result<bool, Error> {
         into_result(self.ffi.wait_for_wakeup(agent_id, timeout.into()).await)
     }
 
-    async fn wait_for_quota(&self) {
+    pub(crate) async fn wait_for_quota(&self) {
         self.ffi.wait_for_quota().await
     }
 
-    async fn record_quota_hit(&self, retry_after: Duration) {
+    pub(crate) async fn record_quota_hit(&self, retry_after: Duration) {
         self.ffi.record_quota_hit(retry_after.into()).await
     }
 
-    fn quota_registry(&self) -> &QuotaRegistry {
+    pub(crate) fn quota_registry(&self) -> &QuotaRegistry {
         &self.quota
     }
 
-    async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
+    pub(crate) async fn history(
+        &self,
+        agent_id: AgentId,
+    ) -> Result<Vec<ConversationMessage>, Error> {
         let history = self.ffi.history(agent_id).await;
         let history = history.into_result().map_err(Error::from)?;
         Ok(history.into_iter().map(ConversationMessage::from).collect())
     }
 
-    async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
+    pub(crate) async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
         into_result(self.ffi.turn_count(agent_id).await)
     }
 
-    async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+    pub(crate) async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
         into_result(self.ffi.total_usage(agent_id).await)
     }
 
-    async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+    pub(crate) async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
         into_result(self.ffi.last_turn_usage(agent_id).await)
     }
 
-    async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
+    pub(crate) async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
         into_result(self.ffi.clear_history(agent_id).await)
     }
 
-    async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
+    pub(crate) async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
         let response = self.ffi.last_response(agent_id).await;
         let response = response.into_result().map_err(Error::from)?;
         Ok(response.into_option().map(RString::into_string))
     }
 
-    async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
+    pub(crate) async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
         let indices = self.ffi.compaction_indices(agent_id).await;
         Ok(indices.into_result().map_err(Error::from)?.into_vec())
     }
 
-    async fn delete(&self, agent_id: AgentId) -> Result<(), Error> {
+    pub(crate) async fn delete(&self, agent_id: AgentId) -> Result<(), Error> {
         into_result(self.ffi.delete(agent_id).await)
     }
 
-    async fn disconnect(&self, agent_id: AgentId) -> Result<(), Error> {
+    pub(crate) async fn disconnect(&self, agent_id: AgentId) -> Result<(), Error> {
         into_result(self.ffi.disconnect(agent_id).await)
     }
 
-    async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
+    pub(crate) async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
         into_result(self.ffi.is_idle(agent_id).await)
     }
 
-    fn try_shutdown_agent(&self, agent_id: AgentId) {
+    pub(crate) fn try_shutdown_agent(&self, agent_id: AgentId) {
         self.ffi.try_shutdown_agent(agent_id)
     }
 }

@@ -12,18 +12,19 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::conversation::Conversation;
-use super::turn::{Turn, TurnControl, TurnRecord};
+use super::turn::{Turn, TurnRecord};
 use super::AgentBackend;
 use crate::ffi::panic_message;
 use crate::quota::QuotaRegistry;
-use crate::stream::{channel, wake_readers_per_poll, wakeups, ChatEventSender, ChatResponseHandle};
+use crate::stream::{
+    channel, wake_readers_per_poll, wakeups, Cancellation, ChatEventSender, ChatResponseHandle,
+};
 use crate::types::{AgentId, Content, ConversationMessage, Error, Tools};
 
 /// A turn waiting in an agent's queue.
 struct QueuedTurn {
     sender: ChatEventSender,
     content: Content,
-    control: Arc<TurnControl>,
     /// Set for `send`: nobody reads the answer, but dropping the handle would cancel the
     /// turn, so the turn keeps its own handle until it ends.
     unread_handle: Option<ChatResponseHandle>,
@@ -66,8 +67,9 @@ struct AgentState {
     /// Turns started so far; a turn's number (1-based) is this count once it starts.
     turns_started: u64,
     /// Turns queued or running, oldest first: the front is the running turn, or the one
-    /// about to run, so `cancel` right after `chat` reliably hits that turn.
-    pending: VecDeque<Arc<TurnControl>>,
+    /// about to run, so `cancel` right after `chat` reliably hits that turn. Cancelling
+    /// one is cancelling its stream, as its handle would.
+    pending: VecDeque<Cancellation>,
     /// The turns the worker has not taken yet, in call order.
     queue: VecDeque<QueuedTurn>,
     /// The worker, while there is one: it clears this when it finds the queue empty.
@@ -130,7 +132,6 @@ impl<B: AgentBackend> Agent<B> {
         self.enqueue(QueuedTurn {
             sender,
             content,
-            control: TurnControl::new(),
             unread_handle: None,
         })?;
         Ok(handle)
@@ -142,7 +143,6 @@ impl<B: AgentBackend> Agent<B> {
         self.enqueue(QueuedTurn {
             sender,
             content,
-            control: TurnControl::new(),
             unread_handle: Some(handle),
         })?;
         self.state().wakeup = true;
@@ -157,7 +157,7 @@ impl<B: AgentBackend> Agent<B> {
         if state.shut_down {
             return Err(self.not_started());
         }
-        state.pending.push_back(turn.control.clone());
+        state.pending.push_back(turn.sender.cancellation());
         state.queue.push_back(turn);
         if state.worker.is_none() {
             state.worker = Some(self.runtime.spawn(self.clone().work()));
@@ -249,7 +249,7 @@ impl<B: AgentBackend> Agent<B> {
             return;
         }
         state.shut_down = true;
-        state.pending.iter().for_each(|control| control.cancel());
+        state.pending.iter().for_each(Cancellation::cancel);
         self.refresh_idle(&state);
     }
 
@@ -298,10 +298,9 @@ impl<B: AgentBackend> Agent<B> {
         let QueuedTurn {
             sender,
             content,
-            control,
             unread_handle,
         } = queued;
-        let Some((number, completed_turns)) = self.begin_turn(&sender, &control) else {
+        let Some((number, completed_turns)) = self.begin_turn(&sender) else {
             let _ = sender.finish(Err(Error::Cancelled));
             self.end_turn();
             return;
@@ -326,7 +325,6 @@ impl<B: AgentBackend> Agent<B> {
         );
         let outcome = tokio::select! {
             biased;
-            () = control.cancelled() => Err(Error::Cancelled),
             () = cancellation.cancelled() => Err(Error::Cancelled),
             played = play => played.unwrap_or_else(|payload| {
                 Err(Error::BackendError(format!(
@@ -336,7 +334,7 @@ impl<B: AgentBackend> Agent<B> {
                 )))
             }),
         };
-        let stopped = control.is_cancelled() || turn.sender().is_cancelled();
+        let stopped = turn.sender().is_cancelled();
         let TurnRecord {
             sender,
             usage,
@@ -381,9 +379,9 @@ impl<B: AgentBackend> Agent<B> {
 
     /// Starts a turn unless it was stopped while queued; returns its number and the
     /// turns completed before it.
-    fn begin_turn(&self, sender: &ChatEventSender, control: &TurnControl) -> Option<(u64, u32)> {
+    fn begin_turn(&self, sender: &ChatEventSender) -> Option<(u64, u32)> {
         let mut state = self.state();
-        if sender.is_cancelled() || control.is_cancelled() {
+        if sender.is_cancelled() {
             return None;
         }
         state.turns_started += 1;

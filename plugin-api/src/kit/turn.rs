@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::watch;
 
 use crate::quota::QuotaRegistry;
 use crate::stream::{ChatEventSender, ToolCall, ToolResult};
@@ -189,33 +188,5 @@ impl Turn {
     /// Return `Error::QuotaExceeded` from `chat` too, so the caller knows.
     pub fn record_quota_hit(&self, retry_after: Duration) -> Duration {
         self.quota.record_hit(&self.quota_key, retry_after)
-    }
-}
-
-/// Lets `Runtime::cancel` and agent shutdown stop one turn, queued or running.
-pub(crate) struct TurnControl {
-    cancelled: watch::Sender<bool>,
-}
-
-impl TurnControl {
-    pub fn new() -> Arc<Self> {
-        Arc::new(TurnControl {
-            cancelled: watch::Sender::new(false),
-        })
-    }
-
-    pub fn cancel(&self) {
-        self.cancelled.send_replace(true);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        *self.cancelled.borrow()
-    }
-
-    /// Resolves once the turn is cancelled (at once if it already is).
-    pub async fn cancelled(&self) {
-        let mut cancelled = self.cancelled.subscribe();
-        // The sender lives in `self`, so waiting can only end by cancellation.
-        let _ = cancelled.wait_for(|cancelled| *cancelled).await;
     }
 }

@@ -178,6 +178,11 @@ impl Cancellation {
     pub async fn cancelled(&self) {
         poll_fn(|cx| self.turn.poll_cancelled(cx)).await
     }
+
+    /// Cancels the turn as its handle's `cancel` does (for `Runtime::cancel` and shutdown).
+    pub(crate) fn cancel(&self) {
+        self.turn.cancel();
+    }
 }
 
 impl Drop for ChatEventSender {

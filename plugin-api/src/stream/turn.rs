@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
+use smallvec::SmallVec;
+
 use super::text_batch::{Packed, SharedText};
 use super::{ChatEvent, ChatResult, TextBatch};
 use crate::types::Error;
@@ -64,13 +66,17 @@ pub(crate) struct Select<T> {
     pub text: Option<fn(&str) -> T>,
 }
 
+/// Wakers to wake together. A turn nearly always has one reader and one writer, so one
+/// is kept inline: registering it allocates nothing.
+pub(crate) type Wakers = SmallVec<[Waker; 1]>;
+
 pub(crate) struct Turn {
     state: Mutex<TurnState>,
     /// Mirrors `TurnState::cancelled` for writers that ask per event, without the lock.
     cancelled: AtomicBool,
     /// Readers waiting for a change. Kept apart from `state` because a source may wake
     /// us from inside `poll_batch`, while `state` is locked.
-    readers: Mutex<Vec<Waker>>,
+    readers: Mutex<Wakers>,
 }
 
 pub(crate) struct TurnState {
@@ -90,7 +96,7 @@ pub(crate) struct TurnState {
     pub(crate) outcome: Option<Outcome>,
     pub(crate) cancelled: bool,
     /// The writer's tasks waiting for cancellation.
-    cancel_waiters: Vec<Waker>,
+    cancel_waiters: Wakers,
     /// Run once when the turn is cancelled, outside the lock.
     cancel_hooks: Vec<Box<dyn FnOnce() + Send>>,
     source: Option<Box<dyn EventSource>>,
@@ -168,9 +174,11 @@ impl Turn {
         Arc::new(Turn {
             cancelled: AtomicBool::new(false),
             state: Mutex::new(TurnState {
-                // Room for a short turn's text and events: allocated by whoever starts
-                // the turn, not by the backend thread that writes it.
-                events: VecDeque::with_capacity(2),
+                // Room for a short turn's text and events (steps, text, usage): made by
+                // whoever starts the turn, and not grown by the backend thread that
+                // writes it (growing memory another thread allocated takes that thread's
+                // allocator lock, which it is likely holding at that moment).
+                events: VecDeque::with_capacity(4),
                 base: 0,
                 drained: Vec::new(),
                 coalescing: false,
@@ -178,11 +186,11 @@ impl Turn {
                 held_wake: false,
                 outcome: None,
                 cancelled: false,
-                cancel_waiters: Vec::new(),
+                cancel_waiters: Wakers::new(),
                 cancel_hooks: Vec::new(),
                 source,
             }),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(Wakers::new()),
         })
     }
 
@@ -192,7 +200,7 @@ impl Turn {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn take_readers(&self) -> Vec<Waker> {
+    fn take_readers(&self) -> Wakers {
         std::mem::take(&mut *self.readers.lock().unwrap_or_else(|p| p.into_inner()))
     }
 

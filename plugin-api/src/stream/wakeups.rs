@@ -66,8 +66,9 @@ pub fn release() {
 }
 
 /// Wakes `wakers`, now or with the next release if this thread [`hold`]s its wake-ups.
-pub(crate) fn wake_all(wakers: Vec<Waker>) {
-    if wakers.is_empty() {
+pub(crate) fn wake_all(wakers: impl IntoIterator<Item = Waker>) {
+    let mut wakers = wakers.into_iter().peekable();
+    if wakers.peek().is_none() {
         return;
     }
     if DEFERRING.with(Cell::get) {
@@ -76,7 +77,7 @@ pub(crate) fn wake_all(wakers: Vec<Waker>) {
     }
     let max_held = MAX_HELD.with(Cell::get);
     if max_held == 0 || QUIET.with(|quiet| quiet.replace(false)) {
-        wakers.into_iter().for_each(Waker::wake);
+        wakers.for_each(Waker::wake);
         return;
     }
     let full = HELD.with(|held| {
