@@ -174,11 +174,16 @@ impl Turn {
         Arc::new(Turn {
             cancelled: AtomicBool::new(false),
             state: Mutex::new(TurnState {
-                // Room for a short turn's text and events (steps, text, usage): made by
-                // whoever starts the turn, and not grown by the backend thread that
-                // writes it (growing memory another thread allocated takes that thread's
-                // allocator lock, which it is likely holding at that moment).
-                events: VecDeque::with_capacity(4),
+                // A backend writes here: room for a short turn's text and events
+                // (steps, text, usage), made by whoever starts the turn and not grown by
+                // the backend thread that writes it (growing memory another thread
+                // allocated takes that thread's allocator lock, which it is likely
+                // holding at that moment). A source's log takes its first batch whole.
+                events: if source.is_some() {
+                    VecDeque::new()
+                } else {
+                    VecDeque::with_capacity(4)
+                },
                 base: 0,
                 drained: Vec::new(),
                 coalescing: false,
@@ -484,7 +489,12 @@ impl Turn {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(batch) => batch,
         };
-        state.events.extend(batch.entries);
+        if state.events.is_empty() {
+            // The batch's vector becomes the log: no copy, no allocation.
+            state.events = VecDeque::from(batch.entries);
+        } else {
+            state.events.extend(batch.entries);
+        }
         let finished_source = match batch.outcome {
             Some(outcome) => {
                 state.outcome = Some(outcome);
