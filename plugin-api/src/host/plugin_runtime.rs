@@ -282,7 +282,7 @@ mod tests {
             }
             for word in text.split(' ') {
                 turn.thought(format!("about {word}"))?;
-                turn.text(word.to_owned())?;
+                turn.text(word)?;
             }
             Ok(())
         }

@@ -99,7 +99,7 @@ impl Turn {
     }
 
     /// A chunk of the answer; all chunks together are the model message in the history.
-    pub fn text(&mut self, chunk: impl Into<String>) -> Result<(), Error> {
+    pub fn text(&mut self, chunk: impl AsRef<str>) -> Result<(), Error> {
         kept(self.sender.text(chunk))
     }
 

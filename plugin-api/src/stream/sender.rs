@@ -42,11 +42,12 @@ impl ChatEventSender {
         }
     }
 
-    /// A text chunk; it also becomes part of `ChatResult::text`.
-    pub fn text(&mut self, chunk: impl Into<String>) -> bool {
-        let chunk = chunk.into();
-        self.note(&chunk);
-        self.turn.push_text([chunk.as_str()])
+    /// A text chunk; it also becomes part of `ChatResult::text`. It is copied into the
+    /// turn's packed log, so a borrowed chunk costs no allocation of its own.
+    pub fn text(&mut self, chunk: impl AsRef<str>) -> bool {
+        let chunk = chunk.as_ref();
+        self.note(chunk);
+        self.turn.push_text([chunk])
     }
 
     /// Several text chunks at once: one lock and one wake-up for the batch.
