@@ -371,6 +371,11 @@ impl Turn {
         Some(shared)
     }
 
+    /// Whether the turn has its outcome (finished, failed or cancelled).
+    pub(crate) fn has_ended(&self) -> bool {
+        self.lock().outcome.is_some()
+    }
+
     /// Marks the turn cancelled: readers end with `Error::Cancelled` and the writer is told.
     pub(crate) fn cancel(&self) {
         let (source, waiters, hooks) = {
