@@ -160,3 +160,51 @@ impl<F> Drop for ContainedFuture<F> {
         let _ = catch_unwind(AssertUnwindSafe(|| self.inner = None));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::ffi::data::FfiResult;
+
+    #[test]
+    fn a_finished_future_is_dropped_at_once_and_a_later_poll_is_an_error() {
+        let context = PluginContext::new("guarded").unwrap();
+        let held = Arc::new(());
+        let kept = held.clone();
+        let mut future = context.future(async move {
+            let _kept = kept;
+            FfiResult::<u32>::ROk(7)
+        });
+        futures::executor::block_on(async {
+            assert!(matches!((&mut future).await, FfiResult::ROk(7)));
+            assert_eq!(Arc::strong_count(&held), 1, "what it held is gone");
+            let again = futures::poll!(&mut future);
+            assert!(
+                matches!(again, Poll::Ready(FfiResult::RErr(_))),
+                "{again:?}"
+            );
+        });
+    }
+
+    #[test]
+    fn a_panic_in_a_poll_becomes_an_error_and_drops_the_future() {
+        let context = PluginContext::new("guarded").unwrap();
+        let held = Arc::new(());
+        let kept = held.clone();
+        let future = context.future(async move {
+            // Always true; it keeps the compiler from calling the end unreachable.
+            if Arc::strong_count(&kept) > 0 {
+                panic!("inside the plugin");
+            }
+            FfiResult::<u32>::ROk(0)
+        });
+        let answer = futures::executor::block_on(future);
+        let FfiResult::RErr(error) = answer else {
+            panic!("a panic must become an error");
+        };
+        assert!(Error::from(error).to_string().contains("inside the plugin"));
+        assert_eq!(Arc::strong_count(&held), 1);
+    }
+}
