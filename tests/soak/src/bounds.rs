@@ -88,7 +88,11 @@ pub const BOUNDS: Bounds = Bounds {
         threads: 2,
         fds: 2,
     },
-    // Measured on the code of 2026-12-01: 21x (1 GB for 50 MB). Issue 9 asks for 3x.
+    // Measured on the code of 2026-12-01: 21x (1 GB for 50 MB). Issue 9 asks for 3x
+    // while the echo streams. Measured 2026-12-02 at scale 0.2: 2.6-2.7x with the phase
+    // alone, 2.0-2.1x after the other phases (the allocator reuses their heap); the
+    // caller's copy from `text()` adds about 1x and is reported, not bounded (bounding it
+    // too, as before, passed only on that warm heap: 2.9-3.0x, 3.6-3.9x alone).
     large_message: LargeMessageBounds { peak_per_size: 3.0 },
 };
 
@@ -118,7 +122,7 @@ impl Bounds {
         cycles(&mut out, "mock-runtimes, python-runtimes", &self.runtimes);
         let _ = writeln!(
             out,
-            "  large-message: peak rss increase <= {}x the message size",
+            "  large-message: peak rss increase while it streams <= {}x the message size",
             self.large_message.peak_per_size
         );
         out

@@ -1,10 +1,13 @@
 //! One large message echoed by the mock with its default chunking (8 characters a
-//! chunk, so 50 MB is about 6.5 million chunks), read whole with `text()`.
+//! chunk, so 50 MB is about 6.5 million chunks), streamed event by event, then read
+//! whole with `text()`.
 //!
-//! The figure is the peak resident increase over the turn divided by the message size.
-//! The message is built before the baseline, so it is not counted; what is counted is
-//! every copy made on its way through the ABI, the plugin's history, the chunks the
-//! host keeps for its streams and the answer it hands back.
+//! The bounded figure is the peak resident increase while the answer streams, divided
+//! by the message size: every copy made on its way through the ABI, the plugin's
+//! history and the chunks the host keeps for its streams (issue 9: "streaming a 50 MB
+//! echo peaks under 3x the message"). The caller's own copy from `text()` comes on top
+//! and is reported, not bounded (about 1x more). The message is built before the
+//! baseline, so it is not counted.
 
 use std::time::Instant;
 
@@ -12,6 +15,7 @@ use agent_plugin_api::host::PluginRuntime;
 use agent_plugin_api::types::{AgentConfig, Content};
 use agent_plugin_api::Runtime;
 use anyhow::{bail, Context, Result};
+use futures::StreamExt;
 use serde_json::json;
 
 use crate::bounds::LargeMessageBounds;
@@ -34,15 +38,23 @@ pub async fn run(
     reset_peak()?;
     let started = Instant::now();
     let handle = runtime.chat(agent, &message).await?;
+    let streamed_bytes = handle
+        .text_stream()
+        .fold(0, |bytes, chunk| async move { bytes + chunk.len() })
+        .await;
+    let streamed = Sample::now()?;
     let answer = handle.text().await.context("the large turn")?;
     let elapsed = started.elapsed();
     let after = Sample::now()?;
-    let peak = after.peak;
-    if answer.text.len() != size + "echo: ".len() || !answer.text.starts_with("echo: ") {
+    let expected = size + "echo: ".len();
+    if streamed_bytes != expected
+        || answer.text.len() != expected
+        || !answer.text.starts_with("echo: ")
+    {
         bail!(
-            "the echo has {} bytes, expected {}",
+            "the echo has {} bytes streamed and {} in the answer, expected {expected}",
+            streamed_bytes,
             answer.text.len(),
-            size + 6
         );
     }
     drop(answer);
@@ -51,10 +63,17 @@ pub async fn run(
     drop(message);
     report.info(PHASE, "message size", mib(size as u64), "MiB");
     report.info(PHASE, "seconds", elapsed.as_secs_f64(), "s");
+    let increase = |peak: u64| peak.saturating_sub(before.rss);
     report.info(
         PHASE,
         "peak rss increase",
-        mib(peak.saturating_sub(before.rss)),
+        mib(increase(streamed.peak)),
+        "MiB",
+    );
+    report.info(
+        PHASE,
+        "and the copy from text()",
+        mib(increase(after.peak)),
         "MiB",
     );
     report.info(
@@ -66,7 +85,7 @@ pub async fn run(
     report.bounded(
         PHASE,
         "peak increase / size",
-        peak.saturating_sub(before.rss) as f64 / size as f64,
+        increase(streamed.peak) as f64 / size as f64,
         "x",
         bounds.peak_per_size,
     );
