@@ -1,9 +1,11 @@
 //! One agent: its state, its FIFO of turns and the worker task that plays them.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -11,6 +13,7 @@ use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::budget;
 use super::conversation::Conversation;
 use super::turn::{Turn, TurnRecord};
 use super::AgentBackend;
@@ -30,6 +33,14 @@ struct QueuedTurn {
     unread_handle: Option<ChatResponseHandle>,
 }
 
+/// Who plays an agent's turns at the moment.
+enum Worker {
+    /// A caller is playing the first turn on its own thread, until the turn first waits.
+    Starting,
+    /// A task on the agent's runtime: a turn waited, or more were queued meanwhile.
+    Task(JoinHandle<()>),
+}
+
 /// Where quota hits of this runtime go.
 #[derive(Clone)]
 pub(crate) struct QuotaSlot {
@@ -39,12 +50,13 @@ pub(crate) struct QuotaSlot {
 
 /// An agent and the handle on its worker.
 ///
-/// Turns wait in the agent's queue for a single worker task, which is what makes them
-/// run one at a time in call order. The worker exists only while there are turns: it is
-/// spawned by the turn that finds none running and ends when the queue is empty, so an
+/// Turns wait in the agent's queue for a single worker, which is what makes them run
+/// one at a time in call order. The worker exists only while there are turns, so an
 /// idle agent holds no task and no channel (an idle agent's memory is mostly what it
-/// owns, not machinery). Small state sits behind a `std` mutex (never held across an
-/// await); waiters (`wait_for_idle`, `wait_for_wakeup`) recheck it when told of a
+/// owns, not machinery). A turn that finds no worker starts on the caller's thread,
+/// inside the agent's runtime, and moves to a task there at its first wait (see
+/// [`Agent::start_turn`]): a turn that never waits costs no thread hand-off at all.
+/// Small state sits behind a `std` mutex (never held across an await); waiters (`wait_for_idle`, `wait_for_wakeup`) recheck it when told of a
 /// change, and changes tell only when someone waits.
 pub(crate) struct Agent<B: AgentBackend> {
     id: AgentId,
@@ -73,7 +85,7 @@ struct AgentState {
     /// The turns the worker has not taken yet, in call order.
     queue: VecDeque<QueuedTurn>,
     /// The worker, while there is one: it clears this when it finds the queue empty.
-    worker: Option<JoinHandle<()>>,
+    worker: Option<Worker>,
     /// Set by `signal_idle`, cleared when the next turn starts.
     signalled_idle: bool,
     /// A message was sent and no `wait_for_wakeup` has reported it yet.
@@ -158,12 +170,53 @@ impl<B: AgentBackend> Agent<B> {
             return Err(self.not_started());
         }
         state.pending.push_back(turn.sender.cancellation());
-        state.queue.push_back(turn);
-        if state.worker.is_none() {
-            state.worker = Some(self.runtime.spawn(self.clone().work()));
-        }
         self.refresh_idle(&state);
+        if state.worker.is_some() {
+            state.queue.push_back(turn);
+            return Ok(());
+        }
+        state.worker = Some(Worker::Starting);
+        drop(state);
+        self.start_turn(turn);
         Ok(())
+    }
+
+    /// Plays `turn` on the caller's thread until it first waits, then hands the rest of
+    /// it, and any turns queued meanwhile, to a worker task.
+    ///
+    /// Why: handing every turn to the runtime's threads costs two thread hand-offs (a
+    /// wake-up of a parked worker, and one of the reader), each dearer than a short
+    /// turn's work on a virtual machine. Polled here first, a turn that needs no wait
+    /// (the mock's, a cache hit) is over when `chat` returns, and one that waits (on the
+    /// network) has started its request already. The poll runs inside the agent's
+    /// runtime, as the task would, with a waker that does nothing: the task polls the
+    /// turn again as soon as it starts, which registers its own.
+    fn start_turn(self: &Arc<Self>, turn: QueuedTurn) {
+        let _context = self.runtime.enter();
+        let agent = self.clone();
+        let mut first = Box::pin(async move { agent.play(turn).await });
+        let finished = budget::as_start(|| {
+            first
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_ready()
+        });
+        let mut state = self.state();
+        // Spawned under the lock, as in `work`: the task cannot clear `worker` before
+        // it is set.
+        state.worker = if finished && state.queue.is_empty() {
+            None
+        } else {
+            let agent = self.clone();
+            Some(Worker::Task(self.runtime.spawn(async move {
+                if !finished {
+                    first.await;
+                }
+                agent.work().await;
+            })))
+        };
+        // `shut_down` may be waiting for the start to end.
+        self.tell_waiters();
     }
 
     /// Stops the running turn (or the one about to run); the turns behind it still run.
@@ -256,7 +309,17 @@ impl<B: AgentBackend> Agent<B> {
     /// Stops the agent and waits until its worker has ended every turn.
     pub async fn shut_down(&self) {
         self.begin_shutdown();
-        let worker = self.state().worker.take();
+        // A turn starting on a caller's thread ends (it is cancelled) or moves to a task.
+        let worker = self
+            .wait_until(|state| match state.worker.take() {
+                Some(Worker::Starting) => {
+                    state.worker = Some(Worker::Starting);
+                    None
+                }
+                Some(Worker::Task(task)) => Some(Some(task)),
+                None => Some(None),
+            })
+            .await;
         if let Some(worker) = worker {
             // A worker that panicked has ended its turns too (their senders dropped).
             let _ = worker.await;
@@ -282,15 +345,19 @@ impl<B: AgentBackend> Agent<B> {
                 next
             };
             let Some(turn) = next else { return };
-            // `run` contains the backend's panics; one of the kit's own must not leave
-            // the queue without a worker.
-            if AssertUnwindSafe(self.run(turn))
-                .catch_unwind()
-                .await
-                .is_err()
-            {
-                self.end_turn();
-            }
+            self.play(turn).await;
+        }
+    }
+
+    /// `run` contains the backend's panics; one of the kit's own must not leave the
+    /// queue without a worker.
+    async fn play(self: &Arc<Self>, turn: QueuedTurn) {
+        if AssertUnwindSafe(self.run(turn))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            self.end_turn();
         }
     }
 

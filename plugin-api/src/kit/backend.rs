@@ -36,6 +36,12 @@ pub trait AgentBackend: Send + Sync + Sized + 'static {
     /// Plays one turn: write events into `turn`. Turns of one agent never overlap. When
     /// the turn is cancelled this future is dropped, so it needs no cancel checks of
     /// its own. An error ends the turn with that error and changes no state.
+    ///
+    /// Where it runs: a turn on an idle agent is first polled on the thread that called
+    /// `chat` (inside the plugin's tokio runtime, so `tokio::spawn`, timers and IO work),
+    /// and after its first `Pending` on the plugin's own threads. So do not compute for
+    /// long or block before the first await: send the request, or move heavy work to
+    /// `tokio::task::spawn_blocking`, and the caller's thread is back at once.
     async fn chat(
         &self,
         agent: &Self::Agent,

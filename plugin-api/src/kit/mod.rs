@@ -4,10 +4,15 @@
 
 mod agent;
 mod backend;
+mod budget;
 mod conversation;
 mod runtime;
 mod turn;
 
 pub use backend::{AgentBackend, NoOptions};
+pub use budget::consume_budget;
 pub use runtime::AgentRuntime;
 pub use turn::Turn;
+
+#[cfg(test)]
+mod tests;

@@ -39,7 +39,7 @@
 
 mod definition;
 
-pub use crate::kit::{AgentBackend, AgentRuntime, NoOptions, Turn};
+pub use crate::kit::{consume_budget, AgentBackend, AgentRuntime, NoOptions, Turn};
 /// Coalesced reader wake-ups, for backends that write many turns from one thread.
 pub use crate::stream::wakeups;
 pub use crate::stream::{channel, Cancellation, ChatEventSender, TextBatch};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use agent_plugin_api::plugin::{async_trait, AgentBackend, AgentRuntime, Turn};
+use agent_plugin_api::plugin::{async_trait, consume_budget, AgentBackend, AgentRuntime, Turn};
 use agent_plugin_api::types::{AgentConfig, BackoffPolicy, Content, Error};
 
 use crate::options::{AgentSettings, MockOptions, OPTIONS_HELP};
@@ -143,10 +143,11 @@ impl AgentBackend for MockBackend {
 /// The pause between chunks. With no delay the turn still lets other tasks run, but
 /// only when its share of the scheduler's budget is spent: a forced yield per chunk sent
 /// the worker through the IO driver (a system call) between every two chunks, which was
-/// most of a short turn's time.
+/// most of a short turn's time. The kit's budget also ends a long answer's start on the
+/// caller's thread, so the rest streams from the plugin's threads.
 async fn pause(delay: Duration) {
     if delay.is_zero() {
-        tokio::task::consume_budget().await;
+        consume_budget().await;
     } else {
         tokio::time::sleep(delay).await;
     }

@@ -250,13 +250,26 @@ async fn cancel_ends_the_running_turn_only() {
 
 #[tokio::test]
 async fn cancel_right_after_chat_hits_that_turn() {
-    let runtime = runtime(fast());
+    let runtime = runtime(slow());
     let agent = agent(&runtime).await;
     let handle = runtime.chat(agent, &"hi".into()).await.unwrap();
     runtime.cancel(agent).await.unwrap();
     assert_eq!(handle.text().await, Err(Error::Cancelled));
     runtime.wait_for_idle(agent).await.unwrap();
     assert_eq!(runtime.turn_count(agent).await.unwrap(), 0);
+}
+
+/// A turn starts on the caller's thread: one that never waits is over when `chat`
+/// returns, so there is nothing left to cancel.
+#[tokio::test]
+async fn a_turn_that_never_waits_is_done_when_chat_returns() {
+    let runtime = runtime(fast());
+    let agent = agent(&runtime).await;
+    let handle = runtime.chat(agent, &"hi".into()).await.unwrap();
+    assert!(handle.is_finished());
+    assert_eq!(runtime.turn_count(agent).await.unwrap(), 1);
+    runtime.cancel(agent).await.unwrap();
+    assert_eq!(handle.text().await.unwrap().text, "echo: hi");
 }
 
 #[tokio::test]
