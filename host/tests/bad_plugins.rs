@@ -205,6 +205,34 @@ async fn panicking_methods_become_errors_and_the_runtime_keeps_working() {
     mock_still_answers(&host).await;
 }
 
+/// The same, for a plugin that answers the immediate calls: they cross as plain calls,
+/// whose panics must be contained just as well (one escaping would end the process).
+#[tokio::test(flavor = "multi_thread")]
+async fn panicking_immediate_calls_become_errors_and_the_runtime_keeps_working() {
+    let dir = crowded_dir();
+    let host = host_for(dir.path());
+    let panicky = options(json!({ "panic_in": ["chat", "history"], "immediate": true }));
+    let runtime = host.runtime_with_options("misbehaving", panicky).unwrap();
+    let agent = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let error = runtime.chat(agent, &"hi".into()).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::BackendError(message) if message.contains("plugin misbehaving panicked: misbehaving: chat panics")),
+        "{error}"
+    );
+    let error = runtime.history(agent).await.unwrap_err();
+    assert!(error.to_string().contains("panicked"), "{error}");
+    assert_eq!(runtime.turn_count(agent).await.unwrap(), 0);
+    assert!(runtime.is_idle(agent).await.unwrap());
+    assert_eq!(
+        runtime.turn_count(agent + 100).await,
+        Err(Error::AgentNotStarted(agent + 100))
+    );
+    mock_still_answers(&host).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panic_in_create_agent_is_contained() {
     let dir = crowded_dir();

@@ -28,6 +28,7 @@
 
 mod ffi;
 pub mod host;
+mod immediate;
 mod kit;
 pub mod plugin;
 mod quota;
@@ -36,6 +37,7 @@ mod stream;
 pub mod types;
 mod version;
 
+pub use immediate::ImmediateCalls;
 pub use runtime::Runtime;
 
 #[doc(hidden)]

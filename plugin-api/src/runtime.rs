@@ -4,13 +4,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::immediate::ImmediateCalls;
 use crate::quota::QuotaRegistry;
 use crate::stream::ChatResponseHandle;
 use crate::types::{
     AgentConfig, AgentId, Content, ConversationMessage, Error, Tools, UsageMetadata,
 };
 
-/// An agent runtime backend: 16 required methods and 8 provided ones.
+/// An agent runtime backend: 16 required methods and 9 provided ones.
 ///
 /// The semantics every implementation must meet are stated once, as named checks, in the
 /// conformance kit (`agent-conformance`), and in words in `docs/semantics.md`.
@@ -118,5 +119,12 @@ pub trait Runtime: Send + Sync {
     /// Best-effort shutdown for `Drop` impls: synchronous, never blocks, never panics.
     fn try_shutdown_agent(&self, agent_id: AgentId) {
         let _ = agent_id;
+    }
+
+    /// The calls this runtime answers at once, if it does (see [`ImmediateCalls`]):
+    /// through a plugin they then cross without a future. The kit's runtimes do; the
+    /// default, for a backend whose every call may wait, is `None`. Since api 0.2.2.
+    fn immediate(&self) -> Option<&dyn ImmediateCalls> {
+        None
     }
 }

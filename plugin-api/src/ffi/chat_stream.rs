@@ -12,12 +12,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use abi_stable::sabi_trait;
-use abi_stable::std_types::RBox;
+use abi_stable::std_types::{RBox, ROption, RVec};
+use abi_stable::StableAbi;
 use async_ffi::FfiFuture;
 
 use super::data::{FfiBatch, FfiChatEvent, FfiChatResult, FfiResult};
 use super::guard::PluginContext;
-use crate::stream::{ChatResponseHandle, Ended, EventSource, SourceBatch, COALESCE_BYTES};
+use crate::stream::{
+    ChatResponseHandle, Ended, Entry, EventSource, Outcome, SourceBatch, COALESCE_BYTES,
+};
 use crate::types::Error;
 
 /// How many log entries one crossing carries at most (an entry is an event, or a batch of
@@ -34,6 +37,16 @@ pub trait FfiChatStream: Send {
 
 pub type FfiChatStreamBox = FfiChatStream_TO<'static, RBox<()>>;
 
+/// A turn as an immediate `chat` returns it (since 0.2.2): what it has written so far,
+/// and its stream only if it goes on. A turn that ended while `chat` ran (it started on
+/// the caller's thread and never waited) crosses whole, in this one answer.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiChatStart {
+    pub first: FfiBatch,
+    pub rest: ROption<FfiChatStreamBox>,
+}
+
 /// Plugin side: owns the backend's handle, so dropping this cancels the turn.
 pub(crate) struct ExportedStream {
     handle: ChatResponseHandle,
@@ -47,6 +60,42 @@ impl ExportedStream {
 
     pub(crate) fn into_ffi(self) -> FfiChatStreamBox {
         FfiChatStream_TO::from_value(self, abi_stable::sabi_trait::TD_Opaque)
+    }
+
+    /// The turn as it crosses from an immediate `chat`: whole if it has ended already,
+    /// else nothing yet and its stream.
+    pub(crate) fn into_start(self) -> FfiChatStart {
+        let turn = Arc::clone(self.handle.turn());
+        if turn.is_finished() {
+            let mut small = false;
+            let noop = &mut Context::from_waker(std::task::Waker::noop());
+            // An ended turn is never waited for: every entry, then its outcome.
+            if let Poll::Ready((events, Some(outcome))) =
+                turn.poll_take_batch(usize::MAX, 0, &mut small, noop)
+            {
+                return FfiChatStart {
+                    first: batch_of(events, Some(outcome)),
+                    rest: ROption::RNone,
+                };
+            }
+        }
+        FfiChatStart {
+            first: batch_of(Vec::new(), None),
+            rest: ROption::RSome(self.into_ffi()),
+        }
+    }
+}
+
+/// Entries and, at the end, the outcome, as they cross.
+fn batch_of(events: Vec<Entry>, outcome: Option<Outcome>) -> FfiBatch {
+    FfiBatch {
+        events: events
+            .into_iter()
+            .map(FfiChatEvent::from)
+            .collect::<RVec<_>>(),
+        outcome: outcome
+            .map(|outcome| outcome.map(FfiChatResult::from).map_err(Into::into).into())
+            .into(),
     }
 }
 
@@ -78,46 +127,53 @@ impl FfiChatStream for ExportedStream {
                 taken
             })
             .await;
-            FfiResult::ROk(FfiBatch {
-                events: events.into_iter().map(FfiChatEvent::from).collect(),
-                outcome: outcome
-                    .map(|outcome| outcome.map(FfiChatResult::from).map_err(Into::into).into())
-                    .into(),
-            })
+            FfiResult::ROk(batch_of(events, outcome))
         })
     }
 }
 
 /// Host side: a plugin stream as the event source of a host-side handle.
 pub(crate) struct ImportedStream {
-    stream: FfiChatStreamBox,
+    /// What an immediate `chat` brought along, read before the stream.
+    first: Option<SourceBatch>,
+    /// `None` once a first batch brought the outcome.
+    stream: Option<FfiChatStreamBox>,
     pending: Option<FfiFuture<FfiResult<FfiBatch>>>,
 }
 
 impl ImportedStream {
-    pub(crate) fn into_handle(stream: FfiChatStreamBox) -> ChatResponseHandle {
-        ChatResponseHandle::from_source(Box::new(ImportedStream::new(stream)))
+    pub(crate) fn from_stream(stream: FfiChatStreamBox) -> Self {
+        ImportedStream {
+            first: None,
+            stream: Some(stream),
+            pending: None,
+        }
+    }
+
+    pub(crate) fn from_start(start: FfiChatStart) -> Self {
+        ImportedStream {
+            first: Some(source_batch(FfiResult::ROk(start.first))),
+            stream: start.rest.into_option(),
+            pending: None,
+        }
+    }
+
+    pub(crate) fn into_handle(self) -> ChatResponseHandle {
+        ChatResponseHandle::from_source(Box::new(self))
     }
 
     /// A handle whose turn fails with `timeout` if it has not ended by `deadline`; the
     /// plugin's stream is dropped then, which cancels the turn there.
     pub(crate) fn into_handle_with_deadline(
-        stream: FfiChatStreamBox,
+        self,
         deadline: tokio::time::Instant,
         timeout: Error,
     ) -> ChatResponseHandle {
         ChatResponseHandle::from_source(Box::new(Deadline {
-            inner: Some(ImportedStream::new(stream)),
+            inner: Some(self),
             deadline: Box::pin(tokio::time::sleep_until(deadline)),
             timeout,
         }))
-    }
-
-    fn new(stream: FfiChatStreamBox) -> Self {
-        ImportedStream {
-            stream,
-            pending: None,
-        }
     }
 }
 
@@ -150,31 +206,43 @@ impl EventSource for Deadline {
 
 impl EventSource for ImportedStream {
     fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<SourceBatch> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(first);
+        }
+        let Some(stream) = &self.stream else {
+            // Not reached: the turn drops its source once a batch brings the outcome.
+            return Poll::Pending;
+        };
         let pending = self
             .pending
-            .get_or_insert_with(|| self.stream.next_batch(MAX_BATCH));
+            .get_or_insert_with(|| stream.next_batch(MAX_BATCH));
         let batch = match Pin::new(pending).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(batch) => batch,
         };
         self.pending = None;
-        Poll::Ready(match batch.into_result() {
-            Ok(batch) => SourceBatch {
-                entries: batch
-                    .events
-                    .into_iter()
-                    .filter_map(FfiChatEvent::into_entry)
-                    .collect(),
-                outcome: batch
-                    .outcome
-                    .into_option()
-                    .map(|outcome| outcome.into_result().map(Ended::from).map_err(Error::from)),
-            },
-            Err(error) => SourceBatch {
-                entries: Vec::new(),
-                outcome: Some(Err(error.into())),
-            },
-        })
+        Poll::Ready(source_batch(batch))
+    }
+}
+
+/// A batch as the host-side log takes it.
+fn source_batch(batch: FfiResult<FfiBatch>) -> SourceBatch {
+    match batch.into_result() {
+        Ok(batch) => SourceBatch {
+            entries: batch
+                .events
+                .into_iter()
+                .filter_map(FfiChatEvent::into_entry)
+                .collect(),
+            outcome: batch
+                .outcome
+                .into_option()
+                .map(|outcome| outcome.into_result().map(Ended::from).map_err(Error::from)),
+        },
+        Err(error) => SourceBatch {
+            entries: Vec::new(),
+            outcome: Some(Err(error.into())),
+        },
     }
 }
 

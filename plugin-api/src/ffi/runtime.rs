@@ -6,6 +6,10 @@
 //! Growth: one vtable method per `Runtime` method; new methods go after
 //! `try_shutdown_agent`, the last prefix field, each with a default body that is what the
 //! host does when a plugin built before the method lacks it.
+//!
+//! Since 0.2.2 the calls a runtime answers at once ([`ImmediateCalls`]) have plain
+//! twins (`*_now`): the host asks once, at import, whether the plugin answers them, and
+//! then calls those instead of the async ones.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,13 +19,14 @@ use abi_stable::sabi_trait;
 use abi_stable::std_types::{RBox, ROption, RString, RVec};
 use async_ffi::FfiFuture;
 
-use super::chat_stream::{ExportedStream, FfiChatStreamBox, ImportedStream};
+use super::chat_stream::{ExportedStream, FfiChatStart, FfiChatStreamBox, ImportedStream};
 use super::data::{
     from_result, into_result, FfiContent, FfiDuration, FfiMessage, FfiResult, FfiUsage,
 };
 use super::guard::PluginContext;
 use super::quota::{self, ExportedQuota, FfiQuotaBox};
 use super::tool_host::{self, ExportedToolHost, FfiToolHostBox};
+use crate::immediate::ImmediateCalls;
 use crate::quota::QuotaRegistry;
 use crate::runtime::Runtime;
 use crate::stream::ChatResponseHandle;
@@ -73,6 +78,71 @@ pub trait FfiRuntime: Send + Sync {
     fn host_tools_unavailable(&self) -> ROption<RString> {
         ROption::RSome(RString::from("the plugin's api predates host tools"))
     }
+
+    // --- since 0.2.2; the host calls these only if `answers_immediately` -------------
+
+    /// Whether the runtime answers the `*_now` calls (asked once, at import); a 0.2.1
+    /// plugin does not, and keeps the async calls.
+    fn answers_immediately(&self) -> bool {
+        false
+    }
+    /// `chat`, with what the turn wrote before `chat` returned (all of it, if it ended).
+    fn chat_now(&self, agent_id: u64, content: FfiContent) -> FfiResult<FfiChatStart> {
+        let _ = (agent_id, content);
+        not_immediate()
+    }
+    fn send_now(&self, agent_id: u64, content: FfiContent) -> FfiResult<()> {
+        let _ = (agent_id, content);
+        not_immediate()
+    }
+    fn cancel_now(&self, agent_id: u64) -> FfiResult<()> {
+        let _ = agent_id;
+        not_immediate()
+    }
+    fn signal_idle_now(&self, agent_id: u64) -> FfiResult<()> {
+        let _ = agent_id;
+        not_immediate()
+    }
+    fn history_now(&self, agent_id: u64) -> FfiResult<RVec<FfiMessage>> {
+        let _ = agent_id;
+        not_immediate()
+    }
+    fn turn_count_now(&self, agent_id: u64) -> FfiResult<u32> {
+        let _ = agent_id;
+        not_immediate()
+    }
+    fn total_usage_now(&self, agent_id: u64) -> FfiResult<FfiUsage> {
+        let _ = agent_id;
+        not_immediate()
+    }
+    fn last_turn_usage_now(&self, agent_id: u64) -> FfiResult<FfiUsage> {
+        let _ = agent_id;
+        not_immediate()
+    }
+    fn clear_history_now(&self, agent_id: u64) -> FfiResult<()> {
+        let _ = agent_id;
+        not_immediate()
+    }
+    fn last_response_now(&self, agent_id: u64) -> FfiResult<ROption<RString>> {
+        let _ = agent_id;
+        not_immediate()
+    }
+    fn compaction_indices_now(&self, agent_id: u64) -> FfiResult<RVec<u32>> {
+        let _ = agent_id;
+        not_immediate()
+    }
+    fn is_idle_now(&self, agent_id: u64) -> FfiResult<bool> {
+        let _ = agent_id;
+        not_immediate()
+    }
+}
+
+/// What a `*_now` call answers on a runtime without immediate calls (the host never
+/// makes one there; a plugin built before 0.2.2 answers with this default).
+fn not_immediate<T>() -> FfiResult<T> {
+    from_result::<T, T>(Err(Error::BackendError(
+        "this runtime answers no immediate calls".into(),
+    )))
 }
 
 /// A runtime as it crosses the boundary: an owned, type-erased trait object.
@@ -122,6 +192,21 @@ pub(crate) struct ExportedRuntime<R> {
 }
 
 impl<R: Runtime + 'static> ExportedRuntime<R> {
+    /// Answers one immediate call inside the plugin: in its runtime context, with its
+    /// panics contained (one escaping a plain FFI call would end the process).
+    fn now<T, U>(&self, body: impl FnOnce(&dyn ImmediateCalls) -> Result<T, Error>) -> FfiResult<U>
+    where
+        U: From<T>,
+    {
+        let answer = self.context.call(|| match self.runtime.immediate() {
+            Some(calls) => body(calls),
+            None => Err(Error::BackendError(
+                "this runtime answers no immediate calls".into(),
+            )),
+        });
+        from_result(answer.and_then(|answer| answer))
+    }
+
     /// Runs one async `Runtime` call on the plugin side and converts its answer.
     fn call<T, U, F, Fut>(&self, body: F) -> FfiFuture<FfiResult<U>>
     where
@@ -266,6 +351,74 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
             .map(RString::from)
             .into()
     }
+
+    fn answers_immediately(&self) -> bool {
+        self.context
+            .call(|| self.runtime.immediate().is_some())
+            .unwrap_or(false)
+    }
+
+    fn chat_now(&self, agent_id: u64, content: FfiContent) -> FfiResult<FfiChatStart> {
+        let context = self.context;
+        self.now(|calls| {
+            let handle = calls.chat(agent_id, Content::from(content))?;
+            Ok(ExportedStream::new(handle, context).into_start())
+        })
+    }
+
+    fn send_now(&self, agent_id: u64, content: FfiContent) -> FfiResult<()> {
+        self.now(|calls| calls.send(agent_id, Content::from(content)))
+    }
+
+    fn cancel_now(&self, agent_id: u64) -> FfiResult<()> {
+        self.now(|calls| calls.cancel(agent_id))
+    }
+
+    fn signal_idle_now(&self, agent_id: u64) -> FfiResult<()> {
+        self.now(|calls| calls.signal_idle(agent_id))
+    }
+
+    fn history_now(&self, agent_id: u64) -> FfiResult<RVec<FfiMessage>> {
+        self.now(|calls| {
+            Ok(calls
+                .history(agent_id)?
+                .into_iter()
+                .map(FfiMessage::from)
+                .collect::<RVec<_>>())
+        })
+    }
+
+    fn turn_count_now(&self, agent_id: u64) -> FfiResult<u32> {
+        self.now(|calls| calls.turn_count(agent_id))
+    }
+
+    fn total_usage_now(&self, agent_id: u64) -> FfiResult<FfiUsage> {
+        self.now(|calls| calls.total_usage(agent_id))
+    }
+
+    fn last_turn_usage_now(&self, agent_id: u64) -> FfiResult<FfiUsage> {
+        self.now(|calls| calls.last_turn_usage(agent_id))
+    }
+
+    fn clear_history_now(&self, agent_id: u64) -> FfiResult<()> {
+        self.now(|calls| calls.clear_history(agent_id))
+    }
+
+    fn last_response_now(&self, agent_id: u64) -> FfiResult<ROption<RString>> {
+        self.now(|calls| {
+            Ok(ROption::from(
+                calls.last_response(agent_id)?.map(RString::from),
+            ))
+        })
+    }
+
+    fn compaction_indices_now(&self, agent_id: u64) -> FfiResult<RVec<u32>> {
+        self.now(|calls| calls.compaction_indices(agent_id).map(RVec::from))
+    }
+
+    fn is_idle_now(&self, agent_id: u64) -> FfiResult<bool> {
+        self.now(|calls| calls.is_idle(agent_id))
+    }
 }
 
 // --- host side -----------------------------------------------------------------------
@@ -277,6 +430,9 @@ pub(crate) struct ImportedRuntime {
     quota: QuotaRegistry,
     /// Asked once: why the plugin cannot run host tools, if it cannot.
     host_tools_unavailable: Option<String>,
+    /// Asked once: the plugin answers the `*_now` calls (api 0.2.2 and a runtime that
+    /// offers [`ImmediateCalls`]).
+    immediate: bool,
 }
 
 impl ImportedRuntime {
@@ -286,10 +442,12 @@ impl ImportedRuntime {
             .host_tools_unavailable()
             .into_option()
             .map(RString::into_string);
+        let immediate = ffi.answers_immediately();
         ImportedRuntime {
             ffi,
             quota,
             host_tools_unavailable,
+            immediate,
         }
     }
 
@@ -301,19 +459,24 @@ impl ImportedRuntime {
         content: &Content,
         deadline: Option<(tokio::time::Instant, Error)>,
     ) -> Result<ChatResponseHandle, Error> {
-        let stream = self.ffi.chat(agent_id, FfiContent::from(content)).await;
-        let stream = stream.into_result().map_err(Error::from)?;
+        let content = FfiContent::from(content);
+        let stream = if self.immediate {
+            let start = self.ffi.chat_now(agent_id, content);
+            ImportedStream::from_start(start.into_result().map_err(Error::from)?)
+        } else {
+            let stream = self.ffi.chat(agent_id, content).await;
+            ImportedStream::from_stream(stream.into_result().map_err(Error::from)?)
+        };
         Ok(match deadline {
-            None => ImportedStream::into_handle(stream),
-            Some((deadline, timeout)) => {
-                ImportedStream::into_handle_with_deadline(stream, deadline, timeout)
-            }
+            None => stream.into_handle(),
+            Some((deadline, timeout)) => stream.into_handle_with_deadline(deadline, timeout),
         })
     }
 
     // The calls themselves are plain futures, not a second `Runtime`, whose every call
     // would be boxed once more (`PluginRuntime` is the `Runtime`, with the call timeouts
-    // on top).
+    // on top). The ones with an immediate twin make the plain call when the plugin
+    // answers them: the future is then ready at its first poll.
 
     pub(crate) async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
         let json = config_to_json(&config)?;
@@ -342,6 +505,9 @@ impl ImportedRuntime {
     }
 
     pub(crate) async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
+        if self.immediate {
+            return into_result(self.ffi.cancel_now(agent_id));
+        }
         into_result(self.ffi.cancel(agent_id).await)
     }
 
@@ -350,10 +516,17 @@ impl ImportedRuntime {
     }
 
     pub(crate) async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
-        into_result(self.ffi.send(agent_id, FfiContent::from(content)).await)
+        let content = FfiContent::from(content);
+        if self.immediate {
+            return into_result(self.ffi.send_now(agent_id, content));
+        }
+        into_result(self.ffi.send(agent_id, content).await)
     }
 
     pub(crate) async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+        if self.immediate {
+            return into_result(self.ffi.signal_idle_now(agent_id));
+        }
         into_result(self.ffi.signal_idle(agent_id).await)
     }
 
@@ -381,35 +554,59 @@ impl ImportedRuntime {
         &self,
         agent_id: AgentId,
     ) -> Result<Vec<ConversationMessage>, Error> {
-        let history = self.ffi.history(agent_id).await;
+        let history = if self.immediate {
+            self.ffi.history_now(agent_id)
+        } else {
+            self.ffi.history(agent_id).await
+        };
         let history = history.into_result().map_err(Error::from)?;
         Ok(history.into_iter().map(ConversationMessage::from).collect())
     }
 
     pub(crate) async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
+        if self.immediate {
+            return into_result(self.ffi.turn_count_now(agent_id));
+        }
         into_result(self.ffi.turn_count(agent_id).await)
     }
 
     pub(crate) async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        if self.immediate {
+            return into_result(self.ffi.total_usage_now(agent_id));
+        }
         into_result(self.ffi.total_usage(agent_id).await)
     }
 
     pub(crate) async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        if self.immediate {
+            return into_result(self.ffi.last_turn_usage_now(agent_id));
+        }
         into_result(self.ffi.last_turn_usage(agent_id).await)
     }
 
     pub(crate) async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
+        if self.immediate {
+            return into_result(self.ffi.clear_history_now(agent_id));
+        }
         into_result(self.ffi.clear_history(agent_id).await)
     }
 
     pub(crate) async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
-        let response = self.ffi.last_response(agent_id).await;
+        let response = if self.immediate {
+            self.ffi.last_response_now(agent_id)
+        } else {
+            self.ffi.last_response(agent_id).await
+        };
         let response = response.into_result().map_err(Error::from)?;
         Ok(response.into_option().map(RString::into_string))
     }
 
     pub(crate) async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
-        let indices = self.ffi.compaction_indices(agent_id).await;
+        let indices = if self.immediate {
+            self.ffi.compaction_indices_now(agent_id)
+        } else {
+            self.ffi.compaction_indices(agent_id).await
+        };
         Ok(indices.into_result().map_err(Error::from)?.into_vec())
     }
 
@@ -422,6 +619,9 @@ impl ImportedRuntime {
     }
 
     pub(crate) async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
+        if self.immediate {
+            return into_result(self.ffi.is_idle_now(agent_id));
+        }
         into_result(self.ffi.is_idle(agent_id).await)
     }
 

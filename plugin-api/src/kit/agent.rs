@@ -1,11 +1,9 @@
 //! One agent: its state, its FIFO of turns and the worker task that plays them.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::task::{Context, Waker};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -195,12 +193,7 @@ impl<B: AgentBackend> Agent<B> {
         let _context = self.runtime.enter();
         let agent = self.clone();
         let mut first = Box::pin(async move { agent.play(turn).await });
-        let finished = budget::as_start(|| {
-            first
-                .as_mut()
-                .poll(&mut Context::from_waker(Waker::noop()))
-                .is_ready()
-        });
+        let finished = budget::poll_start(first.as_mut()).is_ready();
         let mut state = self.state();
         // Spawned under the lock, as in `work`: the task cannot clear `worker` before
         // it is set.

@@ -8,6 +8,9 @@
 //! rest streams from the plugin's threads as it is read.
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 /// Steps a start may take: as many as tokio gives a task per poll.
 const START_BUDGET: u32 = 128;
@@ -17,8 +20,11 @@ thread_local! {
     static STARTING: Cell<Option<u32>> = const { Cell::new(None) };
 }
 
-/// Runs `poll` as a turn's start: [`consume_budget`] inside it counts against the start.
-pub(crate) fn as_start<T>(poll: impl FnOnce() -> T) -> T {
+/// Polls a turn's start once, with a waker that does nothing (the task that takes the
+/// turn over polls it again first): [`consume_budget`] inside counts against the start's
+/// budget, and only against it, since the caller's own tokio budget (in-process, the
+/// caller's task) says nothing about this turn.
+pub(crate) fn poll_start<F: Future>(start: Pin<&mut F>) -> Poll<F::Output> {
     struct Restore(Option<u32>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -26,7 +32,8 @@ pub(crate) fn as_start<T>(poll: impl FnOnce() -> T) -> T {
         }
     }
     let _restore = Restore(STARTING.with(|starting| starting.replace(Some(START_BUDGET))));
-    poll()
+    let mut start = tokio::task::unconstrained(start);
+    Pin::new(&mut start).poll(&mut Context::from_waker(Waker::noop()))
 }
 
 /// A point where a turn that writes much without waiting lets others run: as

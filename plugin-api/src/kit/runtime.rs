@@ -8,7 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::agent::{lock, Agent, QuotaSlot};
+use super::conversation::Conversation;
 use super::AgentBackend;
+use crate::immediate::ImmediateCalls;
 use crate::plugin::Plugin;
 use crate::quota::QuotaRegistry;
 use crate::runtime::Runtime;
@@ -68,6 +70,15 @@ impl<B: AgentBackend> AgentRuntime<B> {
             .get(&agent_id)
             .cloned()
             .ok_or(Error::AgentNotStarted(agent_id))
+    }
+
+    /// Reads or changes one agent's conversation, without holding the runtime's table.
+    fn conversation<T>(
+        &self,
+        agent_id: AgentId,
+        read: impl FnOnce(&mut Conversation) -> T,
+    ) -> Result<T, Error> {
+        Ok(self.agent(agent_id)?.with_conversation(read))
     }
 
     fn remove(&self, agent_id: AgentId) -> Result<Arc<Agent<B>>, Error> {
@@ -142,7 +153,7 @@ impl<B: AgentBackend> Runtime for AgentRuntime<B> {
         agent_id: AgentId,
         content: &Content,
     ) -> Result<ChatResponseHandle, Error> {
-        self.agent(agent_id)?.chat(content.clone())
+        ImmediateCalls::chat(self, agent_id, content.clone())
     }
 
     async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
@@ -153,8 +164,7 @@ impl<B: AgentBackend> Runtime for AgentRuntime<B> {
     }
 
     async fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent(agent_id)?.cancel_running_turn();
-        Ok(())
+        ImmediateCalls::cancel(self, agent_id)
     }
 
     async fn wait_for_idle(&self, agent_id: AgentId) -> Result<(), Error> {
@@ -162,12 +172,11 @@ impl<B: AgentBackend> Runtime for AgentRuntime<B> {
     }
 
     async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
-        self.agent(agent_id)?.send(content.clone())
+        ImmediateCalls::send(self, agent_id, content.clone())
     }
 
     async fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent(agent_id)?.signal_idle();
-        Ok(())
+        ImmediateCalls::signal_idle(self, agent_id)
     }
 
     async fn wait_for_wakeup(&self, agent_id: AgentId, timeout: Duration) -> Result<bool, Error> {
@@ -188,45 +197,31 @@ impl<B: AgentBackend> Runtime for AgentRuntime<B> {
     }
 
     async fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
-        Ok(self
-            .agent(agent_id)?
-            .with_conversation(|conversation| conversation.history()))
+        ImmediateCalls::history(self, agent_id)
     }
 
     async fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
-        Ok(self
-            .agent(agent_id)?
-            .with_conversation(|conversation| conversation.turn_count))
+        ImmediateCalls::turn_count(self, agent_id)
     }
 
     async fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
-        Ok(self
-            .agent(agent_id)?
-            .with_conversation(|conversation| conversation.total_usage))
+        ImmediateCalls::total_usage(self, agent_id)
     }
 
     async fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
-        Ok(self
-            .agent(agent_id)?
-            .with_conversation(|conversation| conversation.last_turn_usage))
+        ImmediateCalls::last_turn_usage(self, agent_id)
     }
 
     async fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.agent(agent_id)?
-            .with_conversation(|conversation| conversation.clear());
-        Ok(())
+        ImmediateCalls::clear_history(self, agent_id)
     }
 
     async fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
-        Ok(self
-            .agent(agent_id)?
-            .with_conversation(|conversation| conversation.last_response()))
+        ImmediateCalls::last_response(self, agent_id)
     }
 
     async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
-        Ok(self
-            .agent(agent_id)?
-            .with_conversation(|conversation| conversation.compaction_indices.clone()))
+        ImmediateCalls::compaction_indices(self, agent_id)
     }
 
     /// The kit saves nothing, so deleting is shutting down.
@@ -240,13 +235,72 @@ impl<B: AgentBackend> Runtime for AgentRuntime<B> {
     }
 
     async fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
-        Ok(self.agent(agent_id)?.is_idle())
+        ImmediateCalls::is_idle(self, agent_id)
     }
 
     fn try_shutdown_agent(&self, agent_id: AgentId) {
         if let Ok(agent) = self.remove(agent_id) {
             agent.begin_shutdown();
         }
+    }
+
+    fn immediate(&self) -> Option<&dyn ImmediateCalls> {
+        Some(self)
+    }
+}
+
+/// Everything but creating, waiting and shutting down is a lock and a field away.
+impl<B: AgentBackend> ImmediateCalls for AgentRuntime<B> {
+    fn chat(&self, agent_id: AgentId, content: Content) -> Result<ChatResponseHandle, Error> {
+        self.agent(agent_id)?.chat(content)
+    }
+
+    fn send(&self, agent_id: AgentId, content: Content) -> Result<(), Error> {
+        self.agent(agent_id)?.send(content)
+    }
+
+    fn cancel(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.agent(agent_id)?.cancel_running_turn();
+        Ok(())
+    }
+
+    fn signal_idle(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.agent(agent_id)?.signal_idle();
+        Ok(())
+    }
+
+    fn history(&self, agent_id: AgentId) -> Result<Vec<ConversationMessage>, Error> {
+        self.conversation(agent_id, |conversation| conversation.history())
+    }
+
+    fn turn_count(&self, agent_id: AgentId) -> Result<u32, Error> {
+        self.conversation(agent_id, |conversation| conversation.turn_count)
+    }
+
+    fn total_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        self.conversation(agent_id, |conversation| conversation.total_usage)
+    }
+
+    fn last_turn_usage(&self, agent_id: AgentId) -> Result<UsageMetadata, Error> {
+        self.conversation(agent_id, |conversation| conversation.last_turn_usage)
+    }
+
+    fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
+        self.conversation(agent_id, |conversation| conversation.clear())
+    }
+
+    fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
+        self.conversation(agent_id, |conversation| conversation.last_response())
+    }
+
+    fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {
+        self.conversation(agent_id, |conversation| {
+            conversation.compaction_indices.clone()
+        })
+    }
+
+    fn is_idle(&self, agent_id: AgentId) -> Result<bool, Error> {
+        Ok(self.agent(agent_id)?.is_idle())
     }
 }
 
