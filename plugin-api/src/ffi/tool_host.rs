@@ -2,13 +2,16 @@
 //! way: the host serves its [`Tools`] ([`ExportedToolHost`]); the plugin calls them as
 //! [`Tools`] again ([`import`]). Since api 0.2.1.
 //!
-//! A handler runs on the host's own tokio runtime (the one `create_agent_with_tools` was
-//! called on), never on the plugin thread that awaits it: the plugin's tokio is another
-//! copy, and a handler may sleep or do IO. So a call never needs the thread of the host
-//! that may itself be awaiting the plugin. Dropping the plugin's future (a cancelled
-//! turn) aborts the handler.
+//! A handler runs in the host's own tokio runtime (the one `create_agent_with_tools` was
+//! called on): the plugin's tokio is another copy, and a handler may sleep or do IO. Its
+//! first poll happens where the plugin calls it, inside the host's runtime context; a
+//! handler that answers at once (most do) is then done with no task and no thread
+//! hand-off, and one that waits goes on as a task on the host's runtime. So a call never
+//! needs the thread of the host that may itself be awaiting the plugin. Dropping the
+//! plugin's future (a cancelled turn) aborts the handler.
 
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use abi_stable::sabi_trait;
 use abi_stable::std_types::{RBox, RStr, RString, RVec};
@@ -66,10 +69,19 @@ impl FfiToolHost for ExportedToolHost {
         let tools = self.tools.clone();
         let name = name.as_str().to_owned();
         let args = parse_json(&args_json);
-        let call = async move { tools.call(&name, args).await };
+        let mut call = async move { tools.call(&name, args).await }.boxed();
         let answer = match &self.runtime {
-            None => call.boxed(),
+            None => call,
             Some(runtime) => {
+                // A waker that does nothing: a task that takes the call over polls it
+                // again first. Panics are the handler's, and `Tools::call` contains them.
+                let first = {
+                    let _host = runtime.enter();
+                    call.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+                };
+                if let Poll::Ready(answer) = first {
+                    return ready_answer(answer);
+                }
                 let task = AbortOnDrop(runtime.spawn(call));
                 async move {
                     let mut task = task;
@@ -80,13 +92,20 @@ impl FfiToolHost for ExportedToolHost {
                 .boxed()
             }
         };
-        async move {
-            match answer.await {
-                Ok(value) => FfiResult::ROk(RString::from(value.to_string())),
-                Err(error) => FfiResult::RErr(FfiError::from(Error::BackendError(error.message))),
-            }
-        }
-        .into_ffi()
+        async move { crossing(answer.await) }.into_ffi()
+    }
+}
+
+fn ready_answer(answer: Result<serde_json::Value, ToolError>) -> FfiFuture<FfiResult<RString>> {
+    let answer = crossing(answer);
+    async move { answer }.into_ffi()
+}
+
+/// A handler's answer as it crosses: JSON, or the message the backend is told.
+fn crossing(answer: Result<serde_json::Value, ToolError>) -> FfiResult<RString> {
+    match answer {
+        Ok(value) => FfiResult::ROk(RString::from(value.to_string())),
+        Err(error) => FfiResult::RErr(FfiError::from(Error::BackendError(error.message))),
     }
 }
 

@@ -452,6 +452,48 @@ mod tool_tests {
         assert!(history[2].tool_result.is_some());
     }
 
+    /// A handler that answers at once is done where the plugin calls it (here the turn's
+    /// start, on the caller's thread), with no task; one that waits goes on as a task on
+    /// the host's runtime.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_handler_runs_where_it_is_called_until_it_waits() {
+        let threads: Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>> = Arc::default();
+        let (at_once, after_wait) = (threads.clone(), threads.clone());
+        let tools = Tools::new()
+            .with("now", move |_: Value| {
+                at_once.lock().unwrap().push(std::thread::current().id());
+                async { Ok(json!("now")) }
+            })
+            .with("later", move |_: Value| {
+                let after_wait = after_wait.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    after_wait.lock().unwrap().push(std::thread::current().id());
+                    Ok(json!("later"))
+                }
+            });
+        let runtime = PluginRuntime::in_process("caller", AgentRuntime::new(Caller)).unwrap();
+        let agent = runtime
+            .create_agent_with_tools(config(&["now", "later"]), tools)
+            .await
+            .unwrap();
+        let caller = std::thread::current().id();
+        let now = runtime.chat(agent, &"now".into()).await.unwrap();
+        assert!(
+            now.is_finished(),
+            "a handler that answers at once needs no hand-off"
+        );
+        assert_eq!(now.text().await.unwrap().text, r#""now""#);
+        let later = runtime.chat(agent, &"later".into()).await.unwrap();
+        assert_eq!(later.text().await.unwrap().text, r#""later""#);
+        let threads = threads.lock().unwrap();
+        assert_eq!(threads[0], caller);
+        assert_ne!(
+            threads[1], caller,
+            "after its wait it runs on the host's runtime"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn runtime_tools_reach_the_agents_that_declare_them() {
         let shared = Tools::new().with("clock", |_| async { Ok(json!("noon")) });

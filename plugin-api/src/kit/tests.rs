@@ -170,7 +170,11 @@ async fn a_long_answer_with_no_wait_leaves_the_callers_thread_after_the_starts_b
         started, ended,
         "the rest of the answer is written on the runtime's threads"
     );
-    // A short one is over before chat returns.
-    let short = runtime.chat(agent, &"chunks 10".into()).await.unwrap();
+    // A short one is over before chat returns (on an agent with no worker left over).
+    let fresh = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let short = runtime.chat(fresh, &"chunks 10".into()).await.unwrap();
     assert!(short.is_finished());
 }
