@@ -65,7 +65,7 @@ impl ExportedStream {
     /// The turn as it crosses from an immediate `chat`: whole if it has ended already,
     /// else nothing yet and its stream.
     pub(crate) fn into_start(self) -> FfiChatStart {
-        let turn = Arc::clone(self.handle.turn());
+        let turn = self.handle.turn();
         if turn.is_finished() {
             let mut small = false;
             let noop = &mut Context::from_waker(std::task::Waker::noop());
@@ -151,8 +151,11 @@ impl ImportedStream {
     }
 
     pub(crate) fn from_start(start: FfiChatStart) -> Self {
+        let first = source_batch(FfiResult::ROk(start.first));
+        // A turn that goes on brings nothing yet: its reader goes straight to the stream.
+        let brought = !first.entries.is_empty() || first.outcome.is_some();
         ImportedStream {
-            first: Some(source_batch(FfiResult::ROk(start.first))),
+            first: brought.then_some(first),
             stream: start.rest.into_option(),
             pending: None,
         }

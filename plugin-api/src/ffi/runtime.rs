@@ -140,9 +140,11 @@ pub trait FfiRuntime: Send + Sync {
 /// What a `*_now` call answers on a runtime without immediate calls (the host never
 /// makes one there; a plugin built before 0.2.2 answers with this default).
 fn not_immediate<T>() -> FfiResult<T> {
-    from_result::<T, T>(Err(Error::BackendError(
-        "this runtime answers no immediate calls".into(),
-    )))
+    from_result::<T, T>(Err(no_immediate_calls()))
+}
+
+fn no_immediate_calls() -> Error {
+    Error::BackendError("this runtime answers no immediate calls".into())
 }
 
 /// A runtime as it crosses the boundary: an owned, type-erased trait object.
@@ -200,9 +202,7 @@ impl<R: Runtime + 'static> ExportedRuntime<R> {
     {
         let answer = self.context.call(|| match self.runtime.immediate() {
             Some(calls) => body(calls),
-            None => Err(Error::BackendError(
-                "this runtime answers no immediate calls".into(),
-            )),
+            None => Err(no_immediate_calls()),
         });
         from_result(answer.and_then(|answer| answer))
     }

@@ -160,10 +160,8 @@ async fn a_long_answer_with_no_wait_leaves_the_callers_thread_after_the_starts_b
         })
     };
     let handle = caller.join().unwrap().unwrap();
-    assert!(
-        !handle.is_finished(),
-        "chat returned only after writing the whole answer on the caller's thread"
-    );
+    // (Whether the turn is still running when `chat` returns races the plugin's threads,
+    // which go on with it at once; where its end was written is what is certain.)
     assert_eq!(handle.text().await.unwrap().text, "x".repeat(10_000));
     let (started, ended) = probe.threads.lock().unwrap()[0];
     assert_ne!(
