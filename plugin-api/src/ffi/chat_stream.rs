@@ -317,4 +317,35 @@ mod tests {
         assert_eq!(history[1].content, Content::Text(text.clone()));
         assert_eq!(runtime.last_response(agent).await.unwrap(), Some(text));
     }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn readers_of_shared_chunks_read_the_plugins_bytes_in_place() {
+        let runtime = PluginRuntime::in_process("tiny", AgentRuntime::new(Tiny)).unwrap();
+        let agent = runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .unwrap();
+        let handle = runtime.chat(agent, &Content::text("1000")).await.unwrap();
+        let (first, second, copies) = tokio::join!(
+            handle.chunks().collect::<Vec<_>>(),
+            handle.chunks().collect::<Vec<_>>(),
+            handle.text_stream().collect::<Vec<_>>(),
+        );
+        assert_eq!(first.len(), 1000);
+        assert!(first
+            .iter()
+            .zip(&copies)
+            .all(|(chunk, copy)| chunk == copy.as_str()));
+        // Two readers, one copy of each chunk: the plugin's own buffer.
+        assert!(first
+            .iter()
+            .zip(&second)
+            .all(|(a, b)| a.as_ptr() == b.as_ptr()));
+        assert!(first
+            .iter()
+            .zip(&copies)
+            .all(|(a, copy)| a.as_ptr() != copy.as_ptr()));
+        let kept: String = first.into_iter().map(String::from).collect();
+        assert_eq!(kept, copies.concat());
+    }
 }

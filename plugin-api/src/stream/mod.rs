@@ -11,6 +11,7 @@ mod handle;
 mod held_wakes;
 mod sender;
 mod text_batch;
+mod text_chunk;
 mod turn;
 pub mod wakeups;
 
@@ -18,6 +19,7 @@ pub use event::{ChatEvent, ChatResult, Step, ToolCall, ToolResult};
 pub use handle::{ChatResponseHandle, EventStream};
 pub use sender::{Cancellation, ChatEventSender};
 pub use text_batch::TextBatch;
+pub use text_chunk::TextChunk;
 
 pub(crate) use held_wakes::wake_readers_per_poll;
 pub(crate) use text_batch::{Packed, PackedTexts, SharedText};

@@ -3,6 +3,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
+use super::held_wakes;
 use super::text_batch::SharedText;
 use super::turn::{Ended, Turn};
 use super::{ChatEvent, ChatResult, Step, TextBatch, ToolCall, ToolResult};
@@ -32,6 +33,7 @@ impl ChatEventSender {
     }
 
     pub fn send(&self, event: ChatEvent) -> bool {
+        held_wakes::flush_text(&self.turn);
         self.turn.push(event)
     }
 
@@ -47,6 +49,11 @@ impl ChatEventSender {
     pub fn text(&mut self, chunk: impl AsRef<str>) -> bool {
         let chunk = chunk.as_ref();
         self.note(chunk);
+        if held_wakes::hold_text(&self.turn, chunk) {
+            // Held until the poll ends; a cancel may land meanwhile, and then it is lost
+            // like any write after one.
+            return !self.turn.is_cancelled();
+        }
         self.turn.push_text([chunk])
     }
 
@@ -54,6 +61,7 @@ impl ChatEventSender {
     pub fn texts(&mut self, chunks: impl IntoIterator<Item = String>) -> bool {
         let chunks: Vec<String> = chunks.into_iter().collect();
         chunks.iter().for_each(|chunk| self.note(chunk));
+        held_wakes::flush_text(&self.turn);
         self.turn.push_text(chunks.iter().map(String::as_str))
     }
 
@@ -82,12 +90,16 @@ impl ChatEventSender {
 
     /// The text written so far.
     pub fn text_so_far(&self) -> &str {
-        self.so_far.get_or_init(|| self.turn.text())
+        self.so_far.get_or_init(|| {
+            held_wakes::flush_text(&self.turn);
+            self.turn.text()
+        })
     }
 
     /// Ends the turn well; its text is every chunk written. Returns `false` if the turn
     /// had already ended (cancelled), in which case the result is dropped.
     pub fn complete(self, usage: UsageMetadata, structured_output: Option<Value>) -> bool {
+        held_wakes::flush_text(&self.turn);
         self.turn
             .finish_with(None, Ok(Self::ended(usage, structured_output)))
     }
@@ -99,6 +111,7 @@ impl ChatEventSender {
         usage: UsageMetadata,
         structured_output: Option<Value>,
     ) -> Option<SharedText> {
+        held_wakes::flush_text(&self.turn);
         self.turn
             .finish_sharing_text(Ok(Self::ended(usage, structured_output)))
     }
@@ -117,6 +130,7 @@ impl ChatEventSender {
     /// A batch of text chunks, kept packed: no allocation per chunk on this thread.
     pub fn text_batch(&mut self, batch: TextBatch) -> bool {
         self.note(batch.as_str());
+        held_wakes::flush_text(&self.turn);
         self.turn.push_texts(batch)
     }
 
@@ -127,12 +141,14 @@ impl ChatEventSender {
         usage: UsageMetadata,
         structured_output: Option<Value>,
     ) -> bool {
+        held_wakes::flush_text(&self.turn);
         self.turn
             .finish_with(Some(last), Ok(Self::ended(usage, structured_output)))
     }
 
     /// Ends the turn with exactly this outcome; `false` if it had already ended.
     pub fn finish(self, outcome: Result<ChatResult, Error>) -> bool {
+        held_wakes::flush_text(&self.turn);
         self.turn.finish(outcome.map(Ended::given))
     }
 
@@ -192,6 +208,8 @@ impl Drop for ChatEventSender {
         if self.turn.has_ended() {
             return;
         }
+        // What it wrote before it stopped stays readable, before the error.
+        held_wakes::flush_text(&self.turn);
         let error = if std::thread::panicking() {
             Error::BackendError("the backend panicked during the turn".into())
         } else {

@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use super::TextChunk;
+
 /// Text chunks packed end to end, with where each one ends.
 #[derive(Default)]
 pub struct TextBatch {
@@ -17,8 +19,8 @@ enum Storage {
     Owned(Packed),
     /// Frozen on this side of the boundary, shared with whoever took it.
     Frozen(Arc<Packed>),
-    /// Lent by the other side of the boundary, released when dropped.
-    Foreign(Box<dyn PackedTexts>),
+    /// Lent by the other side of the boundary, released when the last holder drops it.
+    Foreign(Arc<dyn PackedTexts>),
 }
 
 impl Default for Storage {
@@ -68,7 +70,7 @@ impl TextBatch {
         }
     }
 
-    pub(crate) fn foreign(texts: Box<dyn PackedTexts>) -> Self {
+    pub(crate) fn foreign(texts: Arc<dyn PackedTexts>) -> Self {
         TextBatch {
             storage: Storage::Foreign(texts),
         }
@@ -109,6 +111,17 @@ impl TextBatch {
                 .iter()
                 .map(|&end| u32::try_from(offset + end as usize).unwrap_or(u32::MAX)),
         );
+    }
+
+    /// Empties an owned batch, keeping its room; a shared one becomes a new, empty batch.
+    pub(crate) fn clear(&mut self) {
+        match &mut self.storage {
+            Storage::Owned(packed) => {
+                packed.buffer.clear();
+                packed.ends.clear();
+            }
+            _ => *self = TextBatch::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -157,6 +170,19 @@ impl TextBatch {
         matches!(self.storage, Storage::Owned(_))
     }
 
+    /// Chunk `index`, starting at byte `start`, as a chunk of its own: shared with the
+    /// batch once the batch no longer grows, else copied.
+    pub(crate) fn share_chunk(&self, index: usize, start: usize) -> (TextChunk, usize) {
+        let (chunk, end) = self.chunk_at(index, start);
+        let shared = match &self.storage {
+            Storage::Owned(_) => return (TextChunk::owned(chunk.to_owned()), end),
+            Storage::Frozen(packed) => Arc::clone(packed) as Arc<dyn PackedTexts>,
+            Storage::Foreign(texts) => Arc::clone(texts),
+        };
+        // `chunk_at` clamps to the buffer, so `end - chunk.len()` is where the chunk starts.
+        (TextChunk::shared(shared, end - chunk.len(), end), end)
+    }
+
     /// Shares the batch from now on: it stops growing, and the result is the same bytes.
     /// A foreign batch is copied (it never happens on the side that freezes).
     pub(crate) fn freeze(&mut self) -> Arc<Packed> {
@@ -179,13 +205,14 @@ impl TextBatch {
 }
 
 impl Clone for TextBatch {
-    /// A clone shares a frozen batch and copies any other.
+    /// A clone shares a batch that no longer grows and copies a growing one.
     fn clone(&self) -> Self {
         match &self.storage {
             Storage::Frozen(shared) => TextBatch {
                 storage: Storage::Frozen(shared.clone()),
             },
-            _ => TextBatch::owned(Packed {
+            Storage::Foreign(texts) => TextBatch::foreign(texts.clone()),
+            Storage::Owned(_) => TextBatch::owned(Packed {
                 buffer: self.as_str().to_owned(),
                 ends: self.ends().to_vec(),
             }),

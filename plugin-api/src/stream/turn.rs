@@ -52,18 +52,46 @@ pub(crate) struct SourceBatch {
 
 /// Where a reader is in the log: an entry, and inside a text batch, a chunk and the byte
 /// it starts at.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Cursor {
     entry: usize,
     chunk: usize,
     byte: usize,
+    /// The text batch at `entry`, shared, once it no longer grows: its chunks are read
+    /// without the turn's lock, which the writer would otherwise meet at every chunk.
+    batch: Option<TextBatch>,
 }
+
+impl Cursor {
+    fn at(entry: usize) -> Self {
+        Cursor {
+            entry,
+            ..Cursor::default()
+        }
+    }
+
+    /// The next chunk of the cursor's shared batch, if one is left, advancing past it.
+    fn next_shared<T>(&mut self, read: ReadText<T>) -> Option<T> {
+        let batch = self.batch.as_ref()?;
+        if self.chunk >= batch.len() {
+            return None;
+        }
+        let (item, end) = read(batch, self.chunk, self.byte);
+        self.chunk += 1;
+        self.byte = end;
+        Some(item)
+    }
+}
+
+/// Makes a reader's item from chunk `index` of a batch, which starts at byte `start`;
+/// gives back where the chunk ends.
+pub(crate) type ReadText<T> = fn(&TextBatch, usize, usize) -> (T, usize);
 
 /// What a reader takes from the log: items made from events, and from text chunks
 /// (`None`: the reader skips text, a batch at a time).
 pub(crate) struct Select<T> {
     pub event: fn(&ChatEvent) -> Option<T>,
-    pub text: Option<fn(&str) -> T>,
+    pub text: Option<ReadText<T>>,
 }
 
 /// Wakers to wake together. A turn nearly always has one reader and one writer, so one
@@ -111,6 +139,28 @@ impl TurnState {
         } else {
             true
         }
+    }
+
+    /// Appends text chunks to the last batch while it can grow (else to a new one); whether
+    /// readers are to be woken now.
+    fn append_text<'a>(&mut self, chunks: impl IntoIterator<Item = &'a str>) -> bool {
+        let growing = matches!(
+            self.events.back(),
+            Some(Entry::Texts(batch)) if batch.is_owned()
+        );
+        if !growing {
+            self.events.push_back(Entry::Texts(TextBatch::new()));
+        }
+        let mut full = false;
+        if let Some(Entry::Texts(batch)) = self.events.back_mut() {
+            chunks.into_iter().for_each(|chunk| batch.push(chunk));
+            full = batch.as_str().len() >= COALESCE_BYTES;
+        }
+        // A new entry behind one the export waits on is news too.
+        if full || !growing {
+            self.coalescing = false;
+        }
+        !self.coalescing && self.wake_now()
     }
 
     /// Every text chunk written, in order, as shared parts (freezing the log's batches).
@@ -274,23 +324,7 @@ impl Turn {
             if state.outcome.is_some() {
                 return false;
             }
-            let growing = matches!(
-                state.events.back(),
-                Some(Entry::Texts(batch)) if batch.is_owned()
-            );
-            if !growing {
-                state.events.push_back(Entry::Texts(TextBatch::new()));
-            }
-            let mut full = false;
-            if let Some(Entry::Texts(batch)) = state.events.back_mut() {
-                chunks.into_iter().for_each(|chunk| batch.push(chunk));
-                full = batch.as_str().len() >= COALESCE_BYTES;
-            }
-            // A new entry behind one the export waits on is news too.
-            if full || !growing {
-                state.coalescing = false;
-            }
-            !state.coalescing && state.wake_now()
+            state.append_text(chunks)
         };
         if wake {
             self.wake_readers();
@@ -303,10 +337,14 @@ impl Turn {
         self.lock().holding = true;
     }
 
-    /// Writes wake readers again; the wake-up owed, if any, happens now.
-    pub(crate) fn release_wakes(&self) {
+    /// Appends the text a poll held back (unless the turn has ended), then lets writes
+    /// wake readers again; the wake-up owed, if any, happens now. One lock for both.
+    pub(crate) fn release_wakes(&self, held: &TextBatch) {
         let owed = {
             let mut state = self.lock();
+            if !held.is_empty() && state.outcome.is_none() {
+                state.append_text(held.chunks());
+            }
             state.holding = false;
             std::mem::take(&mut state.held_wake)
         };
@@ -428,13 +466,17 @@ impl Turn {
         select: &Select<T>,
         cx: &mut Context<'_>,
     ) -> Poll<Read<T>> {
+        if cursor.batch.is_some() {
+            if let Some(item) = select.text.and_then(|read| cursor.next_shared(read)) {
+                return Poll::Ready(Read::Event(item));
+            }
+            // Read to its end, and it no longer grows: what follows is another entry.
+            *cursor = Cursor::at(cursor.entry + 1);
+        }
         loop {
             let state = self.lock();
             if cursor.entry < state.base {
-                *cursor = Cursor {
-                    entry: state.base,
-                    ..Cursor::default()
-                };
+                *cursor = Cursor::at(state.base);
             }
             loop {
                 let index = cursor.entry - state.base;
@@ -449,25 +491,29 @@ impl Turn {
                     }
                     Some(Entry::Texts(batch)) => {
                         if cursor.chunk < batch.len() {
-                            let Some(text) = select.text else {
+                            let Some(read) = select.text else {
                                 cursor.chunk = batch.len();
                                 cursor.byte = batch.as_str().len();
                                 continue;
                             };
-                            let (chunk, end) = batch.chunk_at(cursor.chunk, cursor.byte);
+                            if !batch.is_owned() {
+                                // Shared already: the rest of it is read lock-free.
+                                cursor.batch = Some(batch.clone());
+                                if let Some(item) = cursor.next_shared(read) {
+                                    return Poll::Ready(Read::Event(item));
+                                }
+                            }
+                            let (item, end) = read(batch, cursor.chunk, cursor.byte);
                             cursor.chunk += 1;
                             cursor.byte = end;
-                            return Poll::Ready(Read::Event(text(chunk)));
+                            return Poll::Ready(Read::Event(item));
                         }
-                        // The last batch may still grow: stay at its end until another
-                        // entry follows.
-                        if last {
+                        // The last batch may still grow while it is owned: stay at its
+                        // end until another entry follows.
+                        if last && batch.is_owned() {
                             break;
                         }
-                        *cursor = Cursor {
-                            entry: cursor.entry + 1,
-                            ..Cursor::default()
-                        };
+                        *cursor = Cursor::at(cursor.entry + 1);
                     }
                 }
             }

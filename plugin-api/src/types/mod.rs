@@ -11,7 +11,7 @@ mod usage;
 
 pub use crate::quota::{BackoffPolicy, QuotaRegistry, MAX_BACKOFF};
 pub use crate::stream::{
-    ChatEvent, ChatResponseHandle, ChatResult, EventStream, Step, ToolCall, ToolResult,
+    ChatEvent, ChatResponseHandle, ChatResult, EventStream, Step, TextChunk, ToolCall, ToolResult,
 };
 pub use agent_config::{AgentConfig, AgentConfigBuilder, ToolDefinition, API_KEY_ENV};
 pub use content::{Content, Media};

@@ -4,6 +4,8 @@
 //! level). Under the version rule a host never loads a plugin newer than itself, so a
 //! host knows every kind a plugin sends; the rule is for a buggy or foreign peer.
 
+use std::sync::Arc;
+
 use abi_stable::std_types::{ROption, RString};
 use abi_stable::StableAbi;
 
@@ -79,7 +81,7 @@ impl FfiChatEvent {
             kind::USAGE => ChatEvent::Usage(self.usage.into()),
             kind::TEXTS => {
                 let texts = self.texts.into_option()?;
-                return Some(Entry::Texts(TextBatch::foreign(Box::new(texts))));
+                return Some(Entry::Texts(TextBatch::foreign(Arc::new(texts))));
             }
             unknown => {
                 tracing::debug!(kind = unknown, "skipped a chat event of an unknown kind");
