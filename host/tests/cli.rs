@@ -195,6 +195,107 @@ fn inspect_shows_versions_and_options() {
 }
 
 #[test]
+fn inspect_shows_each_option_with_its_type_range_default_and_help() {
+    let dir = mock_dir();
+    let shown = stdout(&agent_host(&["inspect", "mock"], dir.path()));
+    assert!(
+        shown
+            .contains("  chunk_chars = integer, 1..=1000000 (default 8)\n      The answer streams"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  reply = \"echo\" | \"scripted\" (default \"echo\")"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  replies = array of string (default [])"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_misspelt_option_is_refused_by_name_even_without_deny_unknown_fields() {
+    let dir = common::plugin_dir(&[(common::fixture("misbehaving"), "libmisbehaving.so")]);
+    let output = agent_host(
+        &[
+            "chat",
+            "--backend",
+            "misbehaving",
+            "--option",
+            "constructr=ok",
+            "hi",
+        ],
+        dir.path(),
+    );
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("option `constructr` of plugin misbehaving: unknown option (did you mean `constructor`?)"),
+        "{message}"
+    );
+    let output = agent_host(
+        &[
+            "chat",
+            "--backend",
+            "misbehaving",
+            "--option",
+            "immediate=yes",
+            "hi",
+        ],
+        dir.path(),
+    );
+    let message = stderr(&output);
+    assert!(
+        message.contains(
+            "option `immediate` of plugin misbehaving: expected a boolean, got the string \"yes\""
+        ),
+        "{message}"
+    );
+    assert!(
+        !message.contains("line") && !message.contains("column"),
+        "{message}"
+    );
+}
+
+#[test]
+fn log_filters_tell_a_plugins_own_events_from_its_dependencies() {
+    let dir = mock_dir();
+    let logs = |filter: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_agent-host"))
+            .args([
+                "chat",
+                "--backend",
+                "mock",
+                "--option",
+                "chunk_delay_ms=0",
+                "hi",
+            ])
+            .arg("--plugin-dir")
+            .arg(dir.path())
+            .env("RUST_LOG", filter)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        stderr(&output)
+    };
+    // The mock's own event, and the kit's (another crate inside the same plugin).
+    let own = "plugin::mock::agent_plugin_mock::backend";
+    let kit = "plugin::mock::agent_plugin_api::kit";
+    let all = logs("plugin::mock=debug");
+    assert!(all.contains(own) && all.contains(kit), "{all}");
+    let only_own = logs("plugin::mock=debug,plugin::mock::agent_plugin_api=off");
+    assert!(
+        only_own.contains(own) && !only_own.contains(kit),
+        "{only_own}"
+    );
+    let only_kit = logs("plugin::mock::agent_plugin_api=debug");
+    assert!(
+        !only_kit.contains(own) && only_kit.contains(kit),
+        "{only_kit}"
+    );
+}
+
+#[test]
 fn inspect_explains_a_refused_file() {
     let dir = mock_dir();
     let output = agent_host(

@@ -30,6 +30,7 @@ mod ffi;
 pub mod host;
 mod immediate;
 mod kit;
+mod options;
 pub mod plugin;
 mod quota;
 mod runtime;

@@ -66,6 +66,13 @@ async fn frozen_plugins_load_and_pass_their_checks() {
             panic!("the plugin frozen at {version} no longer loads: {error}")
         });
         assert_eq!(library.metadata().api_version, version.to_string());
+        // Options schemas came with 0.2.3; an older plugin has none, and that is fine.
+        let schema = &library.metadata().options_schema;
+        assert_eq!(
+            schema.is_some(),
+            version >= semver::Version::new(0, 2, 3),
+            "{version}"
+        );
         let report = run_all(&Target::from_library(library, serde_json::json!({}))).await;
         let failed: Vec<String> = report
             .cases

@@ -30,6 +30,33 @@ pub fn run_tests(extra: &[String]) -> Result<()> {
         with_layout(&mut doc, &venv);
         exec(&mut doc)?;
     }
+    // A plugin crate from `agent-host new-plugin`, built and tested as generated, then
+    // used from the staged host (ignored in the run above: it compiles a crate).
+    let mut scaffold = cargo();
+    if nextest {
+        scaffold.args([
+            "nextest",
+            "run",
+            "-p",
+            "agent-host",
+            "--test",
+            "new_plugin",
+            "--run-ignored",
+            "only",
+        ]);
+    } else {
+        scaffold.args([
+            "test",
+            "-p",
+            "agent-host",
+            "--test",
+            "new_plugin",
+            "--",
+            "--ignored",
+        ]);
+    }
+    with_layout(&mut scaffold, &venv);
+    exec(&mut scaffold)?;
     // The Python half of the Python backend, on its own (with a fake Rust side).
     let mut python = Command::new(python_env::build_python());
     python

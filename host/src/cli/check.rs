@@ -1,33 +1,76 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use agent_conformance::{case_names, run_all, run_selected, Target};
+use agent_conformance::{case_names, run_selected, Target};
 use agent_host::{Host, HostError};
+use agent_plugin_api::host::PluginLibrary;
 use agent_plugin_api::types::Content;
+use agent_plugin_api::Runtime;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The plugin library file to check.
     path: PathBuf,
-    /// A backend option, `key=value`, for every runtime the checks create.
+    /// A backend option, `key=value`, for every runtime the checks create; it replaces
+    /// the config's `[backends.<name>]` value of that key.
     #[arg(long = "option", value_name = "KEY=VALUE")]
     options: Vec<String>,
     /// A message the backend fails on, to check that a failed turn changes nothing.
     #[arg(long, value_name = "MESSAGE")]
     failing_prompt: Option<String>,
+    /// The message whose answer must take well over 100 ms (default: about sixty words
+    /// the backend is asked to answer; see docs/semantics.md, "The conformance kit").
+    #[arg(long, value_name = "MESSAGE")]
+    long_prompt: Option<String>,
+    /// How long one check may take, e.g. `60s` or `2m` (default 20s). A backend that
+    /// streams from a real model needs more.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    timeout: Option<Duration>,
     /// Run only this case, or every case under this prefix (e.g. `chat`).
     #[arg(long)]
     case: Option<String>,
+    /// Leave out this case, or every case under this prefix; repeatable.
+    #[arg(long, value_name = "CASE")]
+    exclude: Vec<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
 
+/// `name` is `filter` or under it (`chat` covers `chat.drop_cancels`).
+fn matches(name: &str, filter: &str) -> bool {
+    name == filter
+        || name
+            .strip_prefix(filter)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+/// Refuses a filter that names no check, listing the checks.
+fn known_filter(filter: &str, flag: &str) -> anyhow::Result<()> {
+    if case_names().into_iter().any(|name| matches(name, filter)) {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{flag} {filter:?} matches no case; the cases are: {}",
+            case_names().join(", ")
+        )
+    }
+}
+
 /// Checks the file as the host would (trust rules, pins), loads it in a child process
 /// first (a crash there is a refusal), then in this process, and runs the conformance kit
-/// on fresh runtimes of it. Exit 0 when nothing failed or crashed.
+/// on fresh runtimes of it, built as the host builds them: the config's
+/// `[backends.<name>]` options (with `--option` on top) and its `[plugins.<name>]`
+/// call timeout. Exit 0 when nothing failed or crashed.
 pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
-    let options = serde_json::Value::Object(super::options_map(&args.options)?);
+    for filter in args.case.iter() {
+        known_filter(filter, "--case")?;
+    }
+    for filter in &args.exclude {
+        known_filter(filter, "--exclude")?;
+    }
     let candidate = host.examine_file(&args.path);
     let refused = |reason: String| HostError::PluginRefused {
         name: candidate.name().map(str::to_owned),
@@ -37,6 +80,13 @@ pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     if !candidate.is_usable() {
         return Err(refused(candidate.status_text()).into());
     }
+    let (name, path_options) = candidate
+        .metadata()
+        .map(|meta| (meta.name.clone(), meta.path_options.clone()))
+        .unwrap_or_default();
+    let mut options = host.config().backend_options(&name, &path_options);
+    options.extend(super::options_map(&args.options)?);
+    let options = serde_json::Value::Object(options);
     let verdict = host.verify_with_options(&candidate, &super::scanner()?, &options);
     if !verdict.is_loadable() {
         return Err(refused(verdict.status_text()).into());
@@ -52,22 +102,26 @@ pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
             backend: library.metadata().name.clone(),
             error,
         })?;
-    let target = Target::from_library(library, options)
+    let call_timeout = host
+        .config()
+        .plugins
+        .get(&library.metadata().name)
+        .and_then(|pin| pin.call_timeout());
+    let mut target = target(library, options, call_timeout)
         .with_failing_prompt(args.failing_prompt.map(Content::text));
-    let report = match &args.case {
-        None => run_all(&target).await,
-        Some(filter) => {
-            let prefix = format!("{filter}.");
-            let selected = |name: &str| name == filter || name.starts_with(&prefix);
-            if !case_names().into_iter().any(selected) {
-                anyhow::bail!(
-                    "no case matches {filter:?}; the cases are: {}",
-                    case_names().join(", ")
-                );
-            }
-            run_selected(&target, selected).await
-        }
+    if let Some(prompt) = args.long_prompt {
+        target = target.with_long_prompt(Content::text(prompt));
+    }
+    if let Some(timeout) = args.timeout {
+        target = target.with_check_timeout(timeout);
+    }
+    let selected = |name: &str| {
+        args.case
+            .as_deref()
+            .is_none_or(|filter| matches(name, filter))
+            && !args.exclude.iter().any(|filter| matches(name, filter))
     };
+    let report = run_selected(&target, selected).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -78,4 +132,34 @@ pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Fresh runtimes of the plugin, each as `Host::runtime` would build it.
+fn target(
+    library: PluginLibrary,
+    options: serde_json::Value,
+    call_timeout: Option<Duration>,
+) -> Target {
+    let name = library.metadata().name.clone();
+    let library = Arc::new(library);
+    let options = Arc::new(options);
+    Target::new_shared(name, move || {
+        let built = library
+            .new_runtime(&options)
+            .map(|runtime| Arc::new(runtime.with_call_timeout(call_timeout)) as Arc<dyn Runtime>);
+        std::future::ready(built)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn a_filter_is_a_case_or_a_topic() {
+        assert!(matches("chat.drop_cancels", "chat"));
+        assert!(matches("chat.drop_cancels", "chat.drop_cancels"));
+        assert!(!matches("chat.drop_cancels", "chat.drop"));
+        assert!(!matches("chatter.x", "chat"));
+    }
 }

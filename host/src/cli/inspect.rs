@@ -2,6 +2,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use agent_host::{Candidate, Host, HostError, Verdict};
+use agent_plugin_api::host::PluginMetadata;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -48,15 +49,7 @@ pub fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     if !meta.description.is_empty() {
         println!("description:  {}", meta.description);
     }
-    if !meta.options_help.is_empty() {
-        println!(
-            "options, the plugin's own ([backends.{}] or --option key=value):",
-            meta.name
-        );
-        for line in meta.options_help.lines() {
-            println!("  {line}");
-        }
-    }
+    print_options(meta);
     if !meta.path_options.is_empty() {
         println!(
             "  (paths, relative ones resolved against the config file: {})",
@@ -89,4 +82,47 @@ pub fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The options from the plugin's schema (api 0.2.3), one entry each: type, range and
+/// default on the first line, help under it; then the plugin's notes. A plugin built
+/// before 0.2.3 has only its notes (free text).
+fn print_options(meta: &PluginMetadata) {
+    let options = meta
+        .options_schema
+        .as_ref()
+        .map(|schema| schema.options())
+        .unwrap_or_default();
+    if options.is_empty() && meta.options_help.is_empty() {
+        if meta.options_schema.is_some() {
+            println!("options:      none");
+        }
+        return;
+    }
+    println!(
+        "options, the plugin's own ([backends.{}] or --option key=value):",
+        meta.name
+    );
+    for option in &options {
+        let mut summary = option.kind.clone();
+        if let Some(range) = &option.range {
+            summary.push_str(&format!(", {range}"));
+        }
+        if option.required {
+            summary.push_str(" (required)");
+        } else if let Some(default) = &option.default {
+            if default.is_null() {
+                summary.push_str(" (unset by default)");
+            } else {
+                summary.push_str(&format!(" (default {default})"));
+            }
+        }
+        println!("  {} = {summary}", option.name);
+        if !option.help.is_empty() {
+            println!("      {}", option.help);
+        }
+    }
+    for line in meta.options_help.lines() {
+        println!("  {line}");
+    }
 }

@@ -6,6 +6,7 @@ mod check;
 mod demo_tools;
 mod exit;
 mod inspect;
+mod new_plugin;
 mod plugins;
 mod signals;
 mod stdin_lines;
@@ -51,6 +52,8 @@ enum Command {
     Chat(chat::Args),
     /// Load a plugin file and run the conformance kit on it.
     Check(check::Args),
+    /// Write a new plugin crate (builds and passes the conformance kit as generated).
+    NewPlugin(new_plugin::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -70,7 +73,8 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (plugins log under `plugin::<name>`).
+/// Logs go to stderr, filtered by `RUST_LOG` (plugins log under
+/// `plugin::<name>::<target>`).
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("error"));
     let _ = tracing_subscriber::fmt()
@@ -104,6 +108,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => inspect::run(&load_host()?, args),
         Command::Chat(args) => chat::run(&load_host()?, args, &mut signals).await,
         Command::Check(args) => check::run(&load_host()?, args).await,
+        Command::NewPlugin(args) => new_plugin::run(args),
     }
 }
 

@@ -87,7 +87,16 @@ pub fn junk_file(dir: &Path) -> PathBuf {
 /// Runs the `agent-host` binary under test with `plugin_dir` as its only plugin
 /// directory and working directory, and no plugin or config settings from outside.
 pub fn run_host(args: &[&str], plugin_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_agent-host"))
+    run_binary(
+        Path::new(env!("CARGO_BIN_EXE_agent-host")),
+        args,
+        plugin_dir,
+    )
+}
+
+/// [`run_host`] with another `agent-host` binary (the staged one).
+pub fn run_binary(binary: &Path, args: &[&str], plugin_dir: &Path) -> Output {
+    Command::new(binary)
         .args(args)
         .arg("--plugin-dir")
         .arg(plugin_dir)

@@ -147,6 +147,8 @@ pub fn decode(bytes: &[u8]) -> Result<PluginMetadata, String> {
             .filter(|line| !line.is_empty())
             .map(str::to_owned)
             .collect(),
+        // Derived at run time, so only the loaded code can say it.
+        options_schema: None,
     };
     if metadata.name.is_empty() {
         return Err("the metadata record names no plugin".to_owned());

@@ -37,7 +37,7 @@ mod tool_host;
 pub(crate) use guard::panic_message;
 pub(crate) use library::open;
 pub(crate) use metadata_record::{decode as decode_metadata_record, METADATA_SYMBOL};
-pub(crate) use root_module::ImportedModule;
+pub(crate) use root_module::{build_in_process, ImportedModule};
 pub(crate) use runtime::{round_trip, ImportedRuntime};
 
 /// What `export_plugin!` expands to needs, and nothing else.

@@ -15,8 +15,9 @@ use abi_stable::{declare_root_module_statics, package_version_strings, StableAbi
 
 use super::data::{into_result, FfiResult};
 use super::guard::PluginContext;
-use super::logger::{self, FfiLogger};
+use super::logger::{self, FfiLogFilter, FfiLogger};
 use super::runtime::{export_runtime, FfiRuntimeBox, ImportedRuntime};
+use crate::options::OptionsSchema;
 use crate::plugin::Plugin;
 use crate::types::Error;
 use crate::version::API_VERSION;
@@ -45,6 +46,12 @@ pub struct PluginModule {
     /// Builds a runtime from the backend's options, given as a JSON object.
     #[sabi(last_prefix_field)]
     pub new_runtime: extern "C" fn(options_json: RStr<'_>) -> FfiResult<FfiRuntimeBox>,
+
+    // --- since 0.2.3; a plugin built before has neither ------------------------------
+    /// The JSON Schema of the plugin's options (`Plugin::Options`), as text.
+    pub options_schema: extern "C" fn() -> RString,
+    /// The host's log filter; called before `set_logger`.
+    pub set_log_filter: extern "C" fn(filter: FfiLogFilter),
 }
 
 impl RootModule for PluginModuleRef {
@@ -78,6 +85,8 @@ fn root_module<P: Plugin>() -> PluginModuleRef {
         metadata: metadata::<P>,
         set_logger: set_logger::<P>,
         new_runtime: new_runtime::<P>,
+        options_schema: options_schema::<P>,
+        set_log_filter,
     }
     .leak_into_prefix()
 }
@@ -96,6 +105,18 @@ extern "C" fn set_logger<P: Plugin>(logger: FfiLogger) {
     logger::install_once(P::NAME, logger);
 }
 
+extern "C" fn options_schema<P: Plugin>() -> RString {
+    // A derive that panics (it should not) leaves the plugin without a schema, not the
+    // host without a process.
+    std::panic::catch_unwind(|| crate::plugin::options_schema::<P>().to_json())
+        .unwrap_or_default()
+        .into()
+}
+
+extern "C" fn set_log_filter(filter: FfiLogFilter) {
+    logger::set_filter(filter);
+}
+
 extern "C" fn new_runtime<P: Plugin>(options_json: RStr<'_>) -> FfiResult<FfiRuntimeBox> {
     let built = PluginContext::new(P::NAME).and_then(|context| {
         context
@@ -106,6 +127,14 @@ extern "C" fn new_runtime<P: Plugin>(options_json: RStr<'_>) -> FfiResult<FfiRun
 }
 
 // --- host side -----------------------------------------------------------------------
+
+/// Builds `P` through its export function as a host calling into its file would (the
+/// options checked and deserialized by the export layer, the constructor in the
+/// plugin's executor), without a file.
+pub(crate) fn build_in_process<P: Plugin>(options_json: &str) -> Result<ImportedRuntime, Error> {
+    let runtime = new_runtime::<P>(RStr::from_str(options_json));
+    into_result::<FfiRuntimeBox, FfiRuntimeBox>(runtime).map(ImportedRuntime::new)
+}
 
 /// A loaded plugin's root module, seen from the host.
 #[derive(Clone, Copy)]
@@ -136,8 +165,19 @@ impl ImportedModule {
         }
     }
 
-    /// Routes the plugin's logs into this process's `log`/`tracing`.
+    /// The schema of the plugin's options; `None` from a plugin built before 0.2.3 (or
+    /// one whose schema is not JSON).
+    pub(crate) fn options_schema(&self) -> Option<OptionsSchema> {
+        let text = (self.0.options_schema()?)();
+        OptionsSchema::from_json(text.as_str())
+    }
+
+    /// Routes the plugin's logs into this process's `log`/`tracing`, filtered as this
+    /// process filters its own where the plugin can ask (0.2.3).
     pub(crate) fn install_logger(&self) {
+        if let Some(set_log_filter) = self.0.set_log_filter() {
+            set_log_filter(logger::host_log_filter());
+        }
         (self.0.set_logger())(logger::host_logger());
     }
 

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{LoadError, PluginFile, PluginRuntime};
 use crate::ffi::ImportedModule;
+use crate::options::OptionsSchema;
 use crate::types::Error;
 
 /// What a plugin says about itself.
@@ -17,6 +18,10 @@ pub struct PluginMetadata {
     pub options_help: String,
     /// Options whose values are paths (see [`Plugin::PATH_OPTIONS`](crate::plugin::Plugin::PATH_OPTIONS)).
     pub path_options: Vec<String>,
+    /// The schema of the options (api 0.2.3; `None` from an older plugin, or when read
+    /// from the file's record alone, without loading it).
+    #[serde(default)]
+    pub options_schema: Option<OptionsSchema>,
 }
 
 /// A plugin file that passed every check: handshake, api version, layout.
@@ -64,6 +69,7 @@ impl PluginLibrary {
                 .as_ref()
                 .map(|recorded| recorded.path_options.clone())
                 .unwrap_or_default(),
+            options_schema: module.options_schema(),
         };
         if let Some(recorded) = &recorded {
             if recorded.name != metadata.name || recorded.api_version != metadata.api_version {

@@ -66,6 +66,19 @@ impl PluginRuntime {
         self.call_timeout
     }
 
+    /// Plugin `P` built as a host builds it from `P`'s file: `options` (the backend's
+    /// option table) checked against the schema and deserialized by the export layer,
+    /// the constructor run in the plugin's executor, and every call through the FFI
+    /// layer. Without building the file: for a plugin's own tests (the conformance
+    /// kit's `Target::plugin`).
+    pub fn of_plugin<P: crate::plugin::Plugin>(options: &serde_json::Value) -> Result<Self, Error> {
+        Ok(PluginRuntime::new(
+            P::NAME.to_owned(),
+            crate::version::API_VERSION.to_owned(),
+            ffi::build_in_process::<P>(&options.to_string())?,
+        ))
+    }
+
     /// Wraps an in-process runtime in the FFI layer and unwraps it again, forcing every
     /// call down the foreign path without building a library. For tests and benches.
     pub fn in_process<R: Runtime + 'static>(

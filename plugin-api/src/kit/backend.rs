@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -15,13 +16,14 @@ pub trait AgentBackend: Send + Sync + Sized + 'static {
     /// The plugin's own version; use `env!("CARGO_PKG_VERSION")`.
     const VERSION: &'static str;
     const DESCRIPTION: &'static str = "";
-    /// Help for the options, shown by `agent-host inspect`.
+    /// See [`Plugin::OPTIONS_HELP`](crate::plugin::Plugin::OPTIONS_HELP).
     const OPTIONS_HELP: &'static str = "";
     /// See [`Plugin::PATH_OPTIONS`](crate::Plugin::PATH_OPTIONS).
     const PATH_OPTIONS: &'static [&'static str] = &[];
 
-    /// The `[backends.<name>]` table; use [`NoOptions`] for none.
-    type Options: DeserializeOwned;
+    /// The `[backends.<name>]` table (see [`Plugin::Options`](crate::plugin::Plugin::Options));
+    /// use [`NoOptions`] for none.
+    type Options: DeserializeOwned + JsonSchema;
     /// One agent's own state, built from its config.
     type Agent: Send + Sync + 'static;
 
@@ -60,6 +62,6 @@ pub trait AgentBackend: Send + Sync + Sized + 'static {
 }
 
 /// Options for a backend that takes none: any key given is refused by name.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoOptions {}

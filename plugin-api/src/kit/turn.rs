@@ -184,6 +184,13 @@ impl Turn {
         &self.quota
     }
 
+    /// Sleeps until the quota backoff under the backend's key has passed (at once when
+    /// there is none). Call it before a request, so a turn after a hit does not spend
+    /// one more request on a quota the server already refused.
+    pub async fn wait_for_quota(&self) {
+        self.quota.wait(&self.quota_key).await;
+    }
+
     /// Records a quota hit under the backend's key; returns the backoff now in force.
     /// Return `Error::QuotaExceeded` from `chat` too, so the caller knows.
     pub fn record_quota_hit(&self, retry_after: Duration) -> Duration {

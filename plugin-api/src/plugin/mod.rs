@@ -46,5 +46,10 @@ pub use crate::stream::{channel, Cancellation, ChatEventSender, TextBatch};
 /// For implementing `Runtime` and `AgentBackend` (`#[async_trait]`).
 pub use async_trait::async_trait;
 pub use definition::Plugin;
+/// The derive for a plugin's options type (`#[derive(Deserialize, JsonSchema)]`).
+/// The derive's code names the `schemars` crate: add `schemars = "1"` to the plugin's
+/// dependencies (or put `#[schemars(crate = "agent_plugin_api::plugin::schemars")]`
+/// on the type).
+pub use schemars::{self, JsonSchema};
 
-pub(crate) use definition::build_from_json;
+pub(crate) use definition::{build_from_json, options_schema};

@@ -9,6 +9,7 @@ mod message;
 mod tools;
 mod usage;
 
+pub use crate::options::{OptionError, OptionSpec, OptionsSchema};
 pub use crate::quota::{BackoffPolicy, QuotaRegistry, MAX_BACKOFF};
 pub use crate::stream::{
     ChatEvent, ChatResponseHandle, ChatResult, EventStream, Step, TextChunk, ToolCall, ToolResult,

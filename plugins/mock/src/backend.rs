@@ -5,7 +5,7 @@ use std::time::Duration;
 use agent_plugin_api::plugin::{async_trait, consume_budget, AgentBackend, AgentRuntime, Turn};
 use agent_plugin_api::types::{AgentConfig, BackoffPolicy, Content, Error};
 
-use crate::options::{AgentSettings, MockOptions, OPTIONS_HELP};
+use crate::options::{AgentSettings, MockOptions};
 use crate::{reply, tool_calls};
 
 /// The mock as a complete `Runtime` and `Plugin`: the kit's agents, the mock's turns.
@@ -55,7 +55,6 @@ impl AgentBackend for MockBackend {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str =
         "A deterministic backend for tests and demos: echoes or scripted answers, streamed in chunks";
-    const OPTIONS_HELP: &'static str = OPTIONS_HELP;
 
     type Options = MockOptions;
     type Agent = AgentSettings;

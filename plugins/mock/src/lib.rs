@@ -45,6 +45,6 @@ mod tool_calls;
 mod tests;
 
 pub use backend::{MockBackend, MockRuntime};
-pub use options::{MockOptions, ReplyMode, OPTIONS_HELP};
+pub use options::{MockOptions, ReplyMode};
 
 agent_plugin_api::export_plugin!(MockRuntime);

@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use agent_plugin_api::plugin::JsonSchema;
 use agent_plugin_api::types::{AgentConfig, BackoffPolicy, Error};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The accepted values of each numeric option, inclusive; a value outside is refused
 /// by name. Wide enough for any test, narrow enough that no value stalls a stream or
-/// overflows a deadline.
+/// overflows a deadline. The schema states the same bounds (a test keeps them in step).
 pub const CHUNK_CHARS: RangeInclusive<u64> = 1..=1_000_000;
 pub const CHUNK_DELAY_MS: RangeInclusive<u64> = 0..=60_000;
 pub const QUOTA_EVERY: RangeInclusive<u64> = 0..=1_000_000;
@@ -19,24 +20,8 @@ pub const COMPACT_EVERY: RangeInclusive<u64> = 0..=1_000_000;
 pub const BACKOFF_BASE_MS: RangeInclusive<u64> = 0..=86_400_000;
 pub const BACKOFF_CAP_MS: RangeInclusive<u64> = 0..=86_400_000;
 
-/// Help for every option, one per line, shown by `agent-host inspect mock`. The ranges
-/// are the constants above (a test keeps them in step).
-pub const OPTIONS_HELP: &str = "\
-reply = \"echo\" | \"scripted\": echo the user's text, or answer from `replies` (default \"echo\"; a non-empty `replies` implies \"scripted\")
-replies = [\"...\"]: scripted answers; turn i of an agent answers replies[i % len] (default [])
-chunk_chars = N: the answer streams in chunks of at most N characters, 1..=1000000 (default 8; per agent: extras.chunk_chars)
-chunk_delay_ms = N: pause before every chunk after the first, 0..=60000 (default 20; per agent: extras.chunk_delay_ms)
-thoughts = true | false: emit a thought event in every turn (default true)
-quota_every = N: every Nth turn of an agent fails with a quota error and records a quota hit; 0 = never, 0..=1000000 (default 0)
-quota_retry_after_ms = N: the retry_after of those quota errors, 0..=86400000 (default 1000)
-compact_every = N: record a compaction index after every N completed turns; 0 = never, 0..=1000000 (default 0)
-fail_on = \"WORD\": a message containing WORD fails with a backend error; \"\" = never (default \"FAIL\")
-api_key = \"KEY\": the key this runtime's quota backoff is kept under, not empty (default \"mock\")
-backoff_base_ms = N: quota backoff after a first hit with no retry_after, 0..=86400000 and at most backoff_cap_ms (default 1000)
-backoff_cap_ms = N: quota backoff never grows past this, 0..=86400000 (default 60000)";
-
 /// How answers are made.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReplyMode {
     /// `echo: <the user's text>`.
@@ -48,29 +33,46 @@ pub enum ReplyMode {
 
 /// The mock backend's options: the `[backends.mock]` table of a host config.
 ///
-/// Unknown keys are refused, so a typo never silently falls back to a default.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Unknown keys are refused, so a typo never silently falls back to a default. The doc
+/// comments are the help `agent-host inspect mock` shows.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MockOptions {
+    /// Echo the user's text, or answer from `replies` (a non-empty `replies` implies
+    /// "scripted").
     pub reply: ReplyMode,
-    /// Scripted answers; when non-empty they are used whatever `reply` says.
+    /// Scripted answers: turn i of an agent answers replies[i % len].
     pub replies: Vec<String>,
-    /// Upper bound on the characters of one text chunk; at least 1.
+    /// The answer streams in chunks of at most this many characters (per agent:
+    /// extras.chunk_chars).
+    #[schemars(range(min = 1, max = 1_000_000))]
     pub chunk_chars: usize,
-    /// Pause before every chunk after the first, so streaming is observable.
+    /// Pause before every chunk after the first, so streaming is observable (per agent:
+    /// extras.chunk_delay_ms).
+    #[schemars(range(min = 0, max = 60_000))]
     pub chunk_delay_ms: u64,
-    /// Emit a `Thought` event in every turn.
+    /// Emit a thought event in every turn.
     pub thoughts: bool,
-    /// Every Nth turn of an agent fails with `Error::QuotaExceeded`; 0 = never.
+    /// Every Nth turn of an agent fails with a quota error and records a quota hit;
+    /// 0 = never.
+    #[schemars(range(min = 0, max = 1_000_000))]
     pub quota_every: u32,
+    /// The retry_after of those quota errors.
+    #[schemars(range(min = 0, max = 86_400_000))]
     pub quota_retry_after_ms: u64,
     /// Record a compaction index after every N completed turns; 0 = never.
+    #[schemars(range(min = 0, max = 1_000_000))]
     pub compact_every: u32,
-    /// A message containing this text fails with `Error::BackendError`; empty = never.
+    /// A message containing this text fails with a backend error; "" = never.
     pub fail_on: String,
-    /// The key this runtime's quota backoff is kept under.
+    /// The key this runtime's quota backoff is kept under; not empty.
+    #[schemars(length(min = 1))]
     pub api_key: String,
+    /// Quota backoff after a first hit with no retry_after; at most backoff_cap_ms.
+    #[schemars(range(min = 0, max = 86_400_000))]
     pub backoff_base_ms: u64,
+    /// Quota backoff never grows past this.
+    #[schemars(range(min = 0, max = 86_400_000))]
     pub backoff_cap_ms: u64,
 }
 
@@ -231,6 +233,7 @@ fn invalid(message: impl Into<String>) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use agent_plugin_api::types::OptionsSchema;
     use serde_json::json;
 
     use super::*;
@@ -334,14 +337,12 @@ mod tests {
     }
 
     #[test]
-    fn the_help_states_each_range() {
+    fn the_schema_states_each_range() {
+        let schema = OptionsSchema::of::<MockOptions>();
         for (name, range) in NUMERIC {
-            let line = OPTIONS_HELP
-                .lines()
-                .find(|line| line.starts_with(&format!("{name} =")))
-                .unwrap();
-            let range_text = format!("{}..={}", range.start(), range.end());
-            assert!(line.contains(&range_text), "{line} should say {range_text}");
+            let option = schema.option(name).unwrap();
+            assert_eq!(option["minimum"], json!(range.start()), "{name}");
+            assert_eq!(option["maximum"], json!(range.end()), "{name}");
         }
     }
 
@@ -369,28 +370,13 @@ mod tests {
     }
 
     #[test]
-    fn every_option_has_help() {
-        let fields = [
-            "reply",
-            "replies",
-            "chunk_chars",
-            "chunk_delay_ms",
-            "thoughts",
-            "quota_every",
-            "quota_retry_after_ms",
-            "compact_every",
-            "fail_on",
-            "api_key",
-            "backoff_base_ms",
-            "backoff_cap_ms",
-        ];
-        for field in fields {
-            let documented = OPTIONS_HELP
-                .lines()
-                .any(|line| line.starts_with(&format!("{field} =")));
-            assert!(documented, "no help line for {field}");
+    fn every_option_has_help_and_a_default() {
+        let options = OptionsSchema::of::<MockOptions>().options();
+        assert_eq!(options.len(), 12);
+        for option in options {
+            assert!(!option.help.is_empty(), "no help for {}", option.name);
+            assert!(option.default.is_some(), "no default for {}", option.name);
         }
-        assert_eq!(OPTIONS_HELP.lines().count(), fields.len());
     }
 
     #[test]

@@ -27,7 +27,7 @@ mod text;
 mod turn_log;
 mod watchdog;
 
-pub use options::{PythonOptions, OPTIONS_HELP};
+pub use options::PythonOptions;
 pub use runtime::PythonRuntime;
 
 agent_plugin_api::export_plugin!(PythonRuntime);

@@ -2,27 +2,29 @@
 
 use std::path::PathBuf;
 
+use agent_plugin_api::plugin::JsonSchema;
 use agent_plugin_api::types::Error;
 use serde::Deserialize;
 
-/// Help for every option, shown by `agent-host inspect python`.
-pub const OPTIONS_HELP: &str = "\
-agent = \"module:attr\": the agent class (default: the bundled agent_host.reference:ReferenceAgent)
-python_path = [\"dir\", ...]: directories prepended to sys.path, e.g. where your agent module lives
-venv = \"path\": a virtualenv made with the same Python; its site-packages join sys.path
-api_key = \"KEY\": the key this runtime's quota backoff is kept under (default \"python\")";
-
-/// The options of the Python backend. Unknown keys are refused by name.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// The options of the Python backend. Unknown keys are refused by name. The doc
+/// comments are the help `agent-host inspect python` shows.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PythonOptions {
-    /// `module:attr` of the agent class; `None` is the bundled reference agent.
+    /// The agent class, as "module:attr" (unset: the bundled
+    /// agent_host.reference:ReferenceAgent).
     pub agent: Option<String>,
+    /// Directories prepended to sys.path, e.g. where your agent module lives.
     pub python_path: Vec<PathBuf>,
+    /// A virtualenv made with the same Python; its site-packages join sys.path.
     pub venv: Option<PathBuf>,
-    /// Refused with a pointer to the host's `[plugins.python] call_timeout_ms`: a limit
-    /// kept on the event loop cannot fire while an agent blocks it.
+    /// Not accepted here: set the host's [plugins.python] call_timeout_ms, which holds
+    /// even while an agent blocks the event loop.
+    // Refused with that pointer by `validate`: a limit kept on the event loop cannot
+    // fire while an agent blocks it.
+    #[schemars(with = "Option<serde_json::Value>")]
     pub call_timeout_ms: Option<serde::de::IgnoredAny>,
+    /// The key this runtime's quota backoff is kept under (unset: "python").
     pub api_key: Option<String>,
 }
 

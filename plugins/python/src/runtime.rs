@@ -18,7 +18,7 @@ use crate::host_tools::{AgentTools, Deliver};
 use crate::interpreter::{self, Arg, BridgeEntry, Call, Command, Interpreter};
 use crate::native::{PendingReply, QuotaTarget, TurnSink};
 use crate::op::Op;
-use crate::options::{PythonOptions, OPTIONS_HELP};
+use crate::options::PythonOptions;
 use crate::watchdog::Tag;
 
 /// Python agents, served from one asyncio loop on the interpreter thread.
@@ -447,7 +447,6 @@ impl Plugin for PythonRuntime {
         env!("AGENT_PYTHON_HOME"),
         ")"
     );
-    const OPTIONS_HELP: &'static str = OPTIONS_HELP;
     const PATH_OPTIONS: &'static [&'static str] = &["venv", "python_path"];
 
     type Options = PythonOptions;

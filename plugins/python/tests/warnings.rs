@@ -108,7 +108,7 @@ async fn a_blocking_agent_is_named_with_its_stack_once_per_stall() {
     assert_eq!(stalls.len(), 1, "one warning per stall: {stalls:#?}");
     let stall = &stalls[0];
     for part in [
-        "plugin::python: ",
+        "plugin::python::agent_plugin_python::watchdog: ",
         &format!("agent {sleeper}'s chat turn"),
         "agent = \"blocking:Sleeps\"",
         "blocking.py\", line ",

@@ -5,7 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_plugin_api::host::PluginLibrary;
+use agent_plugin_api::host::{LoadError, PluginLibrary, PluginRuntime};
+use agent_plugin_api::plugin::Plugin;
 use agent_plugin_api::types::{AgentConfig, Content, Error};
 use agent_plugin_api::Runtime;
 use futures::future::BoxFuture;
@@ -123,6 +124,39 @@ impl Target {
         Fut: Future<Output = Result<Arc<dyn Runtime>, Error>> + Send + 'static,
     {
         Target::from_factory(name, Arc::new(move || build().boxed()))
+    }
+
+    /// Plugin `P`, each runtime built as a host builds it from `P`'s file (options checked
+    /// by the export layer, every call through the FFI layer), without building the
+    /// file: the target for a plugin's own tests. `options` is the backend's option
+    /// table, as in `[backends.<name>]`.
+    ///
+    /// ```
+    /// # use agent_conformance::Target;
+    /// let target = Target::plugin::<agent_plugin_mock::MockRuntime>(
+    ///     serde_json::json!({"chunk_delay_ms": 5}),
+    /// );
+    /// assert_eq!(target.name(), "mock");
+    /// ```
+    pub fn plugin<P: Plugin>(options: serde_json::Value) -> Self {
+        let options = Arc::new(options);
+        Target::from_factory(
+            P::NAME,
+            Arc::new(move || {
+                let built = PluginRuntime::of_plugin::<P>(&options)
+                    .map(|runtime| Arc::new(runtime) as Arc<dyn Runtime>);
+                futures::future::ready(built).boxed()
+            }),
+        )
+    }
+
+    /// The backend in the plugin file at `path`, opened and checked as a host opens it,
+    /// each runtime built with `options`.
+    pub fn from_file(
+        path: impl AsRef<std::path::Path>,
+        options: serde_json::Value,
+    ) -> Result<Self, LoadError> {
+        Ok(Target::from_library(PluginLibrary::open(path)?, options))
     }
 
     /// The backend inside a loaded plugin file, each runtime built with `options` (the
