@@ -1,13 +1,16 @@
 //! What a check runs with: a fresh runtime, the target's inputs, and a note of where it is.
 
+use std::fmt::Display;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use agent_plugin_api::types::{AgentId, ChatResponseHandle, ChatResult, Content};
 use agent_plugin_api::Runtime;
 use futures::StreamExt;
 
 use crate::case::Stop;
-use crate::expect::Must;
+use crate::expect::{millis, Must};
 use crate::target::Target;
 
 /// The context of one check run.
@@ -16,15 +19,53 @@ pub(crate) struct Ctx {
     runtime: Arc<dyn Runtime>,
     target: Target,
     step: Arc<Mutex<String>>,
+    warnings: Arc<Mutex<Vec<String>>>,
 }
 
 impl Ctx {
-    pub(crate) fn new(runtime: Arc<dyn Runtime>, target: Target, step: Arc<Mutex<String>>) -> Self {
+    pub(crate) fn new(
+        runtime: Arc<dyn Runtime>,
+        target: Target,
+        step: Arc<Mutex<String>>,
+        warnings: Arc<Mutex<Vec<String>>>,
+    ) -> Self {
         Ctx {
             runtime,
             target,
             step,
+            warnings,
         }
+    }
+
+    /// Notes that only the timing was off; the check goes on, and ends as `warning` if
+    /// nothing fails.
+    pub(crate) fn warn(&self, text: impl Into<String>) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(text.into());
+    }
+
+    /// Awaits `future`, which semantics.md says returns at once (here: within `limit`).
+    /// Later is a warning: it did return, only its timing is off (a loaded machine, a
+    /// slow backend). One that never returns fails at the check's timeout.
+    pub(crate) async fn within<T>(
+        &self,
+        limit: Duration,
+        what: impl Display,
+        future: impl Future<Output = T>,
+    ) -> Result<T, Stop> {
+        let started = Instant::now();
+        let value = future.await;
+        let took = started.elapsed();
+        if took > limit {
+            self.warn(format!(
+                "{what} took {}, expected within {}",
+                millis(took),
+                millis(limit)
+            ));
+        }
+        Ok(value)
     }
 
     pub(crate) fn runtime(&self) -> &dyn Runtime {
@@ -84,11 +125,25 @@ impl Ctx {
         if handle.events().next().await.is_none() {
             let outcome = handle.text().await;
             return Err(Stop::Fail(format!(
-                "the long turn ended before any event, with {outcome:?}; \
-                 a turn on the long prompt must run well over 100 ms"
+                "the long turn ended before any event, with {outcome:?}; {}",
+                crate::expect::LONG_TURN
             )));
         }
         Ok(handle)
+    }
+
+    /// How long a whole turn on the long prompt takes, from `chat` to its answer: a
+    /// check that found a turn over too soon asks it, to tell a fast backend (a warning)
+    /// from one that waited where it must not (a failure).
+    pub(crate) async fn long_turn_takes(&self, agent: AgentId) -> Result<Duration, Stop> {
+        self.step("timing a turn on the long prompt");
+        let started = Instant::now();
+        let handle = self.chat(agent, self.target.long_prompt()).await?;
+        handle
+            .text()
+            .await
+            .must("the long prompt's answer (handle.text())")?;
+        Ok(started.elapsed())
     }
 
     /// A whole turn: chat, read the answer, then wait until the agent is idle, so that

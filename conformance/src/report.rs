@@ -10,6 +10,10 @@ use serde::{Serialize, Serializer};
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Passed,
+    /// Nothing broke a rule, but only the timing was off: a call that returns at once
+    /// took longer, or the long prompt was answered too soon for the check to act on
+    /// its turn. The details say what; it does not count against success.
+    Warning,
     /// The backend broke a rule of semantics.md, or the check timed out.
     Failed,
     /// The check does not apply to this target; the details say why.
@@ -23,6 +27,7 @@ impl Status {
     pub fn tag(self) -> &'static str {
         match self {
             Status::Passed => "PASS",
+            Status::Warning => "WARN",
             Status::Failed => "FAIL",
             Status::Skipped => "SKIP",
             Status::Crashed => "CRASH",
@@ -66,6 +71,7 @@ impl fmt::Display for CaseReport {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Tally {
     pub passed: usize,
+    pub warnings: usize,
     pub failed: usize,
     pub skipped: usize,
     pub crashed: usize,
@@ -75,8 +81,8 @@ impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} passed, {} failed, {} skipped, {} crashed",
-            self.passed, self.failed, self.skipped, self.crashed
+            "{} passed, {} failed, {} skipped, {} crashed, {} warnings",
+            self.passed, self.failed, self.skipped, self.crashed, self.warnings
         )
     }
 }
@@ -94,6 +100,7 @@ impl Report {
         for case in &self.cases {
             match case.status {
                 Status::Passed => tally.passed += 1,
+                Status::Warning => tally.warnings += 1,
                 Status::Failed => tally.failed += 1,
                 Status::Skipped => tally.skipped += 1,
                 Status::Crashed => tally.crashed += 1,
@@ -102,7 +109,8 @@ impl Report {
         tally
     }
 
-    /// True when no check failed or crashed; skipped checks do not count against it.
+    /// True when no check failed or crashed; skipped checks and warnings do not count
+    /// against it.
     pub fn is_success(&self) -> bool {
         let tally = self.tally();
         tally.failed == 0 && tally.crashed == 0
@@ -176,7 +184,7 @@ mod tests {
                 "       but got that",
                 "SKIP   conversation.last_response  (123 ms)",
                 "       not kept",
-                "1 passed, 1 failed, 1 skipped, 0 crashed",
+                "1 passed, 1 failed, 1 skipped, 0 crashed, 0 warnings",
             ]
         );
     }
@@ -187,6 +195,9 @@ mod tests {
         assert!(!report.is_success());
         report.cases.retain(|case| case.status != Status::Failed);
         assert!(report.is_success());
+        report.cases.push(case("x.w", Status::Warning, "slow"));
+        assert!(report.is_success());
+        assert_eq!(report.tally().warnings, 1);
         report.cases.push(case("x.y", Status::Crashed, "boom"));
         assert!(!report.is_success());
         assert_eq!(report.tally().crashed, 1);

@@ -47,17 +47,19 @@ async fn run_one(target: &Target, case: Case) -> CaseReport {
     let step = Arc::new(Mutex::new(String::from(
         "building a runtime from the factory",
     )));
+    let warnings = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let check = {
         let target = target.clone();
         let step = step.clone();
+        let warnings = warnings.clone();
         async move {
             let runtime = target.build_runtime().await.map_err(|error| {
                 Stop::Fail(format!(
                     "the target's factory could not build a runtime: {error}"
                 ))
             })?;
-            (case.run)(Ctx::new(runtime, target, step)).await
+            (case.run)(Ctx::new(runtime, target, step, warnings)).await
         }
     };
     let outcome = tokio::time::timeout(
@@ -70,6 +72,10 @@ async fn run_one(target: &Target, case: Case) -> CaseReport {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone();
+    let warned = warnings
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .join("\n");
     let (status, details) = match outcome {
         Err(_) => (
             Status::Failed,
@@ -82,7 +88,10 @@ async fn run_one(target: &Target, case: Case) -> CaseReport {
             Status::Crashed,
             format!("panicked while {doing}: {}", panic_text(panic.as_ref())),
         ),
-        Ok(Ok(Ok(()))) => (Status::Passed, String::new()),
+        Ok(Ok(Ok(()))) if warned.is_empty() => (Status::Passed, String::new()),
+        Ok(Ok(Ok(()))) => (Status::Warning, warned),
+        Ok(Ok(Err(Stop::Warn(details)))) if warned.is_empty() => (Status::Warning, details),
+        Ok(Ok(Err(Stop::Warn(details)))) => (Status::Warning, format!("{warned}\n{details}")),
         Ok(Ok(Err(Stop::Fail(details)))) => (Status::Failed, details),
         Ok(Ok(Err(Stop::Skip(reason)))) => (Status::Skipped, reason),
     };

@@ -257,27 +257,30 @@ fn a_misspelt_option_is_refused_by_name_even_without_deny_unknown_fields() {
     );
 }
 
+/// The logs (stderr) of a one-message chat with the mock under `RUST_LOG=filter`.
+fn chat_logs(plugin_dir: &std::path::Path, filter: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_agent-host"))
+        .args([
+            "chat",
+            "--backend",
+            "mock",
+            "--option",
+            "chunk_delay_ms=0",
+            "hi",
+        ])
+        .arg("--plugin-dir")
+        .arg(plugin_dir)
+        .env("RUST_LOG", filter)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    stderr(&output)
+}
+
 #[test]
 fn log_filters_tell_a_plugins_own_events_from_its_dependencies() {
     let dir = mock_dir();
-    let logs = |filter: &str| {
-        let output = Command::new(env!("CARGO_BIN_EXE_agent-host"))
-            .args([
-                "chat",
-                "--backend",
-                "mock",
-                "--option",
-                "chunk_delay_ms=0",
-                "hi",
-            ])
-            .arg("--plugin-dir")
-            .arg(dir.path())
-            .env("RUST_LOG", filter)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
-        stderr(&output)
-    };
+    let logs = |filter: &str| chat_logs(dir.path(), filter);
     // The mock's own event, and the kit's (another crate inside the same plugin).
     let own = "plugin::mock::agent_plugin_mock::backend";
     let kit = "plugin::mock::agent_plugin_api::kit";
@@ -489,22 +492,7 @@ fn a_failing_stdout_is_named_as_stdout_not_as_the_backend() {
 #[test]
 fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
     let dir = mock_dir();
-    let output = Command::new(env!("CARGO_BIN_EXE_agent-host"))
-        .args([
-            "chat",
-            "--backend",
-            "mock",
-            "--option",
-            "chunk_delay_ms=0",
-            "hi",
-        ])
-        .arg("--plugin-dir")
-        .arg(dir.path())
-        .env("RUST_LOG", "trace")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    let logs = stderr(&output);
+    let logs = chat_logs(dir.path(), "trace");
     assert!(!logs.is_empty(), "no logs at trace level");
     assert!(!logs.contains('\u{1b}'), "{logs:?}");
 }

@@ -4,32 +4,14 @@
 //! inspects, chats with and checks that file.
 //!
 //! It compiles a crate of its own (minutes on two cores, once; later runs reuse
-//! `target/scaffold`), so the ordinary run skips it and `cargo xtask test` runs it
+//! `target/outside`), so the ordinary run skips it and `cargo xtask test` runs it
 //! after the suite (`--run-ignored only`).
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn succeeded(what: &str, output: Output) -> String {
-    let stdout = common::text(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{what} failed:\n{stdout}\n{}",
-        common::text(&output.stderr)
-    );
-    stdout
-}
-
-fn repository() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-/// Where the generated crate builds: shared by runs, not the workspace's own target.
-fn scaffold_target() -> PathBuf {
-    repository().join("target").join("scaffold")
-}
+use common::{outside_target, repository, succeeded};
 
 #[test]
 #[ignore = "builds a crate of its own: cargo xtask test runs it after the suite"]
@@ -57,13 +39,12 @@ fn a_generated_plugin_builds_passes_the_kit_and_runs_in_the_staged_host() {
         "a second run must not overwrite the crate"
     );
 
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let tests = succeeded(
         "the generated crate's cargo test",
-        Command::new(&cargo)
+        common::cargo()
             .arg("test")
             .current_dir(&crate_dir)
-            .env("CARGO_TARGET_DIR", scaffold_target())
+            .env("CARGO_TARGET_DIR", outside_target())
             .env_remove("RUST_LOG")
             .output()
             .unwrap(),
@@ -77,7 +58,7 @@ fn a_generated_plugin_builds_passes_the_kit_and_runs_in_the_staged_host() {
         assert!(tests.contains(test), "{test:?} not in\n{tests}");
     }
 
-    let file = scaffold_target().join("plugin-under-test/debug/libacme_echo.so");
+    let file = outside_target().join("plugin-under-test/debug/libacme_echo.so");
     let plugins = common::plugin_dir(&[(file, "libacme_echo.so")]);
     let listed = succeeded(
         "plugins",

@@ -30,8 +30,9 @@ pub fn run_tests(extra: &[String]) -> Result<()> {
         with_layout(&mut doc, &venv);
         exec(&mut doc)?;
     }
-    // A plugin crate from `agent-host new-plugin`, built and tested as generated, then
-    // used from the staged host (ignored in the run above: it compiles a crate).
+    // Crates outside the workspace, as third parties write them: the scaffold's, built
+    // and tested as generated, and the third-party example, each then used from the
+    // staged host (ignored in the run above: they compile crates of their own).
     let mut scaffold = cargo();
     if nextest {
         scaffold.args([
@@ -39,24 +40,29 @@ pub fn run_tests(extra: &[String]) -> Result<()> {
             "run",
             "-p",
             "agent-host",
-            "--test",
-            "new_plugin",
             "--run-ignored",
             "only",
         ]);
     } else {
-        scaffold.args([
-            "test",
-            "-p",
-            "agent-host",
-            "--test",
-            "new_plugin",
-            "--",
-            "--ignored",
-        ]);
+        scaffold.args(["test", "-p", "agent-host", "--", "--ignored"]);
     }
     with_layout(&mut scaffold, &venv);
     exec(&mut scaffold)?;
+    // The crates third parties depend on carry what a registry needs. `--no-verify`:
+    // agent-conformance depends on agent-plugin-api, which no registry has yet, so its
+    // package cannot be built from the registry alone; both are packed from this
+    // workspace together.
+    let mut package = cargo();
+    package.args([
+        "package",
+        "-p",
+        "agent-plugin-api",
+        "-p",
+        "agent-conformance",
+        "--no-verify",
+        "--allow-dirty",
+    ]);
+    exec(&mut package)?;
     // The Python half of the Python backend, on its own (with a fake Rust side).
     let mut python = Command::new(python_env::build_python());
     python

@@ -6,16 +6,9 @@ use agent_plugin_api::types::{AgentId, Content, Role};
 use agent_plugin_api::Runtime;
 use futures::future::join_all;
 
-use super::case;
-use crate::case::{Case, CheckResult};
+use crate::case::CheckResult;
 use crate::ctx::Ctx;
 use crate::expect::brief;
-
-pub(crate) const CASES: &[Case] = &[case!(
-    "concurrency.many_agents",
-    "100 agents chatting at the same time each get an answer and keep their own history",
-    many_agents
-)];
 
 const AGENTS: usize = 100;
 
@@ -72,7 +65,7 @@ async fn one_agent(
     Ok(agent)
 }
 
-async fn many_agents(ctx: Ctx) -> CheckResult {
+pub(crate) async fn many_agents(ctx: Ctx) -> CheckResult {
     ctx.step(format!("running {AGENTS} agents at the same time"));
     let config = ctx.target().agent_config().clone();
     let outcomes =

@@ -5,54 +5,9 @@ use agent_plugin_api::types::{
     AgentId, ChatResponseHandle, Content, ConversationMessage, UsageMetadata,
 };
 
-use super::case;
-use crate::case::{Case, CheckResult, Stop};
+use crate::case::{CheckResult, Stop};
 use crate::ctx::Ctx;
 use crate::expect::{brief, history_is, outcome, Entry, Must};
-
-pub(crate) const CASES: &[Case] = &[
-    case!(
-        "conversation.history_order",
-        "history holds each completed turn's user then model message, oldest first",
-        history_order
-    ),
-    case!(
-        "conversation.turn_count",
-        "turn_count counts the completed turns since creation",
-        turn_count
-    ),
-    case!(
-        "conversation.usage_sums",
-        "last_turn_usage is the last completed turn's usage (all None before one); total_usage \
-         is the sum of every completed turn's, even across clear_history",
-        usage_sums
-    ),
-    case!(
-        "conversation.clear_history",
-        "clear_history empties the history, the turn count, last_response and compaction_indices",
-        clear_history
-    ),
-    case!(
-        "conversation.last_response",
-        "last_response is the text of the last completed answer (None before one)",
-        last_response
-    ),
-    case!(
-        "conversation.compaction_indices",
-        "every compaction index is at most the history's length",
-        compaction_indices
-    ),
-    case!(
-        "conversation.cancelled_turn_changes_nothing",
-        "a cancelled turn changes neither history, turn_count, usage nor last_response",
-        cancelled_turn_changes_nothing
-    ),
-    case!(
-        "conversation.failed_turn_changes_nothing",
-        "a failed turn changes neither history, turn_count, usage nor last_response",
-        failed_turn_changes_nothing
-    ),
-];
 
 async fn history_of(ctx: &Ctx, agent: AgentId) -> Result<Vec<ConversationMessage>, Stop> {
     ctx.runtime()
@@ -68,7 +23,7 @@ async fn count_of(ctx: &Ctx, agent: AgentId) -> Result<u32, Stop> {
         .must(format!("turn_count({agent})"))
 }
 
-async fn history_order(ctx: Ctx) -> CheckResult {
+pub(crate) async fn history_order(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     history_is(&history_of(&ctx, agent).await?, &[], "on a fresh agent")?;
     let first = Content::text("conformance: the first message");
@@ -92,7 +47,7 @@ async fn history_order(ctx: Ctx) -> CheckResult {
     )
 }
 
-async fn turn_count(ctx: Ctx) -> CheckResult {
+pub(crate) async fn turn_count(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     for expected in 0..3_u32 {
         let count = count_of(&ctx, agent).await?;
@@ -119,7 +74,7 @@ async fn usages(ctx: &Ctx, agent: AgentId) -> Result<(UsageMetadata, UsageMetada
     Ok((last, total))
 }
 
-async fn usage_sums(ctx: Ctx) -> CheckResult {
+pub(crate) async fn usage_sums(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     let (last, total) = usages(&ctx, agent).await?;
     ensure!(
@@ -164,7 +119,7 @@ async fn usage_sums(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn clear_history(ctx: Ctx) -> CheckResult {
+pub(crate) async fn clear_history(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     for turn in 1..=2 {
         ctx.complete_turn(agent, &Content::text(format!("conformance: clear {turn}")))
@@ -217,7 +172,7 @@ async fn clear_history(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn last_response(ctx: Ctx) -> CheckResult {
+pub(crate) async fn last_response(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     let before = ctx
         .runtime()
@@ -254,7 +209,7 @@ async fn last_response(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn compaction_indices(ctx: Ctx) -> CheckResult {
+pub(crate) async fn compaction_indices(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     for turn in 0..=3 {
         if turn > 0 {
@@ -340,7 +295,7 @@ async fn state_unchanged(ctx: &Ctx, agent: AgentId, turn: &str, before: Snapshot
     Ok(())
 }
 
-async fn cancelled_turn_changes_nothing(ctx: Ctx) -> CheckResult {
+pub(crate) async fn cancelled_turn_changes_nothing(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     ctx.complete_turn(agent, &Content::text("conformance: a good turn first"))
         .await?;
@@ -351,7 +306,7 @@ async fn cancelled_turn_changes_nothing(ctx: Ctx) -> CheckResult {
     unsuccessful_turn_changes_nothing(&ctx, agent, "cancelled", running, before).await
 }
 
-async fn failed_turn_changes_nothing(ctx: Ctx) -> CheckResult {
+pub(crate) async fn failed_turn_changes_nothing(ctx: Ctx) -> CheckResult {
     let Some(prompt) = ctx.target().failing_prompt().cloned() else {
         skip!("the target names no failing prompt, so no turn can be made to fail");
     };

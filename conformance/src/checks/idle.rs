@@ -5,44 +5,9 @@ use std::time::{Duration, Instant};
 
 use agent_plugin_api::types::{AgentId, Content, Role};
 
-use super::case;
-use crate::case::{Case, CheckResult, Stop};
+use crate::case::{CheckResult, Stop};
 use crate::ctx::Ctx;
-use crate::expect::{brief, millis, within, Must};
-
-pub(crate) const CASES: &[Case] = &[
-    case!(
-        "idle.send_queues_turn",
-        "send returns without waiting; its turn runs in order with chat turns and lands in the history",
-        send_queues_turn
-    ),
-    case!(
-        "idle.send_wakes",
-        "send wakes wait_for_wakeup: a waiter returns true when the message arrives, a \
-         message sent earlier is reported at once and only once",
-        send_wakes
-    ),
-    case!(
-        "idle.wakeup_times_out",
-        "wait_for_wakeup with no message returns false once its timeout has passed",
-        wakeup_times_out
-    ),
-    case!(
-        "idle.wait_for_idle",
-        "wait_for_idle returns at once on an idle agent, else when no turn is running or queued",
-        wait_for_idle
-    ),
-    case!(
-        "idle.signal_idle",
-        "signal_idle makes is_idle true and releases wait_for_idle until the next turn starts",
-        signal_idle
-    ),
-    case!(
-        "idle.busy_during_turn",
-        "is_idle is false while a turn is queued or running and true once none is",
-        busy_during_turn
-    ),
-];
+use crate::expect::{brief, millis, Must, LONG_TURN, LONG_TURN_MIN};
 
 /// Limit for calls that semantics.md says return at once; generous for slow machines.
 const AT_ONCE: Duration = Duration::from_secs(1);
@@ -54,7 +19,7 @@ async fn is_idle(ctx: &Ctx, agent: AgentId) -> Result<bool, Stop> {
         .must(format!("is_idle({agent})"))
 }
 
-async fn send_queues_turn(ctx: Ctx) -> CheckResult {
+pub(crate) async fn send_queues_turn(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     let sent = ctx.target().long_prompt().clone();
     ctx.step("sending the long prompt");
@@ -63,11 +28,21 @@ async fn send_queues_turn(ctx: Ctx) -> CheckResult {
         .await
         .must(format!("send({agent}, ..)"))?;
     let count = ctx.runtime().turn_count(agent).await.must("turn_count")?;
-    ensure!(
-        count == 0,
-        "send must return without waiting for the answer, but right after it returned \
-         turn_count was {count} (the long prompt takes well over 100 ms to answer)"
-    );
+    if count != 0 {
+        let takes = ctx.long_turn_takes(agent).await?;
+        ensure!(
+            takes < LONG_TURN_MIN,
+            "send must return without waiting for the answer, but right after it returned \
+             turn_count was {count}, although a turn on the long prompt takes {}",
+            millis(takes)
+        );
+        return Err(Stop::Warn(format!(
+            "right after send returned on the long prompt its turn had already completed \
+             (turn_count {count}; the whole turn takes {}), so this check cannot tell a \
+             send that waits from a fast backend: {LONG_TURN}",
+            millis(takes)
+        )));
+    }
     let chatted = Content::text("conformance: a chat after a send");
     let answer = ctx.complete_turn(agent, &chatted).await?;
     let history = ctx.runtime().history(agent).await.must("history")?;
@@ -99,7 +74,7 @@ async fn send_queues_turn(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn send_wakes(ctx: Ctx) -> CheckResult {
+pub(crate) async fn send_wakes(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     let runtime = ctx.runtime();
 
@@ -122,13 +97,14 @@ async fn send_wakes(ctx: Ctx) -> CheckResult {
         millis(patience),
         millis(waited)
     );
-    ensure!(
-        waited < Duration::from_secs(5),
-        "wait_for_wakeup({}) returned true only after {}: it must return when the message \
-         arrives (100 ms in)",
-        millis(patience),
-        millis(waited)
-    );
+    if waited >= Duration::from_secs(5) {
+        ctx.warn(format!(
+            "wait_for_wakeup({}) returned true only after {}: it should return when the \
+             message arrives (100 ms in)",
+            millis(patience),
+            millis(waited)
+        ));
+    }
     ctx.wait_for_idle(agent).await?;
 
     ctx.step("sending, then waiting for a wakeup");
@@ -136,13 +112,14 @@ async fn send_wakes(ctx: Ctx) -> CheckResult {
         .send(agent, &Content::text("conformance: wake up again"))
         .await
         .must("send")?;
-    let woken = within(
-        AT_ONCE,
-        "wait_for_wakeup(10 s) after a message was sent",
-        runtime.wait_for_wakeup(agent, patience),
-    )
-    .await?
-    .must("wait_for_wakeup")?;
+    let woken = ctx
+        .within(
+            AT_ONCE,
+            "wait_for_wakeup(10 s) after a message was sent",
+            runtime.wait_for_wakeup(agent, patience),
+        )
+        .await?
+        .must("wait_for_wakeup")?;
     ensure!(
         woken,
         "wait_for_wakeup must return true at once when a message was sent since the last \
@@ -161,7 +138,7 @@ async fn send_wakes(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn wakeup_times_out(ctx: Ctx) -> CheckResult {
+pub(crate) async fn wakeup_times_out(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     let timeout = Duration::from_millis(300);
     ctx.step("waiting for a wakeup that never comes");
@@ -183,17 +160,19 @@ async fn wakeup_times_out(ctx: Ctx) -> CheckResult {
         "wait_for_wakeup(300 ms) returned false after only {}, before its timeout passed",
         millis(waited)
     );
-    ensure!(
-        waited < timeout + Duration::from_secs(3),
-        "wait_for_wakeup(300 ms) returned false only after {}",
-        millis(waited)
-    );
+    if waited >= timeout + Duration::from_secs(3) {
+        ctx.warn(format!(
+            "wait_for_wakeup(300 ms) returned false only after {}, expected soon after \
+             300 ms",
+            millis(waited)
+        ));
+    }
     Ok(())
 }
 
-async fn wait_for_idle(ctx: Ctx) -> CheckResult {
+pub(crate) async fn wait_for_idle(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
-    within(
+    ctx.within(
         AT_ONCE,
         "wait_for_idle on a fresh agent",
         ctx.runtime().wait_for_idle(agent),
@@ -224,7 +203,7 @@ async fn wait_for_idle(ctx: Ctx) -> CheckResult {
         .text()
         .await
         .must("the second turn's answer, read after wait_for_idle")?;
-    within(
+    ctx.within(
         AT_ONCE,
         "wait_for_idle on an agent whose turns all completed",
         ctx.runtime().wait_for_idle(agent),
@@ -234,20 +213,22 @@ async fn wait_for_idle(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn signal_idle(ctx: Ctx) -> CheckResult {
+pub(crate) async fn signal_idle(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     let running = ctx.start_long_turn(agent).await?;
-    ensure!(
-        !is_idle(&ctx, agent).await?,
-        "is_idle must be false while a turn runs"
+    let idle = is_idle(&ctx, agent).await?;
+    timing!(
+        !(idle && running.is_finished()),
+        "the long turn had already ended when is_idle was asked during it: {LONG_TURN}"
     );
+    ensure!(!idle, "is_idle must be false while a turn runs");
     ctx.step("signalling idle while a turn runs");
     ctx.runtime().signal_idle(agent).await.must("signal_idle")?;
     ensure!(
         is_idle(&ctx, agent).await?,
         "after signal_idle, is_idle must be true (until the next turn starts), got false"
     );
-    within(
+    ctx.within(
         AT_ONCE,
         "wait_for_idle after signal_idle (with the signalled turn still running)",
         ctx.runtime().wait_for_idle(agent),
@@ -259,8 +240,13 @@ async fn signal_idle(ctx: Ctx) -> CheckResult {
     // signal_idle says nothing about the running turn's outcome: only its end matters.
     let _ = running.text().await;
     let next = ctx.start_long_turn(agent).await?;
+    let idle = is_idle(&ctx, agent).await?;
+    timing!(
+        !(idle && next.is_finished()),
+        "the next long turn had already ended when is_idle was asked during it: {LONG_TURN}"
+    );
     ensure!(
-        !is_idle(&ctx, agent).await?,
+        !idle,
         "signal_idle lasts only until the next turn starts, but is_idle was true while the \
          next turn ran"
     );
@@ -274,15 +260,20 @@ async fn signal_idle(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn busy_during_turn(ctx: Ctx) -> CheckResult {
+pub(crate) async fn busy_during_turn(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     ensure!(
         is_idle(&ctx, agent).await?,
         "is_idle must be true on a fresh agent"
     );
     let handle = ctx.chat(agent, ctx.target().long_prompt()).await?;
+    let idle = is_idle(&ctx, agent).await?;
+    timing!(
+        !(idle && handle.is_finished()),
+        "the long turn had already ended when is_idle was asked right after chat: {LONG_TURN}"
+    );
     ensure!(
-        !is_idle(&ctx, agent).await?,
+        !idle,
         "is_idle must be false right after chat returned (the turn is queued or running)"
     );
     ctx.step("reading the answer");

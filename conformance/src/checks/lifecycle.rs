@@ -2,63 +2,16 @@
 
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_plugin_api::types::{AgentId, Content, Error};
-use agent_plugin_api::Runtime;
 
-use super::case;
-use crate::case::{Case, CheckResult, Stop};
+use crate::case::{CheckResult, Stop};
 use crate::ctx::Ctx;
-use crate::expect::{all_calls_not_started, history_is, millis, outcome, within, Entry, Must};
+use crate::expect::{all_calls_not_started, history_is, millis, outcome, Entry, Must};
 use crate::panic_text::panic_text;
 
-pub(crate) const CASES: &[Case] = &[
-    case!(
-        "agent.unique_ids",
-        "create_agent returns ids unique for the runtime's life, never reused after shutdown or delete",
-        unique_ids
-    ),
-    case!(
-        "agent.invalid_config",
-        "create_agent refuses the target's invalid config with Error::InvalidConfig",
-        invalid_config
-    ),
-    case!(
-        "agent.shutdown_then_not_started",
-        "after shutdown_agent every call on the id returns Error::AgentNotStarted(id)",
-        shutdown_then_not_started
-    ),
-    case!(
-        "agent.shutdown_cancels_turns",
-        "a turn running at shutdown ends with Error::Cancelled and a queued turn never runs",
-        shutdown_cancels_turns
-    ),
-    case!(
-        "agent.unknown_id_not_started",
-        "every call with an id never created returns Error::AgentNotStarted(id)",
-        unknown_id_not_started
-    ),
-    case!(
-        "agent.delete",
-        "delete shuts the agent down (AgentNotStarted afterwards) and leaves other agents alone",
-        delete
-    ),
-    case!(
-        "agent.try_shutdown_non_blocking",
-        "try_shutdown_agent returns without waiting for the turn, never panics (even off any \
-         tokio runtime), and soon leaves the id AgentNotStarted",
-        try_shutdown_non_blocking
-    ),
-    case!(
-        "agent.disconnect",
-        "disconnect succeeds on a live agent, which stays usable",
-        disconnect
-    ),
-];
-
-async fn unique_ids(ctx: Ctx) -> CheckResult {
+pub(crate) async fn unique_ids(ctx: Ctx) -> CheckResult {
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(ctx.new_agent().await?);
@@ -85,7 +38,7 @@ async fn unique_ids(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn invalid_config(ctx: Ctx) -> CheckResult {
+pub(crate) async fn invalid_config(ctx: Ctx) -> CheckResult {
     let Some(config) = ctx.target().invalid_config().cloned() else {
         skip!("the target names no invalid config");
     };
@@ -100,7 +53,7 @@ async fn invalid_config(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn shutdown_then_not_started(ctx: Ctx) -> CheckResult {
+pub(crate) async fn shutdown_then_not_started(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     ctx.complete_turn(agent, &Content::text("conformance: before shutdown"))
         .await?;
@@ -113,7 +66,7 @@ async fn shutdown_then_not_started(ctx: Ctx) -> CheckResult {
     all_calls_not_started(ctx.runtime(), agent, "after shutdown_agent").await
 }
 
-async fn shutdown_cancels_turns(ctx: Ctx) -> CheckResult {
+pub(crate) async fn shutdown_cancels_turns(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     let running = ctx.start_long_turn(agent).await?;
     let queued = ctx
@@ -144,7 +97,7 @@ async fn shutdown_cancels_turns(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn unknown_id_not_started(ctx: Ctx) -> CheckResult {
+pub(crate) async fn unknown_id_not_started(ctx: Ctx) -> CheckResult {
     ctx.step("calling every method with an id on a runtime without agents");
     all_calls_not_started(ctx.runtime(), 1, "on a runtime that created no agent yet").await?;
     let agent = ctx.new_agent().await?;
@@ -158,7 +111,7 @@ async fn unknown_id_not_started(ctx: Ctx) -> CheckResult {
     .await
 }
 
-async fn delete(ctx: Ctx) -> CheckResult {
+pub(crate) async fn delete(ctx: Ctx) -> CheckResult {
     let doomed = ctx.new_agent().await?;
     let survivor = ctx.new_agent().await?;
     let prompt = Content::text("conformance: the survivor's turn");
@@ -184,15 +137,17 @@ async fn delete(ctx: Ctx) -> CheckResult {
 }
 
 /// Calls `try_shutdown_agent` on a thread of its own, outside any tokio runtime (as a
-/// `Drop` may). It must not block: a call that has not returned after 1 s fails.
-async fn try_shutdown_from_plain_thread(runtime: Arc<dyn Runtime>, agent: AgentId) -> CheckResult {
+/// `Drop` may). It must not block: a call that takes over 1 s is a warning, one that
+/// never returns fails at the check's timeout.
+async fn try_shutdown_from_plain_thread(ctx: &Ctx, agent: AgentId) -> CheckResult {
+    let runtime = ctx.shared_runtime();
     let (done, answer) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let outcome = catch_unwind(AssertUnwindSafe(|| runtime.try_shutdown_agent(agent)));
         let _ = done.send(outcome.map_err(|payload| panic_text(payload.as_ref())));
     });
     let call = format!("try_shutdown_agent({agent}) called outside any tokio runtime");
-    match within(Duration::from_secs(1), &call, answer).await? {
+    match ctx.within(Duration::from_secs(1), &call, answer).await? {
         Ok(Ok(())) => Ok(()),
         Ok(Err(panic)) => Err(Stop::Fail(format!("{call} panicked: {panic}"))),
         Err(_) => Err(Stop::Fail(format!(
@@ -201,13 +156,13 @@ async fn try_shutdown_from_plain_thread(runtime: Arc<dyn Runtime>, agent: AgentI
     }
 }
 
-async fn try_shutdown_non_blocking(ctx: Ctx) -> CheckResult {
+pub(crate) async fn try_shutdown_non_blocking(ctx: Ctx) -> CheckResult {
     let bystander = ctx.new_agent().await?;
     let agent = ctx.new_agent().await?;
     let running = ctx.start_long_turn(agent).await?;
 
     ctx.step("calling try_shutdown_agent while a turn runs");
-    try_shutdown_from_plain_thread(ctx.shared_runtime(), agent).await?;
+    try_shutdown_from_plain_thread(&ctx, agent).await?;
     ctx.step("waiting for the running turn's handle to end");
     let ended = running.text().await;
     ensure!(
@@ -217,25 +172,28 @@ async fn try_shutdown_non_blocking(ctx: Ctx) -> CheckResult {
         outcome(&ended)
     );
 
-    ctx.step("waiting for the id to become AgentNotStarted");
+    ctx.step(format!(
+        "waiting for turn_count({agent}) to become Err(AgentNotStarted) after \
+         try_shutdown_agent returned"
+    ));
     let started = Instant::now();
     loop {
         match ctx.runtime().turn_count(agent).await {
             Err(Error::AgentNotStarted(id)) if id == agent => break,
-            other if started.elapsed() > Duration::from_secs(1) => {
-                return Err(Stop::Fail(format!(
-                    "{} after try_shutdown_agent({agent}) returned, turn_count({agent}) still \
-                     returned {other:?}, not Err(AgentNotStarted({agent}))",
-                    millis(started.elapsed())
-                )));
-            }
             _ => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     }
+    if started.elapsed() > Duration::from_secs(1) {
+        ctx.warn(format!(
+            "turn_count({agent}) became Err(AgentNotStarted) only {} after \
+             try_shutdown_agent({agent}) returned, expected within 1 s",
+            millis(started.elapsed())
+        ));
+    }
 
     ctx.step("calling try_shutdown_agent on unknown ids");
-    try_shutdown_from_plain_thread(ctx.shared_runtime(), agent).await?;
-    try_shutdown_from_plain_thread(ctx.shared_runtime(), agent.wrapping_add(1_000_003)).await?;
+    try_shutdown_from_plain_thread(&ctx, agent).await?;
+    try_shutdown_from_plain_thread(&ctx, agent.wrapping_add(1_000_003)).await?;
     let count = ctx.runtime().turn_count(bystander).await.must(format!(
         "turn_count({bystander}) of an agent try_shutdown_agent never named"
     ))?;
@@ -246,7 +204,7 @@ async fn try_shutdown_non_blocking(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn disconnect(ctx: Ctx) -> CheckResult {
+pub(crate) async fn disconnect(ctx: Ctx) -> CheckResult {
     let agent = ctx.new_agent().await?;
     ctx.step("disconnecting a live agent");
     ctx.runtime()

@@ -2,29 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::case;
-use crate::case::{Case, CheckResult};
+use crate::case::CheckResult;
 use crate::ctx::Ctx;
-use crate::expect::{millis, within};
-
-pub(crate) const CASES: &[Case] = &[
-    case!(
-        "quota.backoff_at_least_retry_after",
-        "wait_for_quota returns at once with no backoff, and after record_quota_hit(t) sleeps \
-         at least t",
-        backoff_at_least_retry_after
-    ),
-    case!(
-        "quota.backoff_grows",
-        "a second consecutive quota hit backs off longer than the first",
-        backoff_grows
-    ),
-    case!(
-        "quota.registry_per_runtime",
-        "a quota hit on one runtime never delays another runtime",
-        registry_per_runtime
-    ),
-];
+use crate::expect::millis;
 
 const RETRY_AFTER: Duration = Duration::from_millis(100);
 
@@ -41,8 +21,8 @@ async fn hit_and_wait(ctx: &Ctx, retry_after: Duration) -> Duration {
     started.elapsed()
 }
 
-async fn backoff_at_least_retry_after(ctx: Ctx) -> CheckResult {
-    within(
+pub(crate) async fn backoff_at_least_retry_after(ctx: Ctx) -> CheckResult {
+    ctx.within(
         Duration::from_secs(1),
         "wait_for_quota on a fresh runtime (no backoff)",
         ctx.runtime().wait_for_quota(),
@@ -58,7 +38,7 @@ async fn backoff_at_least_retry_after(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn backoff_grows(ctx: Ctx) -> CheckResult {
+pub(crate) async fn backoff_grows(ctx: Ctx) -> CheckResult {
     let first = hit_and_wait(&ctx, RETRY_AFTER).await;
     let second = hit_and_wait(&ctx, RETRY_AFTER).await;
     ensure!(
@@ -72,7 +52,7 @@ async fn backoff_grows(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn registry_per_runtime(ctx: Ctx) -> CheckResult {
+pub(crate) async fn registry_per_runtime(ctx: Ctx) -> CheckResult {
     let other = ctx.another_runtime().await?;
     let long_backoff = Duration::from_secs(5);
     ctx.step("recording a 5 s quota hit on the first runtime");
@@ -87,7 +67,7 @@ async fn registry_per_runtime(ctx: Ctx) -> CheckResult {
          300 ms"
     );
     ctx.step("waiting for quota on a second runtime");
-    within(
+    ctx.within(
         Duration::from_secs(2),
         "wait_for_quota on a second runtime from the factory, while the first backs off 5 s",
         other.wait_for_quota(),

@@ -13,47 +13,9 @@ use agent_plugin_api::types::{
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use super::case;
-use crate::case::{Case, CheckResult, Stop};
+use crate::case::{CheckResult, Stop};
 use crate::ctx::Ctx;
-use crate::expect::{within, Must};
-
-pub(crate) const CASES: &[Case] = &[
-    case!(
-        "tools.call_and_result",
-        "a tool call reaches the host's handler with the backend's arguments, and the call \
-         and its result appear on the handle in order and in the history",
-        call_and_result
-    ),
-    case!(
-        "tools.several_in_a_turn",
-        "two tools called in one turn each reach their handler, each result after its call",
-        several_in_a_turn
-    ),
-    case!(
-        "tools.concurrent_calls",
-        "calls the backend makes at once are served at once, each with its own result",
-        concurrent_calls
-    ),
-    case!(
-        "tools.failing_tool",
-        "a handler that fails or panics gives the backend an error result; the turn and the \
-         runtime go on",
-        failing_tool
-    ),
-    case!(
-        "tools.unknown_tool",
-        "a call to a declared tool the host offers no handler for gives an error result, \
-         not a crash",
-        unknown_tool
-    ),
-    case!(
-        "tools.cancel_during_call",
-        "cancelling a turn while a tool call runs ends the turn with Cancelled and drops the \
-         pending call",
-        cancel_during_call
-    ),
-];
+use crate::expect::Must;
 
 /// A tool declaration with one string argument, `input`.
 fn declared(name: &str) -> ToolDefinition {
@@ -91,12 +53,13 @@ async fn play(
     handle: ChatResponseHandle,
 ) -> Result<(Vec<ChatEvent>, Result<String, String>), Stop> {
     ctx.step("reading the turn's events");
-    let events: Vec<ChatEvent> = within(
-        ctx.target().check_timeout(),
-        "the turn's events",
-        handle.events().collect(),
-    )
-    .await?;
+    let events: Vec<ChatEvent> = ctx
+        .within(
+            ctx.target().check_timeout(),
+            "the turn's events",
+            handle.events().collect(),
+        )
+        .await?;
     let outcome = handle
         .text()
         .await
@@ -146,7 +109,7 @@ fn echo_tool(
     }
 }
 
-async fn call_and_result(ctx: Ctx) -> CheckResult {
+pub(crate) async fn call_and_result(ctx: Ctx) -> CheckResult {
     needs_host_tools(&ctx)?;
     let calls = Arc::new(AtomicUsize::new(0));
     let tools = Tools::new().with("kit_echo", echo_tool(calls.clone()));
@@ -207,7 +170,7 @@ async fn call_and_result(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn several_in_a_turn(ctx: Ctx) -> CheckResult {
+pub(crate) async fn several_in_a_turn(ctx: Ctx) -> CheckResult {
     needs_host_tools(&ctx)?;
     let (first, second) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let tools = Tools::new()
@@ -230,7 +193,7 @@ async fn several_in_a_turn(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn concurrent_calls(ctx: Ctx) -> CheckResult {
+pub(crate) async fn concurrent_calls(ctx: Ctx) -> CheckResult {
     needs_host_tools(&ctx)?;
     let running = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
@@ -279,7 +242,7 @@ async fn concurrent_calls(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn failing_tool(ctx: Ctx) -> CheckResult {
+pub(crate) async fn failing_tool(ctx: Ctx) -> CheckResult {
     needs_host_tools(&ctx)?;
     let tools = Tools::new()
         .with("kit_fails", |_| async {
@@ -320,7 +283,7 @@ async fn failing_tool(ctx: Ctx) -> CheckResult {
     Ok(())
 }
 
-async fn unknown_tool(ctx: Ctx) -> CheckResult {
+pub(crate) async fn unknown_tool(ctx: Ctx) -> CheckResult {
     needs_host_tools(&ctx)?;
     let agent = agent_with(&ctx, &["kit_ghost"], Tools::new()).await?;
     let prompt = ctx.target().tool_prompt(&[("kit_ghost", "boo")]);
@@ -345,7 +308,7 @@ impl Drop for Dropped {
     }
 }
 
-async fn cancel_during_call(ctx: Ctx) -> CheckResult {
+pub(crate) async fn cancel_during_call(ctx: Ctx) -> CheckResult {
     needs_host_tools(&ctx)?;
     let started = Arc::new(tokio::sync::Notify::new());
     let dropped = Arc::new(AtomicUsize::new(0));
@@ -365,7 +328,7 @@ async fn cancel_during_call(ctx: Ctx) -> CheckResult {
     let prompt = ctx.target().tool_prompt(&[("kit_forever", "wait")]);
     let handle = ctx.chat(agent, &prompt).await?;
     ctx.step("waiting for the tool call to start");
-    within(
+    ctx.within(
         ctx.target().check_timeout(),
         "the tool call to start",
         started.notified(),
@@ -373,18 +336,19 @@ async fn cancel_during_call(ctx: Ctx) -> CheckResult {
     .await?;
     ctx.runtime().cancel(agent).await.must("cancel")?;
     ctx.step("reading the cancelled turn");
-    let outcome = within(
-        Duration::from_secs(5),
-        "the cancelled turn's end",
-        handle.text(),
-    )
-    .await?;
+    let outcome = ctx
+        .within(
+            Duration::from_secs(5),
+            "the cancelled turn's end",
+            handle.text(),
+        )
+        .await?;
     ensure!(
         matches!(outcome, Err(agent_plugin_api::types::Error::Cancelled)),
         "the turn should end with Cancelled, got {outcome:?}"
     );
     ctx.step("waiting for the pending call to be dropped");
-    within(
+    ctx.within(
         Duration::from_secs(5),
         "the pending tool call to be dropped",
         async {

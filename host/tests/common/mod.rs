@@ -111,3 +111,30 @@ pub fn run_binary(binary: &Path, args: &[&str], plugin_dir: &Path) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// `output`'s stdout, after asserting that `what` succeeded (stderr in the message).
+pub fn succeeded(what: &str, output: Output) -> String {
+    let stdout = text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        text(&output.stderr)
+    );
+    stdout
+}
+
+/// The checkout this test runs in.
+pub fn repository() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// Where crates outside the workspace (the scaffold's, the third-party example) build:
+/// shared by them and by runs, so their dependencies compile once.
+pub fn outside_target() -> PathBuf {
+    repository().join("target").join("outside")
+}
+
+/// The cargo running the tests (or the one on `PATH`).
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
