@@ -80,7 +80,8 @@ async fn run_one(target: &Target, case: Case) -> CaseReport {
         Err(_) => (
             Status::Failed,
             format!(
-                "timed out after {} while {doing}",
+                "timed out after {} while {doing} (a backend this slow needs a longer \
+                 timeout: `agent-host check --timeout`, Target::with_check_timeout)",
                 millis(target.check_timeout())
             ),
         ),

@@ -145,6 +145,53 @@ fn the_config_file_selects_the_backend_and_its_options() {
 }
 
 #[test]
+fn check_builds_runtimes_from_the_config_and_its_filters_must_select_something() {
+    let dir = mock_dir();
+    std::fs::write(
+        dir.path().join("agent-host.toml"),
+        "[backends.mock]\nchunk_chars = 0\n",
+    )
+    .unwrap();
+    let plugin = "libagent_plugin_mock.so";
+    let from_config = agent_host(&["check", plugin, "--case", "chat"], dir.path());
+    assert!(!from_config.status.success());
+    let message = stderr(&from_config);
+    assert!(
+        message.contains("option `chunk_chars` of plugin mock"),
+        "{message}"
+    );
+    // --option replaces the config's value, key by key.
+    let overridden = agent_host(
+        &[
+            "check",
+            plugin,
+            "--option",
+            "chunk_chars=8",
+            "--case",
+            "chat.cancel_without_turn",
+        ],
+        dir.path(),
+    );
+    assert!(overridden.status.success(), "{}", stderr(&overridden));
+    for (filters, expected) in [
+        (
+            &["--exclude", "nosuch"][..],
+            "--exclude \"nosuch\" matches no case",
+        ),
+        (
+            &["--case", "chat.drop_cancels", "--exclude", "chat"][..],
+            "leave no case to run",
+        ),
+    ] {
+        let mut args = vec!["check", plugin, "--option", "chunk_chars=8"];
+        args.extend_from_slice(filters);
+        let output = agent_host(&args, dir.path());
+        assert!(!output.status.success());
+        assert!(stderr(&output).contains(expected), "{}", stderr(&output));
+    }
+}
+
+#[test]
 fn a_bad_config_names_the_file_and_the_field() {
     let dir = mock_dir();
     let config = dir.path().join("broken.toml");

@@ -38,6 +38,25 @@ fn a_generated_plugin_builds_passes_the_kit_and_runs_in_the_staged_host() {
         !again.status.success(),
         "a second run must not overwrite the crate"
     );
+    // With no flags, a host built from a checkout takes the crates from it by path.
+    let by_default = work.path().join("by-default");
+    succeeded(
+        "new-plugin with no flags",
+        Command::new(&host)
+            .args(["new-plugin", "by-default", "--path"])
+            .arg(&by_default)
+            .output()
+            .unwrap(),
+    );
+    let manifest = std::fs::read_to_string(by_default.join("Cargo.toml")).unwrap();
+    let api = std::fs::canonicalize(repository().join("plugin-api"))
+        .unwrap()
+        .display()
+        .to_string();
+    assert!(
+        manifest.contains(&format!("agent-plugin-api = {{ path = {api:?} }}")),
+        "{manifest}"
+    );
 
     let tests = succeeded(
         "the generated crate's cargo test",

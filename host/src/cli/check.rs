@@ -121,6 +121,9 @@ pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
             .is_none_or(|filter| matches(name, filter))
             && !args.exclude.iter().any(|filter| matches(name, filter))
     };
+    if !case_names().into_iter().any(selected) {
+        anyhow::bail!("--case and --exclude leave no case to run");
+    }
     let report = run_selected(&target, selected).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -15,11 +15,12 @@ pub struct Args {
     /// Where to write the crate (default: ./NAME). It must not exist, or be empty.
     #[arg(long, value_name = "DIR")]
     path: Option<PathBuf>,
-    /// A checkout of the agent-host repository: depend on its crates by path.
+    /// A checkout of the agent-host repository: depend on its crates by path. Default:
+    /// the checkout this host was built from, when it is still there (same api version).
     #[arg(long, value_name = "DIR", conflicts_with = "git")]
     api_path: Option<PathBuf>,
-    /// The git repository to take the crates from (default: agent-host's own), at the
-    /// tag of this host's api version.
+    /// Depend on the crates by git instead, from this repository (`default` for
+    /// agent-host's own), at the tag of this host's api version.
     #[arg(long, value_name = "URL")]
     git: Option<String>,
 }
@@ -46,13 +47,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot read {}", dir.display()))?
             .next()
             .is_none();
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!("{} is a file; choose another --path", dir.display());
+    }
     if dir.exists() && !is_empty_dir {
         anyhow::bail!(
             "{} already exists and is not empty; choose another --path",
             dir.display()
         );
     }
-    let (api, kit) = dependencies(&args)?;
+    let (api, kit, source) = dependencies(&args)?;
     // The package keeps the dashes; code and the library file use underscores.
     let lib_name = args.name.replace('-', "_");
     let fill = |template: &str| {
@@ -74,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     println!("wrote plugin crate {:?} in {}", args.name, dir.display());
+    println!("  agent-plugin-api and agent-conformance come {source}");
     println!(
         "  cd {} && cargo test            # the conformance kit, in-process and on the built file",
         dir.display()
@@ -96,10 +101,16 @@ fn check_name(name: &str) -> anyhow::Result<()> {
     }
 }
 
-/// The two dependency lines: by path into a checkout, or by git at this api's tag.
-fn dependencies(args: &Args) -> anyhow::Result<(String, String)> {
-    if let Some(checkout) = &args.api_path {
-        let checkout = std::fs::canonicalize(checkout)
+/// The two dependency lines, by path into a checkout or by git at this api's tag, and
+/// where they come from, in words.
+fn dependencies(args: &Args) -> anyhow::Result<(String, String, String)> {
+    let checkout = match (&args.api_path, &args.git) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, None) => own_checkout(),
+        (None, Some(_)) => None,
+    };
+    if let Some(checkout) = checkout {
+        let checkout = std::fs::canonicalize(&checkout)
             .with_context(|| format!("--api-path {}", checkout.display()))?;
         let api = checkout.join("plugin-api");
         let kit = checkout.join("conformance");
@@ -112,15 +123,26 @@ fn dependencies(args: &Args) -> anyhow::Result<(String, String)> {
                 );
             }
         }
-        return Ok((path_dependency(&api), path_dependency(&kit)));
+        let source = format!("by path from {}", checkout.display());
+        return Ok((path_dependency(&api), path_dependency(&kit), source));
     }
-    let url = args
-        .git
-        .clone()
-        .unwrap_or_else(|| env!("CARGO_PKG_REPOSITORY").to_owned());
+    let url = match args.git.as_deref() {
+        None | Some("default") => env!("CARGO_PKG_REPOSITORY"),
+        Some(url) => url,
+    };
     let tag = format!("agent-plugin-api-v{}", agent_plugin_api::host::API_VERSION);
-    let git = |_: &str| format!("{{ git = {url:?}, tag = {tag:?} }}");
-    Ok((git("agent-plugin-api"), git("agent-conformance")))
+    let git = format!("{{ git = {url:?}, tag = {tag:?} }}");
+    Ok((git.clone(), git, format!("by git from {url} at {tag}")))
+}
+
+/// The checkout this binary was built from, if it is still there with this api version:
+/// a host built from a clone is the usual case, and then the crate builds offline.
+fn own_checkout() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    let manifest = std::fs::read_to_string(root.join("plugin-api/Cargo.toml")).ok()?;
+    let version_line = format!("version = \"{}\"", agent_plugin_api::host::API_VERSION);
+    let same_version = manifest.lines().any(|line| line.trim() == version_line);
+    (same_version && root.join("conformance/Cargo.toml").is_file()).then(|| root.to_path_buf())
 }
 
 fn path_dependency(dir: &Path) -> String {

@@ -63,6 +63,17 @@ impl OptionsSchema {
 /// The type of a value `node` accepts, in a word or a few: `null` alternatives (an
 /// `Option`) are left out, since leaving the option unset says the same.
 pub(super) fn type_text(schema: &OptionsSchema, node: &Value) -> String {
+    type_text_within(schema, node, 0)
+}
+
+/// A schema from a plugin may refer to itself (`items` of its own `$ref`): past a few
+/// levels the text stops instead of recursing without end.
+fn type_text_within(schema: &OptionsSchema, node: &Value, depth: usize) -> String {
+    if depth > 6 {
+        return "...".to_owned();
+    }
+    let type_text =
+        |schema: &OptionsSchema, node: &Value| type_text_within(schema, node, depth + 1);
     let node = schema.resolve(node);
     if let Some(allowed) = node.get("enum").and_then(Value::as_array) {
         let values: Vec<String> = allowed

@@ -152,3 +152,24 @@ fn a_schema_that_is_not_json_is_not_trusted() {
     let schema = OptionsSchema::of::<Lenient>();
     assert_eq!(OptionsSchema::from_json(&schema.to_json()), Some(schema));
 }
+
+#[test]
+fn a_schema_that_refers_to_itself_is_described_and_checked_without_end() {
+    let schema = OptionsSchema::from_json(
+        r##"{"type":"object","properties":{"tree":{"$ref":"#/$defs/T"}},
+            "$defs":{"T":{"type":"array","items":{"$ref":"#/$defs/T"}}}}"##,
+    )
+    .unwrap();
+    let options = schema.options();
+    assert!(
+        options[0].kind.starts_with("array of array of"),
+        "{}",
+        options[0].kind
+    );
+    assert!(options[0].kind.ends_with("..."), "{}", options[0].kind);
+    assert_eq!(schema.check(&json!({"tree": [[], [[]]]})), Ok(()));
+    assert_eq!(
+        schema.check(&json!({"tree": [[1]]})).unwrap_err().path,
+        "tree[0][0]"
+    );
+}
