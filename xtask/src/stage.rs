@@ -7,7 +7,11 @@ use anyhow::Result;
 use crate::workspace::{self, cargo, dist_dir, exec, install, library_file, target_dir};
 
 /// The plugins shipped in target/dist/plugins/.
-pub const SHIPPED_PLUGINS: &[&str] = &["agent-plugin-mock", "agent-plugin-python"];
+pub const SHIPPED_PLUGINS: &[&str] = &[
+    "agent-plugin-mock",
+    "agent-plugin-python",
+    "agent-plugin-openai",
+];
 
 /// Builds the host and the shipped plugins in release and lays them out in target/dist.
 pub fn stage() -> Result<PathBuf> {

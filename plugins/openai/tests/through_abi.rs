@@ -1,0 +1,337 @@
+//! The OpenAI backend through its staged plugin file, against the local stub server:
+//! streaming, usage, quota (429 with a retry hint), retries, server messages, cut
+//! streams, tools called through the host, structured output, reasoning, cancel.
+//! `cargo xtask test` stages the plugin and sets `AGENT_HOST_DIST`.
+
+mod stub;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use agent_plugin_api::host::{PluginLibrary, PluginRuntime};
+use agent_plugin_api::types::{
+    AgentConfig, ChatEvent, Content, Error, Role, ToolDefinition, Tools,
+};
+use agent_plugin_api::Runtime;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use stub::{Reply, Stub};
+
+fn plugin_file() -> PathBuf {
+    let dist = std::env::var_os("AGENT_HOST_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/dist"))
+        });
+    let file = dist.join("plugins/libagent_plugin_openai.so");
+    assert!(
+        file.is_file(),
+        "{} is missing: run `cargo xtask stage`",
+        file.display()
+    );
+    file
+}
+
+fn runtime(stub: &Stub, extra_options: Value) -> PluginRuntime {
+    let library = PluginLibrary::open(plugin_file()).expect("the staged plugin loads");
+    let mut options = json!({"base_url": stub.url(), "api_key": "sk-test"});
+    options
+        .as_object_mut()
+        .unwrap()
+        .extend(extra_options.as_object().cloned().unwrap_or_default());
+    library.new_runtime(&options).expect("options accepted")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_streams_with_its_usage_and_the_request_carries_the_config() {
+    let stub = Stub::start(vec![Reply::stream(vec![
+        stub::text("Hel"),
+        stub::text("lo"),
+        stub::usage(12, 3),
+    ])])
+    .await;
+    let runtime = runtime(&stub, json!({}));
+    let config = AgentConfig::builder("gpt-test")
+        .system_instructions("be brief")
+        .extra("temperature", json!(0.1))
+        .build();
+    let agent = runtime.create_agent(config).await.unwrap();
+    let handle = runtime.chat(agent, &Content::text("hi")).await.unwrap();
+    let chunks: Vec<String> = handle.text_stream().collect().await;
+    let result = handle.text().await.unwrap();
+    assert_eq!(result.text, "Hello");
+    assert_eq!(chunks, ["Hel", "lo"]);
+    assert_eq!(result.usage.prompt_token_count, Some(12));
+    assert_eq!(result.usage.candidates_token_count, Some(3));
+    let request = &stub.requests()[0];
+    assert_eq!(request["model"], "gpt-test");
+    assert_eq!(request["stream"], true);
+    assert_eq!(request["temperature"], 0.1);
+    assert_eq!(
+        request["messages"][0],
+        json!({"role": "system", "content": "be brief"})
+    );
+    assert_eq!(
+        request["messages"][1],
+        json!({"role": "user", "content": "hi"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_is_a_quota_hit_whose_retry_hint_is_waited_out() {
+    let quota = || Reply::Status {
+        code: 429,
+        headers: vec![("retry-after-ms", "300".to_owned())],
+        body: r#"{"error": {"message": "slow down"}}"#.to_owned(),
+    };
+    let stub = Stub::start(vec![
+        quota(),
+        Reply::stream(vec![stub::text("ok")]),
+        quota(),
+    ])
+    .await;
+    let runtime = runtime(&stub, json!({}));
+    let patient = AgentConfig::builder("m").max_quota_retries(1).build();
+    let agent = runtime.create_agent(patient).await.unwrap();
+    let started = Instant::now();
+    let answer = runtime
+        .chat(agent, &Content::text("hi"))
+        .await
+        .unwrap()
+        .text()
+        .await;
+    assert_eq!(answer.unwrap().text, "ok");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(stub.requests().len(), 2);
+
+    // No retries allowed: the turn ends with the quota error, and the hit stays recorded.
+    let impatient = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let outcome = runtime
+        .chat(impatient, &Content::text("hi"))
+        .await
+        .unwrap()
+        .text()
+        .await;
+    let Err(Error::QuotaExceeded {
+        retry_after,
+        message,
+    }) = outcome
+    else {
+        panic!("expected QuotaExceeded, got {outcome:?}");
+    };
+    assert_eq!(retry_after, Some(Duration::from_millis(300)));
+    assert!(message.contains("slow down"), "{message}");
+    let waited = Instant::now();
+    runtime.wait_for_quota().await;
+    assert!(
+        waited.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        waited.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_errors_are_retried_and_a_4xx_carries_the_servers_message() {
+    let stub = Stub::start(vec![
+        Reply::status(500, "boom"),
+        Reply::status(503, r#"{"error": {"message": "busy"}}"#),
+        Reply::stream(vec![stub::text("third time")]),
+        Reply::status(404, r#"{"error": {"message": "model `nosuch` not found"}}"#),
+    ])
+    .await;
+    let runtime = runtime(&stub, json!({"max_attempts": 3}));
+    let agent = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let answer = runtime
+        .chat(agent, &Content::text("a"))
+        .await
+        .unwrap()
+        .text()
+        .await;
+    assert_eq!(answer.unwrap().text, "third time");
+    let outcome = runtime
+        .chat(agent, &Content::text("b"))
+        .await
+        .unwrap()
+        .text()
+        .await;
+    let Err(Error::BackendError(message)) = outcome else {
+        panic!("expected a backend error, got {outcome:?}");
+    };
+    assert!(
+        message.contains("404") && message.contains("model `nosuch` not found"),
+        "{message}"
+    );
+    assert_eq!(stub.requests().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_cut_before_done_is_connection_closed_and_changes_nothing() {
+    let stub = Stub::start(vec![Reply::Stream {
+        events: vec![stub::text("half an ans")],
+        delay: Duration::ZERO,
+        cut: true,
+    }])
+    .await;
+    let runtime = runtime(&stub, json!({}));
+    let agent = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let outcome = runtime
+        .chat(agent, &Content::text("hi"))
+        .await
+        .unwrap()
+        .text()
+        .await;
+    assert!(
+        matches!(outcome, Err(Error::ConnectionClosed)),
+        "{outcome:?}"
+    );
+    runtime.wait_for_idle(agent).await.unwrap();
+    assert_eq!(runtime.turn_count(agent).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_calls_in_fragments_run_through_the_host_and_their_results_go_back() {
+    let call_fragments = vec![
+        json!({"choices": [{"delta": {"tool_calls": [{"index": 0, "id": "call_7", "type": "function",
+            "function": {"name": "calculator", "arguments": "{\"expr"}}]}}]}),
+        json!({"choices": [{"delta": {"tool_calls": [{"index": 0,
+            "function": {"arguments": "ession\": \"6*7\"}"}}]}, "finish_reason": "tool_calls"}]}),
+    ];
+    let stub = Stub::start(vec![
+        Reply::stream(call_fragments),
+        Reply::stream(vec![stub::text("It is 42.")]),
+    ])
+    .await;
+    let runtime = runtime(&stub, json!({}));
+    let mut config = AgentConfig::builder("m").build();
+    config.tools.push(ToolDefinition {
+        name: "calculator".into(),
+        description: "evaluates arithmetic".into(),
+        parameter_schema: json!({"type": "object", "properties": {"expression": {"type": "string"}}}),
+    });
+    let tools = Tools::new().with("calculator", |args: Value| async move {
+        assert_eq!(args, json!({"expression": "6*7"}));
+        Ok(json!("42"))
+    });
+    let agent = runtime
+        .create_agent_with_tools(config, tools)
+        .await
+        .unwrap();
+    let handle = runtime
+        .chat(agent, &Content::text("what is 6*7?"))
+        .await
+        .unwrap();
+    let calls: Vec<_> = handle.tool_calls().collect().await;
+    let answer = handle.text().await.unwrap();
+    assert_eq!(answer.text, "It is 42.");
+    assert_eq!(calls.len(), 1);
+    let requests = stub.requests();
+    assert_eq!(requests[0]["tools"][0]["function"]["name"], "calculator");
+    let second = requests[1]["messages"].as_array().unwrap();
+    let assistant = &second[second.len() - 2];
+    assert_eq!(assistant["tool_calls"][0]["id"], "call_7");
+    assert_eq!(
+        second[second.len() - 1],
+        json!({"role": "tool", "tool_call_id": "call_7", "content": "42"})
+    );
+    runtime.wait_for_idle(agent).await.unwrap();
+    let history = runtime.history(agent).await.unwrap();
+    assert!(
+        history.iter().any(|message| message.role == Role::Tool),
+        "{history:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn structured_output_is_asked_for_and_parsed_and_reasoning_is_a_thought() {
+    let stub = Stub::start(vec![Reply::stream(vec![
+        json!({"choices": [{"delta": {"reasoning_content": "thinking it over"}}]}),
+        stub::text("{\"city\": "),
+        stub::text("\"Paris\"}"),
+    ])])
+    .await;
+    let runtime = runtime(&stub, json!({}));
+    let schema = json!({"type": "object", "properties": {"city": {"type": "string"}}});
+    let config = AgentConfig::builder("m")
+        .response_schema(schema.clone())
+        .build();
+    let agent = runtime.create_agent(config).await.unwrap();
+    let handle = runtime
+        .chat(agent, &Content::text("capital of France?"))
+        .await
+        .unwrap();
+    let events: Vec<ChatEvent> = handle.events().collect().await;
+    let result = handle.text().await.unwrap();
+    assert_eq!(result.structured_output, Some(json!({"city": "Paris"})));
+    assert!(
+        events
+            .iter()
+            .any(|event| matches!(event, ChatEvent::Thought(text) if text == "thinking it over")),
+        "{events:?}"
+    );
+    let request = &stub.requests()[0];
+    assert_eq!(request["response_format"]["type"], "json_schema");
+    assert_eq!(request["response_format"]["json_schema"]["schema"], schema);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_a_turn_ends_it_at_once_mid_stream() {
+    let stub = Stub::start(vec![Reply::Stream {
+        events: (0..100).map(|n| stub::text(&format!("{n} "))).collect(),
+        delay: Duration::from_millis(100),
+        cut: false,
+    }])
+    .await;
+    let runtime = runtime(&stub, json!({}));
+    let agent = runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap();
+    let handle = runtime.chat(agent, &Content::text("count")).await.unwrap();
+    let mut text = handle.text_stream();
+    text.next().await.expect("a first chunk");
+    let started = Instant::now();
+    runtime.cancel(agent).await.unwrap();
+    let outcome = handle.text().await;
+    assert!(matches!(outcome, Err(Error::Cancelled)), "{outcome:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_options_and_extras_are_refused_by_name() {
+    let stub = Stub::start(vec![]).await;
+    let library = PluginLibrary::open(plugin_file()).unwrap();
+    let error = library
+        .new_runtime(&json!({"base_url": "ftp://x", "api_key": "k"}))
+        .unwrap_err();
+    assert!(error.to_string().contains("option `base_url`"), "{error}");
+    let error = library
+        .new_runtime(&json!({"base_ulr": stub.url()}))
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("did you mean `base_url`"),
+        "{error}"
+    );
+    let runtime = runtime(&stub, json!({}));
+    let config = AgentConfig::builder("m")
+        .extra("messages", json!([]))
+        .build();
+    let error = runtime.create_agent(config).await.unwrap_err();
+    assert!(error.to_string().contains("extras.messages"), "{error}");
+}
