@@ -191,7 +191,7 @@ impl OpenAiBackend {
                     operation: format!("the first byte from {url}"),
                 }))
             }
-            Ok(Err(error)) => return Err(http::transport(&error, &url)),
+            Ok(Err(error)) => return Err(http::transport(&error)),
             Ok(Ok(response)) => response,
         };
         if response.status().is_success() {

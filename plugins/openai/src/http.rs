@@ -86,13 +86,20 @@ pub async fn classify(response: Response) -> Failure {
 }
 
 /// A transport error from reqwest as the plugin reports it.
-pub fn transport(error: &reqwest::Error, url: &str) -> Failure {
-    // The error's own text names the URL already; without the query it holds no secret.
-    let text = error.to_string();
+pub fn transport(error: &reqwest::Error) -> Failure {
+    // The error's own text names the URL; its causes say what went wrong
+    // ("Connection refused"), so they are kept.
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
     if error.is_builder() {
-        Failure::Final(Error::InvalidConfig(format!("request to {url}: {text}")))
+        Failure::Final(Error::InvalidConfig(text))
     } else {
-        Failure::Retryable(Error::ConnectionError(format!("request to {url}: {text}")))
+        Failure::Retryable(Error::ConnectionError(text))
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use agent_plugin_api::host::{PluginLibrary, PluginRuntime};
 use agent_plugin_api::types::{
-    AgentConfig, ChatEvent, Content, Error, Role, ToolDefinition, Tools,
+    AgentConfig, AgentId, ChatEvent, ChatResult, Content, Error, Role, ToolDefinition, Tools,
 };
 use agent_plugin_api::Runtime;
 use futures::StreamExt;
@@ -40,6 +40,24 @@ fn runtime(stub: &Stub, extra_options: Value) -> PluginRuntime {
         .unwrap()
         .extend(extra_options.as_object().cloned().unwrap_or_default());
     library.new_runtime(&options).expect("options accepted")
+}
+
+/// An agent with a plain config.
+async fn plain_agent(runtime: &PluginRuntime) -> AgentId {
+    runtime
+        .create_agent(AgentConfig::builder("m").build())
+        .await
+        .unwrap()
+}
+
+/// One whole turn: its result, or how it failed.
+async fn ask(runtime: &PluginRuntime, agent: AgentId, message: &str) -> Result<ChatResult, Error> {
+    runtime
+        .chat(agent, &Content::text(message))
+        .await
+        .unwrap()
+        .text()
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -94,12 +112,7 @@ async fn a_429_is_a_quota_hit_whose_retry_hint_is_waited_out() {
     let patient = AgentConfig::builder("m").max_quota_retries(1).build();
     let agent = runtime.create_agent(patient).await.unwrap();
     let started = Instant::now();
-    let answer = runtime
-        .chat(agent, &Content::text("hi"))
-        .await
-        .unwrap()
-        .text()
-        .await;
+    let answer = ask(&runtime, agent, "hi").await;
     assert_eq!(answer.unwrap().text, "ok");
     assert!(
         started.elapsed() >= Duration::from_millis(300),
@@ -109,16 +122,8 @@ async fn a_429_is_a_quota_hit_whose_retry_hint_is_waited_out() {
     assert_eq!(stub.requests().len(), 2);
 
     // No retries allowed: the turn ends with the quota error, and the hit stays recorded.
-    let impatient = runtime
-        .create_agent(AgentConfig::builder("m").build())
-        .await
-        .unwrap();
-    let outcome = runtime
-        .chat(impatient, &Content::text("hi"))
-        .await
-        .unwrap()
-        .text()
-        .await;
+    let impatient = plain_agent(&runtime).await;
+    let outcome = ask(&runtime, impatient, "hi").await;
     let Err(Error::QuotaExceeded {
         retry_after,
         message,
@@ -147,23 +152,10 @@ async fn server_errors_are_retried_and_a_4xx_carries_the_servers_message() {
     ])
     .await;
     let runtime = runtime(&stub, json!({"max_attempts": 3}));
-    let agent = runtime
-        .create_agent(AgentConfig::builder("m").build())
-        .await
-        .unwrap();
-    let answer = runtime
-        .chat(agent, &Content::text("a"))
-        .await
-        .unwrap()
-        .text()
-        .await;
+    let agent = plain_agent(&runtime).await;
+    let answer = ask(&runtime, agent, "a").await;
     assert_eq!(answer.unwrap().text, "third time");
-    let outcome = runtime
-        .chat(agent, &Content::text("b"))
-        .await
-        .unwrap()
-        .text()
-        .await;
+    let outcome = ask(&runtime, agent, "b").await;
     let Err(Error::BackendError(message)) = outcome else {
         panic!("expected a backend error, got {outcome:?}");
     };
@@ -183,16 +175,8 @@ async fn a_stream_cut_before_done_is_connection_closed_and_changes_nothing() {
     }])
     .await;
     let runtime = runtime(&stub, json!({}));
-    let agent = runtime
-        .create_agent(AgentConfig::builder("m").build())
-        .await
-        .unwrap();
-    let outcome = runtime
-        .chat(agent, &Content::text("hi"))
-        .await
-        .unwrap()
-        .text()
-        .await;
+    let agent = plain_agent(&runtime).await;
+    let outcome = ask(&runtime, agent, "hi").await;
     assert!(
         matches!(outcome, Err(Error::ConnectionClosed)),
         "{outcome:?}"
@@ -295,10 +279,7 @@ async fn cancelling_a_turn_ends_it_at_once_mid_stream() {
     }])
     .await;
     let runtime = runtime(&stub, json!({}));
-    let agent = runtime
-        .create_agent(AgentConfig::builder("m").build())
-        .await
-        .unwrap();
+    let agent = plain_agent(&runtime).await;
     let handle = runtime.chat(agent, &Content::text("count")).await.unwrap();
     let mut text = handle.text_stream();
     text.next().await.expect("a first chunk");
@@ -334,4 +315,46 @@ async fn bad_options_and_extras_are_refused_by_name() {
         .build();
     let error = runtime.create_agent(config).await.unwrap_err();
     assert!(error.to_string().contains("extras.messages"), "{error}");
+}
+
+/// `agent-host check`, the unmodified staged host in a process of its own, passes on the
+/// plugin with the stub's echo model behind it.
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_host_check_passes_against_the_stub() {
+    let stub = Stub::echo_model(Duration::from_millis(10)).await;
+    let file = plugin_file();
+    let host = file.parent().unwrap().parent().unwrap().join("agent-host");
+    let base_url = format!("base_url={}", stub.url());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(host)
+            .arg("--plugin-dir")
+            .arg(file.parent().unwrap())
+            .arg("check")
+            .arg(&file)
+            .args(["--option", &base_url, "--option", "api_key=sk-test"])
+            .args(["--failing-prompt", "please FAIL", "--json"])
+            .env_remove("AGENT_HOST_CONFIG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no JSON report:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let not_passed: Vec<&Value> = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|case| case["status"] != "passed")
+        .collect();
+    assert!(
+        output.status.success() && not_passed.is_empty(),
+        "{not_passed:#?}\n{}",
+        report["tally"]
+    );
 }

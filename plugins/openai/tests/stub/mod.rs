@@ -67,25 +67,54 @@ impl Drop for Stub {
     }
 }
 
+/// What the stub answers with.
+enum Script {
+    /// The scripted replies, one per request, in order.
+    Replies(std::vec::IntoIter<Reply>),
+    /// A model that echoes: see [`Stub::echo_model`].
+    Echo { word_delay: Duration },
+}
+
+impl Script {
+    fn next(&mut self, request: &Value) -> Reply {
+        match self {
+            Script::Replies(replies) => replies.next().unwrap_or_else(|| {
+                Reply::status(500, r#"{"error":{"message":"no more replies"}}"#)
+            }),
+            Script::Echo { word_delay } => echo(request, *word_delay),
+        }
+    }
+}
+
 impl Stub {
     pub async fn start(replies: Vec<Reply>) -> Stub {
+        let limit = replies.len() + 4;
+        Stub::serve(Script::Replies(replies.into_iter()), limit).await
+    }
+
+    /// A model for the conformance kit: it streams `echo: <the user's words>` a word
+    /// each `word_delay`; lines `<tool>: <input>` naming declared tools become tool
+    /// calls, and tool results are answered `<tool>: <result>` a line each; a message
+    /// containing `FAIL` gets a 400. At most 5,000 requests.
+    pub async fn echo_model(word_delay: Duration) -> Stub {
+        Stub::serve(Script::Echo { word_delay }, 5_000).await
+    }
+
+    async fn serve(script: Script, limit: usize) -> Stub {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/v1", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let recorded = requests.clone();
+        let script = Arc::new(Mutex::new(script));
         let task = tokio::spawn(async move {
-            let limit = replies.len() + 4;
-            let mut replies = replies.into_iter();
             for _ in 0..limit {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
-                let reply = replies.next().unwrap_or_else(|| {
-                    Reply::status(500, r#"{"error":{"message":"no more replies"}}"#)
-                });
                 let recorded = recorded.clone();
+                let script = script.clone();
                 tokio::spawn(async move {
-                    let _ = serve(socket, reply, recorded).await;
+                    let _ = serve(socket, script, recorded).await;
                 });
             }
         });
@@ -108,7 +137,7 @@ impl Stub {
 
 async fn serve(
     mut socket: TcpStream,
-    reply: Reply,
+    script: Arc<Mutex<Script>>,
     recorded: Arc<Mutex<Vec<Value>>>,
 ) -> std::io::Result<()> {
     let mut request = Vec::new();
@@ -140,6 +169,7 @@ async fn serve(
         request.extend_from_slice(&buffer[..read]);
     }
     let body: Value = serde_json::from_slice(&request[header_end..]).unwrap_or(Value::Null);
+    let reply = script.lock().unwrap().next(&body);
     recorded.lock().unwrap().push(body);
     match reply {
         Reply::Status {
@@ -176,4 +206,118 @@ async fn serve(
         }
     }
     socket.shutdown().await
+}
+
+/// The echo model's answer to one request.
+fn echo(request: &Value, word_delay: Duration) -> Reply {
+    let messages = request["messages"].as_array().cloned().unwrap_or_default();
+    let Some(last) = messages.last() else {
+        return Reply::status(400, r#"{"error":{"message":"no messages"}}"#);
+    };
+    let stream = |events: Vec<Value>| Reply::Stream {
+        events,
+        delay: word_delay,
+        cut: false,
+    };
+    if last["role"] == "tool" {
+        // Answer every result of the last round, by the name its call had.
+        let names: std::collections::HashMap<String, String> = messages
+            .iter()
+            .flat_map(|message| {
+                message["tool_calls"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .map(|call| {
+                (
+                    call["id"].as_str().unwrap_or_default().to_owned(),
+                    call["function"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect();
+        let lines: Vec<String> = messages
+            .iter()
+            .rev()
+            .take_while(|message| message["role"] == "tool")
+            .map(|message| {
+                let id = message["tool_call_id"].as_str().unwrap_or_default();
+                let name = names.get(id).cloned().unwrap_or_default();
+                format!(
+                    "{name}: {}",
+                    message["content"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        let mut lines = lines;
+        lines.reverse();
+        return stream(vec![text(&lines.join("\n")), usage(1, 1)]);
+    }
+    let said = match &last["content"] {
+        Value::String(text) => text.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|part| part["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    };
+    if said.contains("FAIL") {
+        return Reply::status(400, r#"{"error":{"message":"asked to fail"}}"#);
+    }
+    let declared: Vec<(String, String)> = request["tools"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|tool| {
+            let function = &tool["function"];
+            let properties = function["parameters"]["properties"].as_object();
+            let argument = match properties {
+                Some(properties) if properties.len() == 1 => properties.keys().next().cloned(),
+                _ => None,
+            };
+            (
+                function["name"].as_str().unwrap_or_default().to_owned(),
+                argument.unwrap_or_else(|| "input".to_owned()),
+            )
+        })
+        .collect();
+    let calls: Vec<Value> = said
+        .lines()
+        .filter_map(|line| {
+            let (tool, input) = line.split_once(':')?;
+            let (name, argument) = declared.iter().find(|(name, _)| name == tool.trim())?;
+            Some((name.clone(), argument.clone(), input.trim().to_owned()))
+        })
+        .enumerate()
+        .map(|(index, (name, argument, input))| {
+            let arguments = json!({ argument: input }).to_string();
+            // The arguments in two fragments, as servers stream them.
+            let (head, tail) = arguments.split_at(arguments.len() / 2);
+            json!([
+                {"index": index, "id": format!("call_{index}"), "type": "function",
+                 "function": {"name": name, "arguments": head}},
+                {"index": index, "function": {"arguments": tail}},
+            ])
+        })
+        .collect();
+    if !calls.is_empty() {
+        let fragments: Vec<Value> = calls
+            .iter()
+            .flat_map(|pair| pair.as_array().cloned().unwrap_or_default())
+            .map(|fragment| json!({"choices": [{"index": 0, "delta": {"tool_calls": [fragment]}}]}))
+            .collect();
+        return stream(fragments);
+    }
+    let mut events = vec![text("echo:")];
+    events.extend(
+        said.split_whitespace()
+            .map(|word| text(&format!(" {word}"))),
+    );
+    events.push(usage(said.split_whitespace().count() as u32, 1));
+    stream(events)
 }
