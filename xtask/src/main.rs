@@ -26,6 +26,9 @@ enum Command {
     Stage,
     /// Stage, then stream a chat answer from the mock backend.
     Demo {
+        /// The backend: `mock`, or `openai` (against the tests' local stub server).
+        #[arg(long, default_value = "mock")]
+        backend: String,
         /// The message to send.
         #[arg(default_value = "Hello from agent-host! This answer streams from a plugin.")]
         message: String,
@@ -67,7 +70,7 @@ enum Command {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Stage => stage::stage().map(|_| ()),
-        Command::Demo { message } => stage::demo(&message),
+        Command::Demo { backend, message } => stage::demo(&backend, &message),
         Command::Fixtures => fixtures::build().map(|_| ()),
         Command::PythonEnv => python_env::ensure().map(|_| ()),
         Command::Test { args } => test::run(&args),

@@ -37,10 +37,40 @@ pub fn stage() -> Result<PathBuf> {
     Ok(dist.join(binary))
 }
 
-pub fn demo(message: &str) -> Result<()> {
+pub fn demo(backend: &str, message: &str) -> Result<()> {
     let binary = stage()?;
     let mut chat = std::process::Command::new(binary);
     chat.current_dir(workspace::root())
-        .args(["chat", "--backend", "mock", "--verbose", message]);
-    exec(&mut chat)
+        .args(["chat", "--backend", backend, "--verbose", message]);
+    if backend != "openai" {
+        return exec(&mut chat);
+    }
+    // The openai backend against the tests' stub server (no key, no network).
+    exec(cargo().args([
+        "build",
+        "-p",
+        "agent-plugin-openai",
+        "--example",
+        "stub_server",
+    ]))?;
+    let server_binary = target_dir().join("debug/examples/stub_server");
+    let mut server = std::process::Command::new(server_binary)
+        .args(["--seconds", "60"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().expect("piped")),
+        &mut line,
+    )?;
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .ok_or_else(|| anyhow::anyhow!("the stub server said {line:?}"))?
+        .to_owned();
+    chat.args(["--option", &format!("base_url={url}")]);
+    let outcome = exec(&mut chat);
+    let _ = server.kill();
+    let _ = server.wait();
+    outcome
 }

@@ -358,3 +358,62 @@ async fn agent_host_check_passes_against_the_stub() {
         report["tally"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_server_and_a_stalled_stream_time_out_by_their_options() {
+    let stub = Stub::start(vec![
+        Reply::Silence(Duration::from_secs(5)),
+        Reply::Stream {
+            events: vec![stub::text("a"), stub::text("b")],
+            delay: Duration::from_millis(800),
+            cut: false,
+        },
+    ])
+    .await;
+    let runtime = runtime(
+        &stub,
+        json!({"first_byte_timeout_ms": 200, "chunk_timeout_ms": 300, "max_attempts": 1}),
+    );
+    let agent = plain_agent(&runtime).await;
+    let started = Instant::now();
+    let outcome = ask(&runtime, agent, "anyone there?").await;
+    let Err(Error::Timeout {
+        duration,
+        operation,
+    }) = outcome
+    else {
+        panic!("expected a timeout, got {outcome:?}");
+    };
+    assert_eq!(duration, Duration::from_millis(200));
+    assert!(operation.contains("first byte"), "{operation}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let outcome = ask(&runtime, agent, "and now?").await;
+    let Err(Error::Timeout { operation, .. }) = outcome else {
+        panic!("expected a timeout, got {outcome:?}");
+    };
+    assert!(operation.contains("next streamed chunk"), "{operation}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_key_organization_and_extra_headers_are_sent() {
+    let stub = Stub::start(vec![Reply::stream(vec![stub::text("ok")])]).await;
+    let runtime = runtime(
+        &stub,
+        json!({"organization": "org-7", "headers": {"X-Team": "agents"}}),
+    );
+    let agent = plain_agent(&runtime).await;
+    assert_eq!(ask(&runtime, agent, "hi").await.unwrap().text, "ok");
+    let head = &stub.heads()[0];
+    for line in [
+        "post /v1/chat/completions http/1.1",
+        "authorization: bearer sk-test",
+        "openai-organization: org-7",
+        "x-team: agents",
+    ] {
+        assert!(head.contains(line), "{line:?} not in\n{head}");
+    }
+}

@@ -24,6 +24,8 @@ pub enum Reply {
         headers: Vec<(&'static str, String)>,
         body: String,
     },
+    /// Reads the request and answers nothing for this long, then closes.
+    Silence(Duration),
 }
 
 impl Reply {
@@ -58,6 +60,7 @@ pub fn usage(prompt: u32, completion: u32) -> Value {
 pub struct Stub {
     url: String,
     requests: Arc<Mutex<Vec<Value>>>,
+    heads: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -104,7 +107,8 @@ impl Stub {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/v1", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let recorded = requests.clone();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let recorded = (requests.clone(), heads.clone());
         let script = Arc::new(Mutex::new(script));
         let task = tokio::spawn(async move {
             for _ in 0..limit {
@@ -121,8 +125,14 @@ impl Stub {
         Stub {
             url,
             requests,
+            heads,
             task,
         }
+    }
+
+    /// Each request's head (request line and headers), lowercased.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
     }
 
     /// The base URL, `http://127.0.0.1:PORT/v1`.
@@ -135,10 +145,13 @@ impl Stub {
     }
 }
 
+/// Where the stub keeps what it was sent: the bodies, and the heads.
+type Records = (Arc<Mutex<Vec<Value>>>, Arc<Mutex<Vec<String>>>);
+
 async fn serve(
     mut socket: TcpStream,
     script: Arc<Mutex<Script>>,
-    recorded: Arc<Mutex<Vec<Value>>>,
+    (recorded, heads): Records,
 ) -> std::io::Result<()> {
     let mut request = Vec::new();
     let mut buffer = [0u8; 8192];
@@ -171,6 +184,7 @@ async fn serve(
     let body: Value = serde_json::from_slice(&request[header_end..]).unwrap_or(Value::Null);
     let reply = script.lock().unwrap().next(&body);
     recorded.lock().unwrap().push(body);
+    heads.lock().unwrap().push(head.clone());
     match reply {
         Reply::Status {
             code,
@@ -188,6 +202,7 @@ async fn serve(
             text.push_str(&body);
             socket.write_all(text.as_bytes()).await?;
         }
+        Reply::Silence(quiet) => tokio::time::sleep(quiet).await,
         Reply::Stream { events, delay, cut } => {
             socket
                 .write_all(
