@@ -62,7 +62,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let fill = |template: &str| {
         template
             .replace("{{name}}", &args.name)
-            .replace("{{package}}", &args.name)
             .replace("{{lib}}", &lib_name)
             .replace("{{api_dependency}}", &api)
             .replace("{{kit_dependency}}", &kit)

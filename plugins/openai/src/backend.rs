@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use agent_plugin_api::plugin::{async_trait, AgentBackend, AgentRuntime, Turn};
-use agent_plugin_api::types::{AgentConfig, BackoffPolicy, Content, Error, UsageMetadata};
+use agent_plugin_api::types::{AgentConfig, Content, Error, UsageMetadata};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -106,12 +106,7 @@ impl AgentBackend for OpenAiBackend {
             }))
             .await;
             for (call, answer) in calls.iter().zip(answers) {
-                let output = match answer {
-                    Ok(Value::String(text)) => text,
-                    Ok(value) => value.to_string(),
-                    Err(error) => format!("error: {}", error.message),
-                };
-                round_messages.push_result(&call.id, &output);
+                round_messages.push_result(&call.id, &request::output_text(&answer));
             }
         }
         Err(Error::BackendError(format!(
@@ -122,10 +117,6 @@ impl AgentBackend for OpenAiBackend {
 
     fn quota_key(&self) -> &str {
         &self.quota_key
-    }
-
-    fn backoff_policy(&self) -> BackoffPolicy {
-        BackoffPolicy::default()
     }
 }
 

@@ -2,7 +2,7 @@
 //! message, as the API's JSON body.
 
 use agent_plugin_api::types::{
-    AgentConfig, Content, ConversationMessage, Media, Role, ToolDefinition, ToolResult,
+    AgentConfig, Content, ConversationMessage, Media, Role, ToolDefinition, ToolError,
 };
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -145,7 +145,7 @@ fn message(message: &ConversationMessage) -> Value {
         Role::Model => json!({"role": "assistant", "content": message.content.to_text()}),
         Role::Tool => match &message.tool_result {
             Some(result) => json!({"role": "tool", "tool_call_id": result.id,
-                                   "content": result_text(result)}),
+                                   "content": output_text(&result.output)}),
             None => json!({"role": "tool", "content": message.content.to_text()}),
         },
         Role::System => json!({"role": "system", "content": message.content.to_text()}),
@@ -154,9 +154,9 @@ fn message(message: &ConversationMessage) -> Value {
     }
 }
 
-/// A tool's output as the text the model reads.
-pub fn result_text(result: &ToolResult) -> String {
-    match &result.output {
+/// A tool's output as the text the model reads: a string as it is, other JSON as JSON.
+pub fn output_text(output: &Result<Value, ToolError>) -> String {
+    match output {
         Ok(Value::String(text)) => text.clone(),
         Ok(value) => value.to_string(),
         Err(error) => format!("error: {}", error.message),
