@@ -89,6 +89,17 @@ macro_rules! __conformance_registry {
                     "a cancelled turn changes neither history, turn_count, usage nor last_response";
                 conversation__failed_turn_changes_nothing => "conversation.failed_turn_changes_nothing", conversation::failed_turn_changes_nothing,
                     "a failed turn changes neither history, turn_count, usage nor last_response";
+                saved__resumes_after_restart => "saved.resumes_after_restart", saved::resumes_after_restart,
+                    "an agent created with the save_dir and conversation_id of one that shut down, in \
+         a new runtime, resumes its history, turn_count and usage; a cancelled turn is not saved";
+                saved__clear_and_delete => "saved.clear_and_delete", saved::clear_and_delete,
+                    "clear_history clears the saved conversation (usage totals stay); delete removes it";
+                saved__generated_id => "saved.generated_id", saved::generated_id,
+                    "an agent with a save_dir and no conversation_id gets a new id, which conversation_id \
+         reports and which resumes the conversation";
+                saved__one_agent_per_conversation => "saved.one_agent_per_conversation", saved::one_agent_per_conversation,
+                    "a second live agent on a saved conversation is refused with InvalidConfig; once the \
+         first shuts down, it is not";
                 idle__send_queues_turn => "idle.send_queues_turn", idle::send_queues_turn,
                     "send returns without waiting; its turn runs in order with chat turns and lands in the history";
                 idle__send_wakes => "idle.send_wakes", idle::send_wakes,

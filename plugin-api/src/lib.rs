@@ -34,6 +34,7 @@ mod options;
 pub mod plugin;
 mod quota;
 mod runtime;
+pub mod saved;
 mod stream;
 pub mod types;
 mod version;

@@ -11,7 +11,7 @@ use crate::types::{
     AgentConfig, AgentId, Content, ConversationMessage, Error, Tools, UsageMetadata,
 };
 
-/// An agent runtime backend: 16 required methods and 9 provided ones.
+/// An agent runtime backend: 16 required methods and 10 provided ones.
 ///
 /// The semantics every implementation must meet are stated once, as named checks, in the
 /// conformance kit (`agent-conformance`), and in words in `docs/semantics.md`.
@@ -119,6 +119,15 @@ pub trait Runtime: Send + Sync {
     /// Best-effort shutdown for `Drop` impls: synchronous, never blocks, never panics.
     fn try_shutdown_agent(&self, agent_id: AgentId) {
         let _ = agent_id;
+    }
+
+    /// The id the agent's conversation is saved under: `AgentConfig.conversation_id`, or
+    /// the one made up for an agent created with a `save_dir` and no id (create the
+    /// next agent with it to resume). `None` from a backend that saves nothing (the
+    /// default, and every plugin built before api 0.2.4).
+    async fn conversation_id(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
+        let _ = agent_id;
+        Ok(None)
     }
 
     /// The calls this runtime answers at once, if it does (see [`ImmediateCalls`]):

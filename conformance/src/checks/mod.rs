@@ -7,4 +7,5 @@ pub(crate) mod conversation;
 pub(crate) mod idle;
 pub(crate) mod lifecycle;
 pub(crate) mod quota;
+pub(crate) mod saved;
 pub(crate) mod tools;

@@ -135,6 +135,14 @@ pub trait FfiRuntime: Send + Sync {
         let _ = agent_id;
         not_immediate()
     }
+
+    // --- since 0.2.4 ---------------------------------------------------------------
+
+    /// The id the agent's conversation is saved under; a 0.2.3 plugin saves nothing.
+    fn conversation_id(&self, agent_id: u64) -> FfiFuture<FfiResult<ROption<RString>>> {
+        let _ = agent_id;
+        async_ffi::FutureExt::into_ffi(async { FfiResult::ROk(ROption::RNone) })
+    }
 }
 
 /// What a `*_now` call answers on a runtime without immediate calls (the host never
@@ -316,6 +324,14 @@ impl<R: Runtime + 'static> FfiRuntime for ExportedRuntime<R> {
 
     fn delete(&self, agent_id: u64) -> FfiFuture<FfiResult<()>> {
         self.call(move |rt| async move { rt.delete(agent_id).await })
+    }
+
+    fn conversation_id(&self, agent_id: u64) -> FfiFuture<FfiResult<ROption<RString>>> {
+        self.call(move |rt| async move {
+            Ok(ROption::from(
+                rt.conversation_id(agent_id).await?.map(RString::from),
+            ))
+        })
     }
 
     fn disconnect(&self, agent_id: u64) -> FfiFuture<FfiResult<()>> {
@@ -599,6 +615,11 @@ impl ImportedRuntime {
         };
         let response = response.into_result().map_err(Error::from)?;
         Ok(response.into_option().map(RString::into_string))
+    }
+
+    pub(crate) async fn conversation_id(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
+        let id: ROption<RString> = into_result(self.ffi.conversation_id(agent_id).await)?;
+        Ok(id.into_option().map(RString::into_string))
     }
 
     pub(crate) async fn compaction_indices(&self, agent_id: AgentId) -> Result<Vec<u32>, Error> {

@@ -246,6 +246,11 @@ impl Runtime for PluginRuntime {
         self.bounded("delete", self.inner.delete(agent_id)).await
     }
 
+    async fn conversation_id(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
+        self.bounded("conversation_id", self.inner.conversation_id(agent_id))
+            .await
+    }
+
     async fn disconnect(&self, agent_id: AgentId) -> Result<(), Error> {
         self.bounded("disconnect", self.inner.disconnect(agent_id))
             .await

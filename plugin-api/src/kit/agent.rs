@@ -17,8 +17,10 @@ use super::turn::{Turn, TurnRecord};
 use super::AgentBackend;
 use crate::ffi::panic_message;
 use crate::quota::QuotaRegistry;
+use crate::saved::{ConversationFile, SavedConversation, SavedTurn};
 use crate::stream::{
     channel, wake_readers_per_poll, wakeups, Cancellation, ChatEventSender, ChatResponseHandle,
+    SharedText,
 };
 use crate::types::{AgentId, Content, ConversationMessage, Error, Tools};
 
@@ -63,6 +65,8 @@ pub(crate) struct Agent<B: AgentBackend> {
     quota: QuotaSlot,
     /// The application's tools this agent may call.
     tools: Tools,
+    /// The id its conversation is saved under (or was given), for `conversation_id`.
+    conversation_id: Option<Arc<str>>,
     state: Mutex<AgentState>,
     /// The runtime the agent was made on, where its worker runs whoever queues a turn.
     runtime: Handle,
@@ -74,6 +78,8 @@ pub(crate) struct Agent<B: AgentBackend> {
 
 struct AgentState {
     conversation: Conversation,
+    /// Where completed turns are saved (`save_dir`), until the agent shuts down.
+    saved: Option<ConversationFile>,
     /// Turns started so far; a turn's number (1-based) is this count once it starts.
     turns_started: u64,
     /// Turns queued or running, oldest first: the front is the running turn, or the one
@@ -98,22 +104,34 @@ impl AgentState {
 }
 
 impl<B: AgentBackend> Agent<B> {
-    /// Creates the agent on the current tokio runtime (its worker will run there).
+    /// Creates the agent on the current tokio runtime (its worker will run there),
+    /// resuming a saved conversation if it has one.
     pub fn start(
         id: AgentId,
         backend: Arc<B>,
         own: B::Agent,
         quota: QuotaSlot,
         tools: Tools,
+        saved: Saved,
     ) -> Arc<Self> {
+        let (conversation_id, saved, conversation) = match saved {
+            Saved::Nowhere(id) => (id, None, Conversation::default()),
+            Saved::In(file, saved) => (
+                Some(Arc::from(file.id())),
+                Some(file),
+                Conversation::resumed(saved),
+            ),
+        };
         Arc::new(Agent {
             id,
             backend,
             own,
             quota,
             tools,
+            conversation_id,
             state: Mutex::new(AgentState {
-                conversation: Conversation::default(),
+                conversation,
+                saved,
                 turns_started: 0,
                 pending: VecDeque::new(),
                 queue: VecDeque::new(),
@@ -282,9 +300,37 @@ impl<B: AgentBackend> Agent<B> {
         }
     }
 
-    /// Reads or changes the conversation state.
-    pub fn with_conversation<T>(&self, read: impl FnOnce(&mut Conversation) -> T) -> T {
-        read(&mut self.state().conversation)
+    /// Reads the conversation state.
+    pub fn with_conversation<T>(&self, read: impl FnOnce(&Conversation) -> T) -> T {
+        read(&self.state().conversation)
+    }
+
+    pub fn conversation_id(&self) -> Option<String> {
+        self.conversation_id.as_deref().map(str::to_owned)
+    }
+
+    /// Forgets the conversation, on disk first (a clear that fails there changes
+    /// nothing).
+    pub fn clear_history(&self) -> Result<(), Error> {
+        let mut state = self.state();
+        let AgentState {
+            conversation,
+            saved,
+            ..
+        } = &mut *state;
+        if let Some(file) = saved {
+            file.clear(conversation.total_usage, conversation.last_turn_usage)?;
+        }
+        conversation.clear();
+        Ok(())
+    }
+
+    /// Shuts the agent down, then removes what it saved.
+    pub async fn delete(&self) -> Result<(), Error> {
+        // Taken first: a turn that completes meanwhile is not saved.
+        let saved = self.state().saved.take();
+        self.shut_down().await;
+        saved.map_or(Ok(()), ConversationFile::delete)
     }
 
     /// Stops the agent without waiting: every turn, running or queued, ends with
@@ -296,7 +342,11 @@ impl<B: AgentBackend> Agent<B> {
         }
         state.shut_down = true;
         state.pending.iter().for_each(Cancellation::cancel);
+        // No turn completes now: the file (and its lock) can go at once.
+        let saved = state.saved.take();
         self.refresh_idle(&state);
+        drop(state);
+        drop(saved);
     }
 
     /// Stops the agent and waits until its worker has ended every turn.
@@ -411,10 +461,28 @@ impl<B: AgentBackend> Agent<B> {
                 // the agent go idle also sees the new history.
                 Ok(()) if !stopped => {
                     // Recorded only if the handle took the result: a cancel that lands just
-                    // now wins, and then the turn changes nothing. The answer in the history
-                    // is the turn's own text, shared, not a copy.
-                    if let Some(answer) = sender.complete_sharing_text(usage, structured_output) {
-                        state.conversation.record_turn(
+                    // now wins, and then the turn changes nothing. A saved conversation
+                    // saves it before the handle ends (a turn that cannot be saved fails).
+                    // The answer in the history is the turn's own text, shared, not a copy.
+                    let AgentState {
+                        conversation,
+                        saved,
+                        ..
+                    } = &mut *state;
+                    let mut save = |answer: &SharedText| match saved {
+                        Some(file) => file.append(SavedTurn {
+                            user: &content,
+                            tool_messages: &tool_messages,
+                            answer: &answer.to_text(),
+                            usage,
+                            compact,
+                        }),
+                        None => Ok(()),
+                    };
+                    if let Some(answer) =
+                        sender.complete_sharing_text(usage, structured_output, &mut save)
+                    {
+                        conversation.record_turn(
                             content,
                             tool_messages,
                             answer,
@@ -456,6 +524,14 @@ impl<B: AgentBackend> Agent<B> {
         state.pending.pop_front();
         self.refresh_idle(&state);
     }
+}
+
+/// Where an agent's conversation is saved.
+pub(crate) enum Saved {
+    /// Nowhere (no `save_dir`); the id the config gave, if any.
+    Nowhere(Option<Arc<str>>),
+    /// In this file, which held this.
+    In(ConversationFile, SavedConversation),
 }
 
 fn history_of<B: AgentBackend>(agent: &Weak<Agent<B>>) -> Vec<ConversationMessage> {

@@ -1,5 +1,6 @@
 //! One agent's conversation state: only turns that complete well change it.
 
+use crate::saved::SavedConversation;
 use crate::stream::SharedText;
 use crate::types::{Content, ConversationMessage, Role, UsageMetadata};
 
@@ -32,6 +33,17 @@ pub(crate) struct Conversation {
 }
 
 impl Conversation {
+    /// The state a saved conversation comes back with.
+    pub fn resumed(saved: SavedConversation) -> Self {
+        Conversation {
+            history: saved.history.into_iter().map(Kept::Message).collect(),
+            turn_count: saved.turn_count,
+            total_usage: saved.total_usage,
+            last_turn_usage: saved.last_turn_usage,
+            compaction_indices: saved.compaction_indices,
+        }
+    }
+
     /// Records a completed turn: the user's message, each tool call and its answer, and
     /// the model's answer; with `compact`, the history's new length becomes a compaction
     /// point.

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::agent::{lock, Agent, QuotaSlot};
+use super::agent::{lock, Agent, QuotaSlot, Saved};
 use super::conversation::Conversation;
 use super::AgentBackend;
 use crate::immediate::ImmediateCalls;
 use crate::plugin::Plugin;
 use crate::quota::QuotaRegistry;
 use crate::runtime::Runtime;
+use crate::saved::{check_conversation_id, new_conversation_id, ConversationFile};
 use crate::stream::ChatResponseHandle;
 use crate::types::{
     AgentConfig, AgentId, Content, ConversationMessage, Error, Tools, UsageMetadata,
@@ -76,7 +77,7 @@ impl<B: AgentBackend> AgentRuntime<B> {
     fn conversation<T>(
         &self,
         agent_id: AgentId,
-        read: impl FnOnce(&mut Conversation) -> T,
+        read: impl FnOnce(&Conversation) -> T,
     ) -> Result<T, Error> {
         Ok(self.agent(agent_id)?.with_conversation(read))
     }
@@ -95,6 +96,23 @@ impl<B: AgentBackend> Drop for AgentRuntime<B> {
             agent.begin_shutdown();
         }
     }
+}
+
+/// Opens the agent's saved conversation when it has a `save_dir`, under its
+/// `conversation_id` or a new one.
+fn saved_conversation(config: &AgentConfig) -> Result<Saved, Error> {
+    let Some(dir) = &config.save_dir else {
+        return Ok(Saved::Nowhere(config.conversation_id.as_deref().map(Arc::from)));
+    };
+    let id = config
+        .conversation_id
+        .clone()
+        .unwrap_or_else(new_conversation_id);
+    let (file, saved) = ConversationFile::open(dir, &id)?;
+    if saved.turn_count > 0 {
+        tracing::debug!(conversation = id, turns = saved.turn_count, "conversation resumed");
+    }
+    Ok(Saved::In(file, saved))
 }
 
 /// The checks every kit backend gets before its own `create_agent`.
@@ -134,7 +152,11 @@ impl<B: AgentBackend> Runtime for AgentRuntime<B> {
     ) -> Result<AgentId, Error> {
         validate(&config)?;
         let tools = tools.for_agent(&Tools::new(), &config)?;
+        if let Some(id) = &config.conversation_id {
+            check_conversation_id(id)?;
+        }
         let own = self.backend.create_agent(&config)?;
+        let saved = saved_conversation(&config)?;
         let agent_id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let agent = Agent::start(
             agent_id,
@@ -142,6 +164,7 @@ impl<B: AgentBackend> Runtime for AgentRuntime<B> {
             own,
             self.quota.clone(),
             tools,
+            saved,
         );
         lock(&self.agents).insert(agent_id, agent);
         tracing::debug!(agent_id, model = %config.model, "agent created");
@@ -224,9 +247,16 @@ impl<B: AgentBackend> Runtime for AgentRuntime<B> {
         ImmediateCalls::compaction_indices(self, agent_id)
     }
 
-    /// The kit saves nothing, so deleting is shutting down.
+    /// Shuts down and removes the saved conversation, if there is one.
     async fn delete(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.shutdown_agent(agent_id).await
+        let agent = self.remove(agent_id)?;
+        agent.delete().await?;
+        tracing::debug!(agent_id, "agent deleted");
+        Ok(())
+    }
+
+    async fn conversation_id(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
+        Ok(self.agent(agent_id)?.conversation_id())
     }
 
     /// The kit holds no connection; the agent stays usable.
@@ -286,7 +316,7 @@ impl<B: AgentBackend> ImmediateCalls for AgentRuntime<B> {
     }
 
     fn clear_history(&self, agent_id: AgentId) -> Result<(), Error> {
-        self.conversation(agent_id, |conversation| conversation.clear())
+        self.agent(agent_id)?.clear_history()
     }
 
     fn last_response(&self, agent_id: AgentId) -> Result<Option<String>, Error> {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::held_wakes;
 use super::text_batch::SharedText;
-use super::turn::{Ended, Turn};
+use super::turn::{Commit, Ended, Turn};
 use super::{ChatEvent, ChatResult, Step, TextBatch, ToolCall, ToolResult};
 use crate::types::{Error, UsageMetadata};
 
@@ -105,15 +105,17 @@ impl ChatEventSender {
     }
 
     /// Like [`complete`](Self::complete), and hands back the text, shared with the log
-    /// rather than copied; `None` if the turn had already ended.
+    /// rather than copied; `None` if the turn had already ended, or `commit` failed (the
+    /// turn then ends with its error).
     pub(crate) fn complete_sharing_text(
         self,
         usage: UsageMetadata,
         structured_output: Option<Value>,
+        commit: Commit<'_>,
     ) -> Option<SharedText> {
         held_wakes::flush_text(&self.turn);
         self.turn
-            .finish_sharing_text(Ok(Self::ended(usage, structured_output)))
+            .finish_sharing_text(Ok(Self::ended(usage, structured_output)), commit)
     }
 
     fn ended(usage: UsageMetadata, structured_output: Option<Value>) -> Ended {

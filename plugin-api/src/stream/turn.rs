@@ -31,6 +31,10 @@ impl Ended {
 
 pub(crate) type Outcome = Result<Ended, Error>;
 
+/// What must hold before a turn that ends well is seen to end (see
+/// [`Turn::finish_sharing_text`]).
+pub(crate) type Commit<'a> = &'a mut dyn FnMut(&SharedText) -> Result<(), Error>;
+
 /// Where a host-side turn gets its events from: a stream inside a plugin.
 pub(crate) trait EventSource: Send {
     /// Fetches the next batch; called only when every event so far has been read.
@@ -377,16 +381,29 @@ impl Turn {
 
     /// Appends the last text and sets the outcome under one lock, with one wake-up.
     pub(crate) fn finish_with(&self, last: Option<TextBatch>, outcome: Outcome) -> bool {
-        self.end(last, outcome, false).is_some()
+        self.end(last, outcome, None).is_some()
     }
 
     /// Ends the turn well, its text left to the log, and hands back that text shared
     /// (for a history); `None` if the turn had already ended.
-    pub(crate) fn finish_sharing_text(&self, outcome: Outcome) -> Option<SharedText> {
-        self.end(None, outcome, true)
+    ///
+    /// `commit` runs first, with the text, once the turn is sure to end well and before
+    /// any reader can see it end (a cancel waits for it): a turn saved to disk is on disk
+    /// before its result is out. If it fails, the turn ends with its error instead.
+    pub(crate) fn finish_sharing_text(
+        &self,
+        outcome: Outcome,
+        commit: Commit<'_>,
+    ) -> Option<SharedText> {
+        self.end(None, outcome, Some(commit))
     }
 
-    fn end(&self, last: Option<TextBatch>, outcome: Outcome, share: bool) -> Option<SharedText> {
+    fn end(
+        &self,
+        last: Option<TextBatch>,
+        outcome: Outcome,
+        commit: Option<Commit<'_>>,
+    ) -> Option<SharedText> {
         let (source, shared) = {
             let mut state = self.lock();
             if state.outcome.is_some() {
@@ -395,10 +412,15 @@ impl Turn {
             if let Some(batch) = last.filter(|batch| !batch.is_empty()) {
                 state.events.push_back(Entry::Texts(batch));
             }
-            let shared = if share {
-                state.share_text()
-            } else {
-                SharedText::default()
+            let (outcome, shared) = match commit {
+                None => (outcome, Some(SharedText::default())),
+                Some(commit) => {
+                    let shared = state.share_text();
+                    match commit(&shared) {
+                        Ok(()) => (outcome, Some(shared)),
+                        Err(error) => (Err(error), None),
+                    }
+                }
             };
             state.outcome = Some(outcome);
             state.cancel_hooks.clear();
@@ -406,7 +428,7 @@ impl Turn {
         };
         drop(source);
         self.wake_readers_of_end();
-        Some(shared)
+        shared
     }
 
     /// Whether the turn has its outcome (finished, failed or cancelled).
