@@ -319,7 +319,7 @@ impl<B: AgentBackend> Agent<B> {
             ..
         } = &mut *state;
         if let Some(file) = saved {
-            file.clear(conversation.total_usage, conversation.last_turn_usage)?;
+            file.clear()?;
         }
         conversation.clear();
         Ok(())

@@ -35,9 +35,16 @@ pub(crate) struct Conversation {
 impl Conversation {
     /// The state a saved conversation comes back with.
     pub fn resumed(saved: SavedConversation) -> Self {
+        let mut history = Vec::with_capacity(saved.turns.len() * 2);
+        let turn_count = saved.turn_count();
+        for turn in saved.turns {
+            history.push(Kept::Message(ConversationMessage::new(Role::User, turn.user)));
+            history.extend(turn.tool_messages.into_iter().map(Kept::Message));
+            history.push(Kept::Answer(SharedText::from_text(turn.answer)));
+        }
         Conversation {
-            history: saved.history.into_iter().map(Kept::Message).collect(),
-            turn_count: saved.turn_count,
+            history,
+            turn_count,
             total_usage: saved.total_usage,
             last_turn_usage: saved.last_turn_usage,
             compaction_indices: saved.compaction_indices,

@@ -14,7 +14,7 @@ use crate::immediate::ImmediateCalls;
 use crate::plugin::Plugin;
 use crate::quota::QuotaRegistry;
 use crate::runtime::Runtime;
-use crate::saved::{check_conversation_id, new_conversation_id, ConversationFile};
+use crate::saved::{check_conversation_id, ConversationFile};
 use crate::stream::ChatResponseHandle;
 use crate::types::{
     AgentConfig, AgentId, Content, ConversationMessage, Error, Tools, UsageMetadata,
@@ -98,21 +98,12 @@ impl<B: AgentBackend> Drop for AgentRuntime<B> {
     }
 }
 
-/// Opens the agent's saved conversation when it has a `save_dir`, under its
-/// `conversation_id` or a new one.
+/// Opens the agent's saved conversation when it has a `save_dir`.
 fn saved_conversation(config: &AgentConfig) -> Result<Saved, Error> {
-    let Some(dir) = &config.save_dir else {
-        return Ok(Saved::Nowhere(config.conversation_id.as_deref().map(Arc::from)));
-    };
-    let id = config
-        .conversation_id
-        .clone()
-        .unwrap_or_else(new_conversation_id);
-    let (file, saved) = ConversationFile::open(dir, &id)?;
-    if saved.turn_count > 0 {
-        tracing::debug!(conversation = id, turns = saved.turn_count, "conversation resumed");
-    }
-    Ok(Saved::In(file, saved))
+    Ok(match ConversationFile::for_agent(config)? {
+        Some((file, saved)) => Saved::In(file, saved),
+        None => Saved::Nowhere(config.conversation_id.as_deref().map(Arc::from)),
+    })
 }
 
 /// The checks every kit backend gets before its own `create_agent`.

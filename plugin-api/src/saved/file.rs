@@ -5,9 +5,9 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::id::check_conversation_id;
+use super::id::{check_conversation_id, new_conversation_id};
 use super::record::{Line, SavedConversation, SavedTurn, FORMAT_VERSION};
-use crate::types::{Error, UsageMetadata};
+use crate::types::{AgentConfig, Error, UsageMetadata};
 
 /// A saved conversation, open for one agent: the file stays locked (an exclusive
 /// `flock`) until this is dropped, so a second agent on the same conversation, in this
@@ -19,6 +19,9 @@ pub struct ConversationFile {
     file: File,
     /// The file's length after its last complete line.
     length: u64,
+    /// The usage totals on disk, which a clear keeps.
+    total_usage: UsageMetadata,
+    last_turn_usage: UsageMetadata,
     /// A failed write could not be undone: the file's end is unknown, so writing more
     /// could damage a good line. Every later write refuses.
     damaged: bool,
@@ -47,10 +50,33 @@ impl ConversationFile {
             path,
             file,
             length: 0,
+            total_usage: UsageMetadata::default(),
+            last_turn_usage: UsageMetadata::default(),
             damaged: false,
         };
         let saved = opened.read_back()?;
+        opened.total_usage = saved.total_usage;
+        opened.last_turn_usage = saved.last_turn_usage;
         Ok((opened, saved))
+    }
+
+    /// Opens the conversation an agent's config asks for: with a `save_dir`, under its
+    /// `conversation_id` or a new one (`new_conversation_id`); without, `None`.
+    pub fn for_agent(
+        config: &AgentConfig,
+    ) -> Result<Option<(Self, SavedConversation)>, Error> {
+        let Some(dir) = &config.save_dir else {
+            return Ok(None);
+        };
+        let id = match &config.conversation_id {
+            Some(id) => id.clone(),
+            None => new_conversation_id(),
+        };
+        let (file, saved) = ConversationFile::open(dir, &id)?;
+        if saved.turn_count() > 0 {
+            tracing::debug!(conversation = id, turns = saved.turn_count(), "conversation resumed");
+        }
+        Ok(Some((file, saved)))
     }
 
     pub fn id(&self) -> &str {
@@ -64,20 +90,19 @@ impl ConversationFile {
     /// Saves a completed turn: on disk (written and fsynced) when this returns `Ok`.
     pub fn append(&mut self, turn: SavedTurn<'_>) -> Result<(), Error> {
         let line = encode(&turn.line())?;
-        self.write_line(&line)
+        self.write_line(&line)?;
+        self.total_usage += turn.usage;
+        self.last_turn_usage = turn.usage;
+        Ok(())
     }
 
     /// Forgets the history on disk, keeping the usage totals: the file is replaced by one
     /// holding only them (written aside, fsynced, renamed over it).
-    pub fn clear(
-        &mut self,
-        total_usage: UsageMetadata,
-        last_turn_usage: UsageMetadata,
-    ) -> Result<(), Error> {
+    pub fn clear(&mut self) -> Result<(), Error> {
         let mut text = encode(&self.header())?;
         text.push_str(&encode(&Line::Cleared {
-            total_usage,
-            last_turn_usage,
+            total_usage: self.total_usage,
+            last_turn_usage: self.last_turn_usage,
         })?);
         let aside = self.path.with_extension("jsonl.new");
         let written = write_aside(&aside, &text).and_then(|()| {

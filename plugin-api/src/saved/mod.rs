@@ -18,7 +18,7 @@ mod record;
 
 pub use file::ConversationFile;
 pub use id::{check_conversation_id, new_conversation_id};
-pub use record::{SavedConversation, SavedTurn};
+pub use record::{ResumedTurn, SavedConversation, SavedTurn};
 
 #[cfg(test)]
 mod tests;

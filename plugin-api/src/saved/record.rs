@@ -61,36 +61,73 @@ impl<'a> SavedTurn<'a> {
     }
 }
 
+/// A turn read back from a saved conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumedTurn {
+    pub user: Content,
+    /// The calls to the host's tools and their results, between message and answer.
+    pub tool_messages: Vec<ConversationMessage>,
+    pub answer: String,
+    pub usage: UsageMetadata,
+}
+
 /// What a saved conversation adds up to: the state an agent resumes with.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SavedConversation {
-    pub history: Vec<ConversationMessage>,
-    pub turn_count: u32,
+    /// The turns since the conversation began or was last cleared, oldest first.
+    pub turns: Vec<ResumedTurn>,
     pub total_usage: UsageMetadata,
     pub last_turn_usage: UsageMetadata,
+    /// History lengths at which a turn compacted the conversation.
     pub compaction_indices: Vec<u32>,
 }
 
 impl SavedConversation {
+    pub fn turn_count(&self) -> u32 {
+        u32::try_from(self.turns.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The history as `Runtime::history` gives it: per turn the user's message, its tool
+    /// messages, then the model's answer.
+    pub fn history(&self) -> Vec<ConversationMessage> {
+        let mut history = Vec::with_capacity(self.history_length());
+        for turn in &self.turns {
+            history.push(ConversationMessage::new(Role::User, turn.user.clone()));
+            history.extend(turn.tool_messages.iter().cloned());
+            history.push(ConversationMessage::new(
+                Role::Model,
+                turn.answer.as_str(),
+            ));
+        }
+        history
+    }
+
+    pub fn last_response(&self) -> Option<&str> {
+        self.turns.last().map(|turn| turn.answer.as_str())
+    }
+
+    fn history_length(&self) -> usize {
+        self.turns
+            .iter()
+            .map(|turn| 2 + turn.tool_messages.len())
+            .sum()
+    }
+
     /// Adds one line after the header.
     pub(crate) fn replay(&mut self, line: Line<'_>) {
         match line {
             Line::Header { .. } => {}
             Line::Turn(turn) => {
-                self.history.push(ConversationMessage::new(
-                    Role::User,
-                    turn.user.into_owned(),
-                ));
-                self.history.extend(turn.tools.into_owned());
-                self.history.push(ConversationMessage::new(
-                    Role::Model,
-                    turn.answer.into_owned(),
-                ));
-                self.turn_count = self.turn_count.saturating_add(1);
+                self.turns.push(ResumedTurn {
+                    user: turn.user.into_owned(),
+                    tool_messages: turn.tools.into_owned(),
+                    answer: turn.answer.into_owned(),
+                    usage: turn.usage,
+                });
                 self.last_turn_usage = turn.usage;
                 self.total_usage += turn.usage;
                 if turn.compact {
-                    let length = u32::try_from(self.history.len()).unwrap_or(u32::MAX);
+                    let length = u32::try_from(self.history_length()).unwrap_or(u32::MAX);
                     self.compaction_indices.push(length);
                 }
             }

@@ -45,7 +45,7 @@ fn turns_come_back_in_order_with_counts_and_usage() {
     drop(file);
     let (_file, saved) = ConversationFile::open(dir.path(), "c1").unwrap();
     assert_eq!(
-        saved.history,
+        saved.history(),
         [
             ConversationMessage::new(Role::User, "hi"),
             ConversationMessage::new(Role::Model, "echo: hi"),
@@ -54,10 +54,11 @@ fn turns_come_back_in_order_with_counts_and_usage() {
             ConversationMessage::new(Role::Model, "done"),
         ]
     );
-    assert_eq!(saved.turn_count, 2);
+    assert_eq!(saved.turn_count(), 2);
     assert_eq!(saved.total_usage, usage(7));
     assert_eq!(saved.last_turn_usage, usage(4));
     assert_eq!(saved.compaction_indices, [5]);
+    assert_eq!(saved.last_response(), Some("done"));
 }
 
 #[test]
@@ -78,13 +79,13 @@ fn a_torn_last_line_is_dropped_and_cut_off() {
             .write_all(torn)
             .unwrap();
         let (mut file, saved) = ConversationFile::open(dir.path(), &id).unwrap();
-        assert_eq!(saved.turn_count, 1, "after a torn {torn:?}");
+        assert_eq!(saved.turn_count(), 1, "after a torn {torn:?}");
         assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
         // What comes next starts on a line of its own.
         save(&mut file, "two", "2", 2);
         drop(file);
         let (_file, saved) = ConversationFile::open(dir.path(), &id).unwrap();
-        assert_eq!(saved.turn_count, 2);
+        assert_eq!(saved.turn_count(), 2);
         assert_eq!(saved.total_usage, usage(3));
     }
 }
@@ -138,14 +139,14 @@ fn clear_keeps_only_the_usage_totals() {
     let dir = tempfile::tempdir().unwrap();
     let (mut file, _) = ConversationFile::open(dir.path(), "c1").unwrap();
     save(&mut file, "secret", "answer", 5);
-    file.clear(usage(5), usage(5)).unwrap();
+    file.clear().unwrap();
     save(&mut file, "after", "clear", 2);
     let text = std::fs::read_to_string(file.path()).unwrap();
     assert!(!text.contains("secret"), "{text}");
     drop(file);
     let (_file, saved) = ConversationFile::open(dir.path(), "c1").unwrap();
-    assert_eq!(saved.turn_count, 1);
-    assert_eq!(saved.history.len(), 2);
+    assert_eq!(saved.turn_count(), 1);
+    assert_eq!(saved.history().len(), 2);
     assert_eq!(saved.total_usage, usage(7));
     assert_eq!(saved.last_turn_usage, usage(2));
 }
@@ -201,4 +202,19 @@ fn a_save_dir_that_cannot_be_made_is_named() {
     std::fs::write(&blocker, "").unwrap();
     let message = invalid(ConversationFile::open(&blocker.join("sub"), "c1"));
     assert!(message.starts_with("save_dir"), "{message}");
+}
+
+#[test]
+fn a_clear_keeps_the_usage_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut file, _) = ConversationFile::open(dir.path(), "c1").unwrap();
+    save(&mut file, "one", "two", 3);
+    drop(file);
+    let (mut file, _) = ConversationFile::open(dir.path(), "c1").unwrap();
+    file.clear().unwrap();
+    drop(file);
+    let (_file, saved) = ConversationFile::open(dir.path(), "c1").unwrap();
+    assert!(saved.turns.is_empty());
+    assert_eq!(saved.total_usage, usage(3));
+    assert_eq!(saved.last_turn_usage, usage(3));
 }

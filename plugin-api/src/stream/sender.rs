@@ -115,7 +115,7 @@ impl ChatEventSender {
     ) -> Option<SharedText> {
         held_wakes::flush_text(&self.turn);
         self.turn
-            .finish_sharing_text(Ok(Self::ended(usage, structured_output)), commit)
+            .finish_sharing_text(None, Ok(Self::ended(usage, structured_output)), commit)
     }
 
     fn ended(usage: UsageMetadata, structured_output: Option<Value>) -> Ended {
@@ -146,6 +146,39 @@ impl ChatEventSender {
         held_wakes::flush_text(&self.turn);
         self.turn
             .finish_with(Some(last), Ok(Self::ended(usage, structured_output)))
+    }
+
+    /// Like [`complete_with_texts`](Self::complete_with_texts), for a turn that must be
+    /// saved before its result is out: `commit` runs once the turn is sure to end well
+    /// and before any reader can see it end (a cancel waits for it). `Ok(false)`: the
+    /// turn had already ended, and `commit` did not run; `Err`: `commit` failed, and the
+    /// turn ended with its error.
+    pub fn complete_with_texts_after(
+        self,
+        last: TextBatch,
+        usage: UsageMetadata,
+        structured_output: Option<Value>,
+        commit: impl FnOnce() -> Result<(), Error>,
+    ) -> Result<bool, Error> {
+        held_wakes::flush_text(&self.turn);
+        let mut commit = Some(commit);
+        let mut failure = None;
+        let mut run = |_: &SharedText| {
+            let outcome = commit.take().map_or(Ok(()), |commit| commit());
+            if let Err(error) = &outcome {
+                failure = Some(error.clone());
+            }
+            outcome
+        };
+        let ended = Ok(Self::ended(usage, structured_output));
+        let completed = self
+            .turn
+            .finish_sharing_text(Some(last), ended, &mut run)
+            .is_some();
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(completed),
+        }
     }
 
     /// Ends the turn with exactly this outcome; `false` if it had already ended.

@@ -246,6 +246,13 @@ impl SharedText {
         SharedText { parts }
     }
 
+    /// A text read back from elsewhere (a saved conversation), as one part.
+    pub(crate) fn from_text(text: String) -> Self {
+        let mut batch = TextBatch::new();
+        batch.push(&text);
+        SharedText::new(vec![batch.freeze()])
+    }
+
     /// The text, in one string of its own.
     pub(crate) fn to_text(&self) -> String {
         let mut text = String::with_capacity(self.parts.iter().map(|p| p.buffer.len()).sum());

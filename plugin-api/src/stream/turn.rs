@@ -384,18 +384,19 @@ impl Turn {
         self.end(last, outcome, None).is_some()
     }
 
-    /// Ends the turn well, its text left to the log, and hands back that text shared
-    /// (for a history); `None` if the turn had already ended.
+    /// Ends the turn well after `last`, its text left to the log, and hands back that
+    /// text shared (for a history); `None` if the turn had already ended.
     ///
     /// `commit` runs first, with the text, once the turn is sure to end well and before
     /// any reader can see it end (a cancel waits for it): a turn saved to disk is on disk
     /// before its result is out. If it fails, the turn ends with its error instead.
     pub(crate) fn finish_sharing_text(
         &self,
+        last: Option<TextBatch>,
         outcome: Outcome,
         commit: Commit<'_>,
     ) -> Option<SharedText> {
-        self.end(None, outcome, Some(commit))
+        self.end(last, outcome, Some(commit))
     }
 
     fn end(

@@ -217,6 +217,16 @@ pub(crate) fn usage_from_counts(counts: UsageCounts) -> UsageMetadata {
     }
 }
 
+pub(crate) fn counts_from_usage(usage: &UsageMetadata) -> UsageCounts {
+    (
+        usage.prompt_token_count,
+        usage.cached_content_token_count,
+        usage.candidates_token_count,
+        usage.thoughts_token_count,
+        usage.total_token_count,
+    )
+}
+
 /// The longest backoff a Python agent's `QuotaExceeded(retry_after=...)` can ask for.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use agent_plugin_api::plugin::wakeups;
+use agent_plugin_api::saved::SavedConversation;
 use agent_plugin_api::types::{AgentId, Content, Error};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -31,14 +32,16 @@ use crate::host_tools::Done;
 use crate::native::{PendingReply, Reply, TurnSink};
 use crate::op::Op;
 use crate::options::PythonOptions;
+use crate::saved::{resumed_to_python, SavedSlot};
 use crate::watchdog::{self, Tag};
 use crate::{embedded, loader, native};
 
 /// What a call hands to the Python side besides its agent id.
 pub(crate) enum Arg {
     None,
-    /// A new agent: its config's JSON and the names of the host's tools it may call.
-    NewAgent(String, Vec<String>),
+    /// A new agent: its config's JSON, the names of the host's tools it may call, and
+    /// its saved conversation (read back) if it has one.
+    NewAgent(String, Vec<String>, Option<(Arc<SavedSlot>, SavedConversation)>),
     /// A `send` turn: its id (its tool calls are answered by turn) and the message.
     Sent(u64, Content),
     /// A chat turn: its id (for `cancel_turn`) and the message (goes to `start_turn`).
@@ -393,8 +396,12 @@ fn execute(py: Python<'_>, call: Call) {
                 let arg: Bound<'_, PyAny> = match arg {
                     // (Turns took the branch above.)
                     Arg::None | Arg::Turn(..) => py.None().into_bound(py),
-                    Arg::NewAgent(json, tools) => {
-                        (json.as_str(), tools).into_pyobject(py)?.into_any()
+                    Arg::NewAgent(json, tools, saved) => {
+                        let saved = match saved {
+                            Some((slot, saved)) => resumed_to_python(py, slot, saved)?.into_any(),
+                            None => py.None().into_bound(py),
+                        };
+                        (json.as_str(), tools, saved).into_pyobject(py)?.into_any()
                     }
                     Arg::Sent(turn_id, content) => (*turn_id, content_to_parts(py, content)?)
                         .into_pyobject(py)?

@@ -23,6 +23,7 @@ mod op;
 mod options;
 mod pump;
 mod runtime;
+mod saved;
 mod text;
 mod turn_log;
 mod watchdog;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use agent_plugin_api::plugin::{ChatEventSender, TextBatch};
 use agent_plugin_api::types::{AgentId, ChatResponseHandle, Error, QuotaRegistry, ToolCall};
+use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use tokio::sync::oneshot;
@@ -17,6 +18,7 @@ use crate::convert::{
 use crate::host_tools::{AgentTools, ToolMessages, TurnCalls};
 use crate::op;
 use crate::pump::Pump;
+use crate::saved::{SavedFile, SavedTurnTarget};
 use crate::text::pack_into;
 use crate::turn_log::TurnLog;
 use crate::watchdog::Tag;
@@ -98,6 +100,10 @@ pub(crate) struct TurnSink {
     tools: Arc<AgentTools>,
     /// The turn's tool calls, made on the first (most turns call none).
     calls: OnceLock<TurnCalls>,
+    /// Where the turn is saved as it completes (an agent with a `save_dir`).
+    saved: Option<SavedTurnTarget>,
+    /// The tool messages a saved turn wrote down, for the Python side's history.
+    saved_tool_messages: Mutex<Option<ToolMessages>>,
     /// A `send` turn's handle, which nobody reads: kept so that the turn is not
     /// cancelled, and dropped as the turn ends, so its log goes then.
     unread: Mutex<Option<ChatResponseHandle>>,
@@ -120,8 +126,16 @@ impl TurnSink {
             turn_id,
             tools,
             calls: OnceLock::new(),
+            saved: None,
+            saved_tool_messages: Mutex::new(None),
             unread: Mutex::new(None),
         }
+    }
+
+    /// This sink saves the turn as it completes.
+    pub fn saving_to(mut self, saved: Option<SavedTurnTarget>) -> Self {
+        self.saved = saved;
+        self
     }
 
     /// This sink keeps `handle`, the turn's, until the turn ends (`send`).
@@ -204,7 +218,12 @@ impl TurnSink {
 
     /// The history entries of this turn's finished tool calls (`None`: it made none).
     fn tool_messages(&self) -> Option<ToolMessages> {
-        self.calls.get().map(TurnCalls::messages)
+        let saved = self
+            .saved_tool_messages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        saved.or_else(|| self.calls.get().map(TurnCalls::messages))
     }
 
     fn step(&self, index: u32, description: String) -> bool {
@@ -218,7 +237,9 @@ impl TurnSink {
     }
 
     /// Ends the turn well and returns its whole text (for the history), or `None` if
-    /// the turn had already ended. `usage` is the counts of the turn's last `Usage`
+    /// the turn had already ended. A saved turn is on disk before it ends; if saving
+    /// fails, the turn ends with that error and this raises `OSError` (the Python side
+    /// then records nothing). `usage` is the counts of the turn's last `Usage`
     /// event, if any; `chunks`, the last text not yet handed over, comes in the same
     /// call, so the reader is woken once, when the result is there too.
     #[pyo3(signature = (usage, structured_json = None, chunks = None))]
@@ -248,7 +269,25 @@ impl TurnSink {
         } else {
             PyString::new(py, &[earlier, last.as_str()].concat())
         };
-        let completed = sender.complete_with_texts(last, usage, structured);
+        let completed = match &self.saved {
+            None => sender.complete_with_texts(last, usage, structured),
+            Some(saved) => {
+                let tools = self.calls.get().map(TurnCalls::messages);
+                let messages = tools.as_ref().map_or(&[][..], |tools| &tools.messages[..]);
+                let text = answer.to_str()?;
+                let committed = sender.complete_with_texts_after(last, usage, structured, || {
+                    saved.save(messages, text, usage)
+                });
+                *self
+                    .saved_tool_messages
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = tools;
+                committed.map_err(|error| {
+                    self.ended(());
+                    PyOSError::new_err(error.to_string())
+                })?
+            }
+        };
         Ok(self.ended(completed.then_some(answer)))
     }
 
@@ -277,6 +316,7 @@ pub(crate) fn register(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     module.add_class::<TurnSink>()?;
     module.add_class::<Pump>()?;
     module.add_class::<ToolMessages>()?;
+    module.add_class::<SavedFile>()?;
     op::register(&module)?;
     let modules = py.import("sys")?.getattr("modules")?;
     modules

@@ -10,6 +10,7 @@ use agent_plugin_api::types::{
     AgentConfig, AgentId, BackoffPolicy, ChatResponseHandle, Content, ConversationMessage, Error,
     QuotaRegistry, Tools, UsageMetadata,
 };
+use agent_plugin_api::saved::{check_conversation_id, ConversationFile};
 use agent_plugin_api::Runtime;
 use tokio::sync::oneshot;
 
@@ -19,6 +20,7 @@ use crate::interpreter::{self, Arg, BridgeEntry, Call, Command, Interpreter};
 use crate::native::{PendingReply, QuotaTarget, TurnSink};
 use crate::op::Op;
 use crate::options::PythonOptions;
+use crate::saved::{SavedSlot, SavedTurnTarget};
 use crate::watchdog::Tag;
 
 /// Python agents, served from one asyncio loop on the interpreter thread.
@@ -34,9 +36,10 @@ pub struct PythonRuntime {
     /// agent before it returns a handle, and `try_shutdown_agent` must never wait, so
     /// the answer cannot come from the loop. Every call is submitted with the set
     /// locked, so the loop takes commands in the order the set changed: no call ever
-    /// reaches it for an agent after that agent's shutdown. Each agent's tools live here
-    /// too: every turn's sink gets them, and they go when the agent does.
-    live: Mutex<HashMap<AgentId, Arc<AgentTools>>>,
+    /// reaches it for an agent after that agent's shutdown. Each agent's tools and saved
+    /// conversation live here too: every turn's sink gets them, and they go when the
+    /// agent does.
+    live: Mutex<HashMap<AgentId, LiveAgent>>,
     /// Takes a finished tool call's answer back to the loop.
     deliver: Deliver,
     next_agent: AtomicU64,
@@ -83,7 +86,7 @@ impl PythonRuntime {
         })
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<AgentId, Arc<AgentTools>>> {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<AgentId, LiveAgent>> {
         self.live
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -108,68 +111,79 @@ impl PythonRuntime {
     }
 
     /// Runs `submit` with the live set locked, if `agent_id` is in it (`change` applied),
-    /// handing it the agent's tools.
+    /// handing it the agent.
     fn submit_if_live<R>(
         &self,
         agent_id: AgentId,
         change: Change,
-        submit: impl FnOnce(&Arc<AgentTools>) -> R,
+        submit: impl FnOnce(&LiveAgent) -> R,
     ) -> Result<R, Error> {
         let mut live = self.live();
-        let tools = match change {
-            Change::Keep => live.get(&agent_id).cloned(),
-            Change::Remove => live.remove(&agent_id),
-        };
-        match tools {
-            Some(tools) => Ok(submit(&tools)),
-            None => Err(Error::AgentNotStarted(agent_id)),
+        match change {
+            Change::Keep => live.get(&agent_id).map(submit),
+            Change::Remove => live.remove(&agent_id).as_ref().map(submit),
         }
+        .ok_or(Error::AgentNotStarted(agent_id))
     }
 
-    /// The sink of a new turn (`chat`'s or `send`'s), writing into `sender`.
+    /// The sink of a new turn (`chat`'s or `send`'s) on `message`, writing into `sender`.
     fn turn_sink(
         &self,
         sender: ChatEventSender,
         agent_id: AgentId,
         turn_id: u64,
-        tools: &Arc<AgentTools>,
-        op: Op,
+        agent: &LiveAgent,
+        (op, message): (Op, &Content),
     ) -> TurnSink {
+        let saved = agent.saved.as_ref().map(|slot| SavedTurnTarget {
+            slot: slot.clone(),
+            user: message.clone(),
+        });
         TurnSink::new(
             sender,
             agent_id,
             turn_id,
-            tools.clone(),
+            agent.tools.clone(),
             self.quota.clone(),
             Tag::new(self.bridge.runtime, agent_id, op),
         )
+        .saving_to(saved)
     }
 
     /// Sends a call on a live agent and waits for its answer. Time limits are the host's
     /// (`[plugins.python] call_timeout_ms`): they hold even while an agent blocks the loop.
-    async fn send_call<T: FromAnswer>(
-        &self,
-        op: Op,
-        agent_id: AgentId,
-        arg: Arg,
-        change: Change,
-    ) -> Result<T, Error> {
+    async fn call<T: FromAnswer>(&self, op: Op, agent_id: AgentId, arg: Arg) -> Result<T, Error> {
         let (reply, answered) = pending_reply::<T>(agent_id);
-        self.submit_if_live(agent_id, change, |_| {
+        self.submit_if_live(agent_id, Change::Keep, |_| {
             self.submit(op, agent_id, arg, Some(reply), None)
         })?;
         answer(op, answered).await
     }
 
-    async fn call<T: FromAnswer>(&self, op: Op, agent_id: AgentId, arg: Arg) -> Result<T, Error> {
-        self.send_call(op, agent_id, arg, Change::Keep).await
-    }
-
-    /// `shutdown` or `delete`: the agent leaves the live set as the call is submitted.
+    /// `shutdown` or `delete`: the agent leaves the live set as the call is submitted,
+    /// and its conversation file is closed once the call is answered (its last turn has
+    /// ended by then); `delete` removes the file.
     async fn ending_call(&self, op: Op, agent_id: AgentId) -> Result<(), Error> {
-        self.send_call(op, agent_id, Arg::None, Change::Remove)
-            .await
+        let (reply, answered) = pending_reply::<()>(agent_id);
+        let saved = self.submit_if_live(agent_id, Change::Remove, |agent| {
+            self.submit(op, agent_id, Arg::None, Some(reply), None);
+            agent.saved.clone()
+        })?;
+        let ended = answer(op, answered).await;
+        let file = saved.and_then(|slot| slot.take());
+        match file {
+            Some(file) if op == Op::Delete => ended.and(file.delete()),
+            _ => ended,
+        }
     }
+}
+
+/// What this side keeps of a live agent.
+struct LiveAgent {
+    tools: Arc<AgentTools>,
+    /// The id its conversation is saved under (or was given), for `conversation_id`.
+    conversation_id: Option<Arc<str>>,
+    saved: Option<Arc<SavedSlot>>,
 }
 
 /// What a call does to the set of live agents.
@@ -230,9 +244,10 @@ async fn answer<T: FromAnswer>(
 impl Drop for PythonRuntime {
     /// Stops every agent and releases the bridge on the interpreter thread.
     fn drop(&mut self) {
-        let live: Vec<AgentId> = self.live().drain().map(|(agent_id, _)| agent_id).collect();
-        for agent_id in live {
+        let live: Vec<(AgentId, LiveAgent)> = self.live().drain().collect();
+        for (agent_id, agent) in live {
             self.submit(Op::TryShutdown, agent_id, Arg::None, None, None);
+            drop(agent.saved.and_then(|slot| slot.take()));
         }
         self.interpreter
             .submit(Command::Release(self.bridge.clone()));
@@ -272,6 +287,17 @@ impl Runtime for PythonRuntime {
         tools: Tools,
     ) -> Result<AgentId, Error> {
         let tools = tools.for_agent(&Tools::new(), &config)?;
+        let mut config = config;
+        if let Some(id) = &config.conversation_id {
+            check_conversation_id(id)?;
+        }
+        let saved = ConversationFile::for_agent(&config)?.map(|(file, saved)| {
+            // The agent sees the id its conversation is saved under.
+            config.conversation_id = Some(file.id().to_owned());
+            (SavedSlot::new(file), saved)
+        });
+        let conversation_id = config.conversation_id.as_deref().map(Arc::from);
+        let slot = saved.as_ref().map(|(slot, _)| slot.clone());
         let json = serde_json::to_string(&config)
             .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
         let tools = Arc::new(AgentTools::new(tools, self.deliver.clone()));
@@ -286,14 +312,19 @@ impl Runtime for PythonRuntime {
         self.submit(
             Op::CreateAgent,
             agent_id,
-            Arg::NewAgent(json, tools.names()),
+            Arg::NewAgent(json, tools.names(), saved),
             Some(reply),
             None,
         );
         let created = answer::<()>(Op::CreateAgent, answered).await;
         pending.answered = true;
         created?;
-        self.live().insert(agent_id, tools);
+        let agent = LiveAgent {
+            tools,
+            conversation_id,
+            saved: slot,
+        };
+        self.live().insert(agent_id, agent);
         Ok(agent_id)
     }
 
@@ -304,7 +335,7 @@ impl Runtime for PythonRuntime {
     ) -> Result<ChatResponseHandle, Error> {
         // Copied before the live set is locked: a large message must not hold it.
         let message = content.clone();
-        self.submit_if_live(agent_id, Change::Keep, |tools| {
+        self.submit_if_live(agent_id, Change::Keep, |agent| {
             let (sender, handle) = channel();
             let turn_id = self.next_turn.fetch_add(1, Ordering::Relaxed);
             let interpreter = self.interpreter;
@@ -320,7 +351,7 @@ impl Runtime for PythonRuntime {
                     sink: None,
                 }))
             });
-            let sink = self.turn_sink(sender, agent_id, turn_id, tools, Op::Chat);
+            let sink = self.turn_sink(sender, agent_id, turn_id, agent, (Op::Chat, &message));
             self.submit(
                 Op::Chat,
                 agent_id,
@@ -351,11 +382,11 @@ impl Runtime for PythonRuntime {
     async fn send(&self, agent_id: AgentId, content: &Content) -> Result<(), Error> {
         let message = content.clone();
         let (reply, answered) = pending_reply::<()>(agent_id);
-        self.submit_if_live(agent_id, Change::Keep, |tools| {
+        self.submit_if_live(agent_id, Change::Keep, |agent| {
             let (sender, handle) = channel();
             let turn_id = self.next_turn.fetch_add(1, Ordering::Relaxed);
             let sink = self
-                .turn_sink(sender, agent_id, turn_id, tools, Op::Send)
+                .turn_sink(sender, agent_id, turn_id, agent, (Op::Send, &message))
                 .reading_nobody(handle);
             self.submit(
                 Op::Send,
@@ -430,10 +461,18 @@ impl Runtime for PythonRuntime {
     }
 
     fn try_shutdown_agent(&self, agent_id: AgentId) {
-        // Not live: nothing to do (never an error, never a wait).
-        let _ = self.submit_if_live(agent_id, Change::Remove, |_| {
-            self.submit(Op::TryShutdown, agent_id, Arg::None, None, None)
+        // Not live: nothing to do (never an error, never a wait). Its file closes now:
+        // the running turn is cancelled, so nothing more is saved.
+        let _ = self.submit_if_live(agent_id, Change::Remove, |agent| {
+            self.submit(Op::TryShutdown, agent_id, Arg::None, None, None);
+            agent.saved.as_ref().map(|slot| slot.take())
         });
+    }
+
+    async fn conversation_id(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
+        let live = self.live();
+        let agent = live.get(&agent_id).ok_or(Error::AgentNotStarted(agent_id))?;
+        Ok(agent.conversation_id.as_deref().map(str::to_owned))
     }
 }
 

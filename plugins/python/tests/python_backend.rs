@@ -460,3 +460,53 @@ async fn a_sent_turn_calls_the_hosts_tools_and_records_them() {
     assert_eq!(runtime.turn_count(agent).await.unwrap(), 1);
     assert!(runtime.is_idle(agent).await.unwrap());
 }
+
+/// A saved turn keeps its calls to the host's tools: the live history has them, and so
+/// does the conversation resumed from disk by another runtime.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_turn_with_tool_calls_resumes_with_them() {
+    use agent_plugin_api::types::{Role, ToolDefinition, Tools};
+
+    let dir = tempfile::tempdir().unwrap();
+    let calculator = ToolDefinition::new(
+        "calculator",
+        "Multiplies two integers, like 6*7.",
+        json!({"type": "object", "properties": {"expression": {"type": "string"}}}),
+    );
+    let config = AgentConfig::builder("m")
+        .tool(calculator)
+        .save_dir(dir.path())
+        .conversation_id("with-tools")
+        .build();
+    let tools = || Tools::new().with("calculator", |_| async move { Ok(json!(42)) });
+
+    let runtime = plugin().new_runtime(&json!({})).unwrap();
+    let agent = runtime
+        .create_agent_with_tools(config.clone(), tools())
+        .await
+        .unwrap();
+    let answer = runtime
+        .chat(agent, &Content::text("calculator: 6*7"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(answer.text, "calculator: 42");
+    let live = runtime.history(agent).await.unwrap();
+    let roles: Vec<&Role> = live.iter().map(|message| &message.role).collect();
+    assert_eq!(roles, [&Role::User, &Role::Model, &Role::Tool, &Role::Model]);
+    runtime.shutdown_agent(agent).await.unwrap();
+
+    let restarted = plugin().new_runtime(&json!({})).unwrap();
+    let resumed = restarted
+        .create_agent_with_tools(config, tools())
+        .await
+        .unwrap();
+    assert_eq!(restarted.history(resumed).await.unwrap(), live);
+    assert_eq!(restarted.turn_count(resumed).await.unwrap(), 1);
+    assert_eq!(
+        restarted.last_response(resumed).await.unwrap().as_deref(),
+        Some("calculator: 42")
+    );
+}

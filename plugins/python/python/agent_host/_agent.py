@@ -8,7 +8,7 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional
 
-from ._content import Content
+from ._content import Content, from_parts
 from ._events import UsageTuple
 from ._reply import ReplyLike
 from ._tools import Tools
@@ -71,6 +71,7 @@ class AgentSlot:
         "wakeup_waiters",
         "shut_down",
         "tools",
+        "saved",
     )
 
     def __init__(self, agent_id: int, agent: Any, tools: Optional[Tools] = None) -> None:
@@ -103,6 +104,33 @@ class AgentSlot:
         self.wakeup_pending = False
         self.wakeup_waiters: Deque[WakeupWaiter] = deque()
         self.shut_down = False
+        # The conversation's file (the native ``SavedFile``) when the agent has a
+        # ``save_dir``: the Rust side appends each completed turn to it as the turn ends,
+        # and ``clear_history`` clears it before the state here.
+        self.saved: Any = None
+
+    def resume(
+        self,
+        saved: Any,
+        turns: List[Any],
+        total_usage: UsageTuple,
+        last_usage: UsageTuple,
+        compaction_indices: List[int],
+    ) -> None:
+        """Takes up a saved conversation: ``turns`` as ``(user, tool_messages, answer)``,
+        ``user`` a ``str`` for a plain text message, else its wire parts."""
+        self.saved = saved
+        history = self.history
+        for user, tool_messages, answer in turns:
+            history.append(user if type(user) is str else from_parts(user))
+            if tool_messages is not None:
+                history.append(tool_messages)
+            history.append(answer)
+        self.turn_count = len(turns)
+        self.total_usage = tuple(total_usage)  # type: ignore[assignment]
+        self.last_usage = tuple(last_usage)  # type: ignore[assignment]
+        self.last_response = turns[-1][2] if turns else None
+        self.compaction_indices = list(compaction_indices)
 
     def is_idle(self) -> bool:
         return self.shut_down or self.signalled_idle or (self.current is None and not self.queue)

@@ -103,6 +103,13 @@ class Answers(RuntimeBase):
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
         slot = self.agents[agent_id]
+        if slot.saved is not None:
+            # On disk first: a clear that fails there changes nothing.
+            try:
+                slot.saved.clear()
+            except OSError as error:  # its message says which file and why
+                reply.err("backend", str(error))
+                return
         # The runtime's own copy is cleared too, whoever else keeps a history.
         slot.history = []
         slot.turn_count = 0

@@ -35,8 +35,12 @@ class Runtime(TurnQueue, Idleness, Answers):
     def create_agent(
         self, agent_id: int, arg: Any, reply: ReplyLike, sink: Optional[SinkLike]
     ) -> None:
-        # The config's JSON and the names of the host's tools offered (a bare JSON: none).
-        config_json, tool_names = arg if isinstance(arg, tuple) else (arg, ())
+        # The config's JSON, the names of the host's tools offered and the saved
+        # conversation read back, if any (a bare JSON: none of those).
+        if isinstance(arg, tuple):
+            config_json, tool_names, saved = (arg + (None,))[:3]
+        else:
+            config_json, tool_names, saved = arg, (), None
         try:
             config = AgentConfig.from_json(config_json)
             tools = config.host_tools = Tools(tool_names, config.tools)
@@ -56,6 +60,8 @@ class Runtime(TurnQueue, Idleness, Answers):
             )
             return
         slot = self.agents[agent_id] = AgentSlot(agent_id, agent, tools)
+        if saved is not None:
+            slot.resume(*saved)
         tools._bind(slot)
         reply.ok(None)
 

@@ -80,6 +80,19 @@ class ToolMessages:
         return 2 * len(self.exchanges)
 
 
+class SavedFile:
+    """Stands for the Rust ``SavedFile``: counts clears, or raises ``fail_with``."""
+
+    def __init__(self) -> None:
+        self.clears = 0
+        self.fail_with: Optional[BaseException] = None
+
+    def clear(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.clears += 1
+
+
 class TurnSink:
     """Records a turn's events; ``refuse_after`` texts calls, every write returns False.
 

@@ -10,6 +10,7 @@ import unittest
 from agent_host import Image, Text
 from agent_host._content import to_parts
 from agent_host.reference import split_words
+from fake_native import SavedFile, ToolMessages
 from support import HarnessCase, Op, ReplyError
 
 
@@ -144,6 +145,41 @@ class ConversationTests(HarnessCase):
         self.assertEqual(await h.call(Op.TOTAL_USAGE, agent), (5, None, 7, 7, 19))
         self.assertEqual(await h.call(Op.LAST_TURN_USAGE, agent), last)
 
+    async def test_a_saved_conversation_resumes_and_clears_on_disk_first(self) -> None:
+        h = self.harness()
+        saved = SavedFile()
+        usage = (3, None, 4, None, 7)
+        turns = [
+            ("hello", None, "echo: hello"),
+            (to_parts(Image(b"png", "image/png")), ToolMessages([("call", "result")]), "seen"),
+        ]
+        config = json.dumps({"model": "test-model", "extras": {"chunk_delay_ms": 0}})
+        agent = h.next_agent
+        h.next_agent += 1
+        await h.call(Op.CREATE_AGENT, agent, (config, [], (saved, turns, usage, usage, [4])))
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 2)
+        self.assertEqual(await h.call(Op.LAST_RESPONSE, agent), "seen")
+        self.assertEqual(await h.call(Op.TOTAL_USAGE, agent), usage)
+        self.assertEqual(await h.call(Op.COMPACTION_INDICES, agent), [4])
+        history = await h.call(Op.HISTORY, agent)
+        self.assertEqual(history[0], ("user", [("text", "hello")]))
+        self.assertEqual(history[2][1][0][0], "image")
+        self.assertIsInstance(history[3], ToolMessages)
+        self.assertEqual(history[4], ("model", [("text", "seen")]))
+        await self.turn_ok(h.chat(agent, "more"))
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 3)
+
+        saved.fail_with = OSError("cannot clear saved conversation c.jsonl: disk full")
+        with self.assertRaises(ReplyError) as failed:
+            await h.call(Op.CLEAR_HISTORY, agent)
+        self.assertIn("disk full", str(failed.exception))
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 3)  # nothing changed
+        saved.fail_with = None
+        self.assertIsNone(await h.call(Op.CLEAR_HISTORY, agent))
+        self.assertEqual(saved.clears, 1)
+        self.assertEqual(await h.call(Op.TURN_COUNT, agent), 0)
+        self.assertEqual(await h.call(Op.TOTAL_USAGE, agent), _add(usage, (1, None, 2, 2, 5)))
+
     async def test_agent_hooks_answer_when_present(self) -> None:
         h = self.harness("agents:Hooked")
         agent = await h.create()
@@ -236,3 +272,7 @@ class ReferenceAgentTests(HarnessCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def _add(a: tuple, b: tuple) -> tuple:
+    return tuple(None if x is None and y is None else (x or 0) + (y or 0) for x, y in zip(a, b))
