@@ -80,6 +80,14 @@ enum Fault {
     ToolsIgnored,
     /// A declared tool without a handler answers anyway.
     UnknownToolAnswered,
+    /// `save_dir` never reaches the backend: nothing is saved, though the id is kept.
+    SavesNothing,
+    /// `delete` only shuts the agent down, leaving its conversation on disk.
+    DeleteKeepsSaved,
+    /// `conversation_id` reports one made-up id for every agent.
+    OneMadeUpConversationId,
+    /// A conversation in use is opened again by leaving `save_dir` out.
+    ConversationShared,
 }
 
 /// For every check: the fault it must catch, and what its details must say.
@@ -259,6 +267,26 @@ const PROOFS: &[(&str, Fault, &str)] = &[
         "a call to a tool without a handler should give an error result",
     ),
     ("tools.cancel_during_call", Fault::ToolsIgnored, "timed out"),
+    (
+        "saved.resumes_after_restart",
+        Fault::SavesNothing,
+        "in a new runtime, with the same save_dir and conversation_id",
+    ),
+    (
+        "saved.clear_and_delete",
+        Fault::DeleteKeepsSaved,
+        "after delete, a new agent on the conversation must start afresh",
+    ),
+    (
+        "saved.generated_id",
+        Fault::OneMadeUpConversationId,
+        "two agents created without a conversation_id got the same one",
+    ),
+    (
+        "saved.one_agent_per_conversation",
+        Fault::ConversationShared,
+        "must be refused with Err(InvalidConfig(..))",
+    ),
 ];
 
 /// The mock with one fault: every other call goes straight through.
@@ -321,11 +349,21 @@ impl Runtime for Broken {
             }
             _ => tools,
         };
+        let mut config = config;
+        if self.has(Fault::SavesNothing) {
+            config.save_dir = None;
+        }
         let created = self
             .inner
-            .create_agent_with_tools(config, tools.clone())
+            .create_agent_with_tools(config.clone(), tools.clone())
             .await;
         let id = match created {
+            Err(Error::InvalidConfig(why))
+                if self.has(Fault::ConversationShared) && why.contains("in use") =>
+            {
+                config.save_dir = None;
+                self.inner.create_agent_with_tools(config, tools).await?
+            }
             Err(Error::InvalidConfig(_)) if self.has(Fault::AcceptsAnyConfig) => {
                 self.inner
                     .create_agent_with_tools(AgentConfig::builder("stand-in").build(), tools)
@@ -486,7 +524,17 @@ impl Runtime for Broken {
         if self.has(Fault::DeleteIgnored) {
             return Ok(());
         }
+        if self.has(Fault::DeleteKeepsSaved) {
+            return self.inner.shutdown_agent(agent).await;
+        }
         self.inner.delete(agent).await
+    }
+    async fn conversation_id(&self, agent: AgentId) -> Result<Option<String>, Error> {
+        let id = self.inner.conversation_id(agent).await?;
+        if self.has(Fault::OneMadeUpConversationId) {
+            return Ok(id.map(|_| "made-up".to_owned()));
+        }
+        Ok(id)
     }
     async fn disconnect(&self, agent: AgentId) -> Result<(), Error> {
         if self.has(Fault::DisconnectShutsDown) {
