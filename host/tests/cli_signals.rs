@@ -358,3 +358,169 @@ fn ctrl_c_cancels_a_python_turn_that_never_ends() {
     assert_eq!(chat.exit_code(), Some(130), "{}", chat.stderr());
     assert_eq!(chat.stdout(), "thinking \n");
 }
+
+/// The backend arguments of a slow chat on `backend`: one short chunk every 200 ms.
+fn slow_backend(backend: &str) -> Vec<String> {
+    let slow: &[&str] = match backend {
+        "mock" => &[
+            "--option",
+            "chunk_delay_ms=200",
+            "--option",
+            "chunk_chars=8",
+        ],
+        _ => &["--extra", "chunk_delay_ms=200"],
+    };
+    let mut args = vec![
+        "chat".to_owned(),
+        "--backend".to_owned(),
+        backend.to_owned(),
+    ];
+    args.extend(slow.iter().map(|arg| arg.to_string()));
+    args
+}
+
+/// `chat` on a saved conversation, run to its end with stdin closed.
+fn saved_chat(backend: &str, dir: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = slow_backend(backend);
+    args.extend(
+        [
+            "--save-dir",
+            &dir.display().to_string(),
+            "--conversation",
+            "kept",
+        ]
+        .map(String::from),
+    );
+    args.extend(extra.iter().map(|arg| arg.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut chat = Running::start(&args, Sigint::Default);
+    chat.close_stdin();
+    let code = chat
+        .exit_within(Duration::from_secs(30))
+        .expect("chat did not end")
+        .code();
+    (code, chat.stdout(), chat.stderr())
+}
+
+/// Every line of a saved conversation is whole: it ends with a newline and is JSON.
+fn saved_lines(dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("kept.jsonl")).unwrap();
+    assert!(text.ends_with('\n'), "{text:?}");
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{line:?}: {error}")))
+        .collect()
+}
+
+/// SIGKILL in the middle of a turn: the turns that completed are on disk, the one
+/// that was streaming is not, the file is whole, and the next run goes on from there.
+fn sigkill_mid_turn_keeps_the_completed_turns(backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let save_dir = dir.path().join("conversations");
+    let mut args = slow_backend(backend);
+    args.extend(
+        [
+            "--save-dir",
+            &save_dir.display().to_string(),
+            "--conversation",
+            "kept",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut chat = Running::start(&args, Sigint::Default);
+    chat.write_line("first");
+    chat.wait_for_stdout(|stdout| stdout == "echo: first\n");
+    chat.write_line(LONG_MESSAGE);
+    chat.wait_for_stdout(|stdout| stdout.len() > "echo: first\necho: on".len());
+    chat.send("KILL");
+    let status = chat
+        .exit_within(Duration::from_secs(5))
+        .expect("still running");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+
+    let lines = saved_lines(&save_dir);
+    assert_eq!(
+        lines.len(),
+        2,
+        "the header and the completed turn: {lines:?}"
+    );
+    assert_eq!(lines[1]["turn"]["answer"], "echo: first");
+
+    let (code, history, stderr) = saved_chat(backend, &save_dir, &["--history"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(history, "> first\necho: first\n");
+    assert!(
+        stderr.contains("conversation kept: 1 turn so far"),
+        "{stderr}"
+    );
+
+    let (code, answer, stderr) = saved_chat(backend, &save_dir, &["second"]);
+    assert_eq!(
+        (code, answer.as_str()),
+        (Some(0), "echo: second\n"),
+        "{stderr}"
+    );
+    let (_, history, _) = saved_chat(backend, &save_dir, &["--history"]);
+    assert_eq!(history, "> first\necho: first\n> second\necho: second\n");
+}
+
+#[test]
+fn sigkill_mid_turn_keeps_the_completed_turns_on_the_mock() {
+    sigkill_mid_turn_keeps_the_completed_turns("mock");
+}
+
+#[test]
+fn sigkill_mid_turn_keeps_the_completed_turns_on_python() {
+    sigkill_mid_turn_keeps_the_completed_turns("python");
+}
+
+/// A line cut short (a crash while it was written) is dropped with a warning and cut
+/// off the file; the turns before it come back.
+#[test]
+fn a_torn_last_line_is_dropped_and_the_conversation_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = saved_chat("mock", dir.path(), &["first"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let path = dir.path().join("kept.jsonl");
+    let whole = std::fs::read(&path).unwrap();
+    let mut torn = whole.clone();
+    torn.extend_from_slice(br#"{"turn":{"user":{"Text":"lost"},"ans"#);
+    std::fs::write(&path, &torn).unwrap();
+
+    let (code, history, stderr) = saved_chat("mock", dir.path(), &["--history"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(history, "> first\necho: first\n");
+    assert!(
+        stderr.contains("dropping the saved conversation's last line"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        whole,
+        "the torn line is cut off"
+    );
+}
+
+/// Anything else wrong in the file stops the agent with the file and the line named,
+/// and the file is left as it was.
+#[test]
+fn a_damaged_conversation_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = saved_chat("mock", dir.path(), &["first"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let path = dir.path().join("kept.jsonl");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.insert_str(text.find('\n').unwrap() + 1, "not json\n");
+    std::fs::write(&path, &text).unwrap();
+
+    let (code, stdout, stderr) = saved_chat("mock", dir.path(), &["second"]);
+    assert_eq!((code, stdout.as_str()), (Some(1), ""), "{stderr}");
+    assert!(
+        stderr.contains("kept.jsonl is damaged at line 2"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}

@@ -131,8 +131,7 @@ pub(crate) async fn resumes_after_restart(ctx: Ctx) -> CheckResult {
     runtime.cancel(agent).await.must("cancel")?;
     let _ = long.text().await;
     ctx.wait_for_idle(agent).await?;
-    ctx
-        .complete_turn(agent, &Content::text("conformance: and this"))
+    ctx.complete_turn(agent, &Content::text("conformance: and this"))
         .await?;
     let saved = state_of(runtime, agent).await?;
     let last_response = runtime.last_response(agent).await.must("last_response")?;
@@ -191,10 +190,7 @@ pub(crate) async fn clear_and_delete(ctx: Ctx) -> CheckResult {
         .await?;
     let usage = runtime.total_usage(agent).await.must("total_usage")?;
     ctx.step("clearing the history");
-    runtime
-        .clear_history(agent)
-        .await
-        .must("clear_history")?;
+    runtime.clear_history(agent).await.must("clear_history")?;
     shut_down(runtime, agent).await?;
     let cleared = create(&ctx, runtime, config.clone(), "again after clear_history").await?;
     let state = state_of(runtime, cleared).await?;

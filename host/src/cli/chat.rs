@@ -9,6 +9,7 @@ use agent_plugin_api::Runtime;
 use anyhow::Context as _;
 use futures::StreamExt;
 
+use super::conversation;
 use super::signals::{Caught, Signal, Signals};
 use super::stdin_lines::{LineError, Lines};
 use super::stdout::{Output, StdoutError};
@@ -38,6 +39,18 @@ pub struct Args {
     /// Tools this process offers the agent: `demo` (`clock`, `calculator`).
     #[arg(long, value_name = "SET")]
     tools: Option<String>,
+    /// Save the conversation in this directory, one file per conversation, so that a
+    /// later run can go on with it (`--conversation`). Each completed turn is on disk
+    /// before its answer ends.
+    #[arg(long, value_name = "DIR")]
+    save_dir: Option<std::path::PathBuf>,
+    /// The conversation to go on with, or to start under this id (letters, digits, `.`,
+    /// `_`, `-`); without it, a new one gets an id, printed on stderr.
+    #[arg(long, value_name = "ID", requires = "save_dir")]
+    conversation: Option<String>,
+    /// Print the saved conversation (the user's messages after `> `) and exit.
+    #[arg(long, requires = "conversation", conflicts_with = "message")]
+    history: bool,
     /// Also print thoughts, tool calls and results, steps and usage (to stderr).
     #[arg(long, short)]
     verbose: bool,
@@ -59,6 +72,15 @@ pub async fn run(host: &Host, args: Args, signals: &mut Signals) -> anyhow::Resu
         .create_agent_with_tools(config, tools)
         .await
         .with_context(|| format!("backend {backend:?}: create_agent"))?;
+    if let Some(dir) = &args.save_dir {
+        conversation::announce(&runtime, agent, &backend, dir).await;
+        if args.history {
+            let shown = conversation::print_history(&runtime, agent).await;
+            let _ = runtime.shutdown_agent(agent).await;
+            shown.with_context(|| format!("backend {backend:?}: history"))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let mut session = Session {
         runtime: &runtime,
         agent,
@@ -90,6 +112,12 @@ pub async fn run(host: &Host, args: Args, signals: &mut Signals) -> anyhow::Resu
 /// The agent's config and tools, from the command line.
 fn agent_config(args: &Args) -> anyhow::Result<(AgentConfig, Tools)> {
     let mut config = AgentConfig::builder(&args.model);
+    if let Some(dir) = &args.save_dir {
+        config = config.save_dir(dir);
+    }
+    if let Some(id) = &args.conversation {
+        config = config.conversation_id(id);
+    }
     if let Some(system) = &args.system {
         config = config.system_instructions(system);
     }

@@ -3,6 +3,7 @@
 
 mod chat;
 mod check;
+mod conversation;
 mod demo_tools;
 mod exit;
 mod inspect;
@@ -74,9 +75,12 @@ pub fn main() -> ExitCode {
 }
 
 /// Logs go to stderr, filtered by `RUST_LOG` (plugins log under
-/// `plugin::<name>::<target>`).
+/// `plugin::<name>::<target>`). By default: errors, and plugins' warnings too (a
+/// blocked event loop, a clamped backoff, a torn line dropped from a saved
+/// conversation), which say something about the user's run.
 fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("error"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("error,plugin=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -482,13 +482,7 @@ impl<B: AgentBackend> Agent<B> {
                     if let Some(answer) =
                         sender.complete_sharing_text(usage, structured_output, &mut save)
                     {
-                        conversation.record_turn(
-                            content,
-                            tool_messages,
-                            answer,
-                            usage,
-                            compact,
-                        );
+                        conversation.record_turn(content, tool_messages, answer, usage, compact);
                     }
                 }
                 Ok(()) => {

@@ -38,7 +38,10 @@ impl Conversation {
         let mut history = Vec::with_capacity(saved.turns.len() * 2);
         let turn_count = saved.turn_count();
         for turn in saved.turns {
-            history.push(Kept::Message(ConversationMessage::new(Role::User, turn.user)));
+            history.push(Kept::Message(ConversationMessage::new(
+                Role::User,
+                turn.user,
+            )));
             history.extend(turn.tool_messages.into_iter().map(Kept::Message));
             history.push(Kept::Answer(SharedText::from_text(turn.answer)));
         }

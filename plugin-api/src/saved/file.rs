@@ -62,9 +62,7 @@ impl ConversationFile {
 
     /// Opens the conversation an agent's config asks for: with a `save_dir`, under its
     /// `conversation_id` or a new one (`new_conversation_id`); without, `None`.
-    pub fn for_agent(
-        config: &AgentConfig,
-    ) -> Result<Option<(Self, SavedConversation)>, Error> {
+    pub fn for_agent(config: &AgentConfig) -> Result<Option<(Self, SavedConversation)>, Error> {
         let Some(dir) = &config.save_dir else {
             return Ok(None);
         };
@@ -74,7 +72,11 @@ impl ConversationFile {
         };
         let (file, saved) = ConversationFile::open(dir, &id)?;
         if saved.turn_count() > 0 {
-            tracing::debug!(conversation = id, turns = saved.turn_count(), "conversation resumed");
+            tracing::debug!(
+                conversation = id,
+                turns = saved.turn_count(),
+                "conversation resumed"
+            );
         }
         Ok(Some((file, saved)))
     }
@@ -181,9 +183,7 @@ impl ConversationFile {
                         format!("format {format}, but this version reads {FORMAT_VERSION}"),
                     )))
                 }
-                (_, 1) => {
-                    return Err(self.corrupt((1, "the first line is not a header".into())))
-                }
+                (_, 1) => return Err(self.corrupt((1, "the first line is not a header".into()))),
                 (Line::Header { .. }, _) => {
                     return Err(self.corrupt((number, "a second header".into())))
                 }
@@ -285,9 +285,8 @@ impl ConversationFile {
 /// Opens the file for reading and writing, refusing anything but a regular file (a
 /// symlink, a directory, a FIFO that would block), and takes its lock.
 fn open_locked(path: &Path) -> Result<File, Error> {
-    let refuse = |why: String| {
-        Error::InvalidConfig(format!("saved conversation {}: {why}", path.display()))
-    };
+    let refuse =
+        |why: String| Error::InvalidConfig(format!("saved conversation {}: {why}", path.display()));
     let file = OpenOptions::new()
         .read(true)
         .write(true)

@@ -12,11 +12,7 @@ const MAX_LEN: usize = 200;
 /// and `-` (so no `/`, no `..` path, no NUL).
 pub fn check_conversation_id(id: &str) -> Result<(), Error> {
     let allowed = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-');
-    if id.is_empty()
-        || id.len() > MAX_LEN
-        || id.starts_with('.')
-        || !id.bytes().all(allowed)
-    {
+    if id.is_empty() || id.len() > MAX_LEN || id.starts_with('.') || !id.bytes().all(allowed) {
         let shown: String = id.chars().take(60).collect();
         return Err(Error::InvalidConfig(format!(
             "conversation_id {shown:?}: use 1 to {MAX_LEN} ASCII letters, digits, '.', '_' \

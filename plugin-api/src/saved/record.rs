@@ -12,7 +12,10 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Line<'a> {
     /// The first line: the format's version and the conversation's id.
-    Header { format: u32, id: std::borrow::Cow<'a, str> },
+    Header {
+        format: u32,
+        id: std::borrow::Cow<'a, str>,
+    },
     /// A completed turn.
     Turn(SavedTurnLine<'a>),
     /// The history was cleared: the usage totals carried over (it follows the header of
@@ -94,10 +97,7 @@ impl SavedConversation {
         for turn in &self.turns {
             history.push(ConversationMessage::new(Role::User, turn.user.clone()));
             history.extend(turn.tool_messages.iter().cloned());
-            history.push(ConversationMessage::new(
-                Role::Model,
-                turn.answer.as_str(),
-            ));
+            history.push(ConversationMessage::new(Role::Model, turn.answer.as_str()));
         }
         history
     }

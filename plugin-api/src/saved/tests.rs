@@ -64,7 +64,11 @@ fn turns_come_back_in_order_with_counts_and_usage() {
 #[test]
 fn a_torn_last_line_is_dropped_and_cut_off() {
     let dir = tempfile::tempdir().unwrap();
-    let torn_lines = [&b"{\"turn\":{\"user\":{\"Te"[..], b"\0\0\0\0\0\0", b"{\"turn\":1}\n"];
+    let torn_lines = [
+        &b"{\"turn\":{\"user\":{\"Te"[..],
+        b"\0\0\0\0\0\0",
+        b"{\"turn\":1}\n",
+    ];
     for (index, torn) in torn_lines.into_iter().enumerate() {
         let id = format!("c{index}");
         let (mut file, _) = ConversationFile::open(dir.path(), &id).unwrap();
@@ -168,7 +172,15 @@ fn one_agent_at_a_time_and_delete_removes() {
 #[test]
 fn ids_that_could_escape_the_directory_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    for id in ["", "../x", "a/b", ".hidden", "a\0b", "späť", &"x".repeat(201)] {
+    for id in [
+        "",
+        "../x",
+        "a/b",
+        ".hidden",
+        "a\0b",
+        "späť",
+        &"x".repeat(201),
+    ] {
         let message = invalid(ConversationFile::open(dir.path(), id));
         assert!(message.starts_with("conversation_id"), "{id:?}: {message}");
     }

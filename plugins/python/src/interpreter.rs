@@ -41,7 +41,11 @@ pub(crate) enum Arg {
     None,
     /// A new agent: its config's JSON, the names of the host's tools it may call, and
     /// its saved conversation (read back) if it has one.
-    NewAgent(String, Vec<String>, Option<(Arc<SavedSlot>, SavedConversation)>),
+    NewAgent(
+        String,
+        Vec<String>,
+        Option<(Arc<SavedSlot>, SavedConversation)>,
+    ),
     /// A `send` turn: its id (its tool calls are answered by turn) and the message.
     Sent(u64, Content),
     /// A chat turn: its id (for `cancel_turn`) and the message (goes to `start_turn`).

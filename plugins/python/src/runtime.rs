@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_plugin_api::plugin::{async_trait, channel, ChatEventSender, Plugin};
+use agent_plugin_api::saved::{check_conversation_id, ConversationFile};
 use agent_plugin_api::types::{
     AgentConfig, AgentId, BackoffPolicy, ChatResponseHandle, Content, ConversationMessage, Error,
     QuotaRegistry, Tools, UsageMetadata,
 };
-use agent_plugin_api::saved::{check_conversation_id, ConversationFile};
 use agent_plugin_api::Runtime;
 use tokio::sync::oneshot;
 
@@ -471,7 +471,9 @@ impl Runtime for PythonRuntime {
 
     async fn conversation_id(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
         let live = self.live();
-        let agent = live.get(&agent_id).ok_or(Error::AgentNotStarted(agent_id))?;
+        let agent = live
+            .get(&agent_id)
+            .ok_or(Error::AgentNotStarted(agent_id))?;
         Ok(agent.conversation_id.as_deref().map(str::to_owned))
     }
 }

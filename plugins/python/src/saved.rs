@@ -28,7 +28,9 @@ impl SavedSlot {
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<ConversationFile>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Closes the file (its lock goes with it): later turns are not saved.

@@ -495,7 +495,10 @@ async fn a_saved_turn_with_tool_calls_resumes_with_them() {
     assert_eq!(answer.text, "calculator: 42");
     let live = runtime.history(agent).await.unwrap();
     let roles: Vec<&Role> = live.iter().map(|message| &message.role).collect();
-    assert_eq!(roles, [&Role::User, &Role::Model, &Role::Tool, &Role::Model]);
+    assert_eq!(
+        roles,
+        [&Role::User, &Role::Model, &Role::Tool, &Role::Model]
+    );
     runtime.shutdown_agent(agent).await.unwrap();
 
     let restarted = plugin().new_runtime(&json!({})).unwrap();
