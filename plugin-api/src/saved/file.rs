@@ -38,10 +38,12 @@ impl ConversationFile {
             .mode(0o700)
             .create(save_dir)
             .map_err(|error| {
-                Error::InvalidConfig(format!(
-                    "save_dir {}: cannot create it: {error}",
-                    save_dir.display()
-                ))
+                let why = if save_dir.exists() && !save_dir.is_dir() {
+                    "is not a directory".to_owned()
+                } else {
+                    format!("cannot create it: {error}")
+                };
+                Error::InvalidConfig(format!("save_dir {}: {why}", save_dir.display()))
             })?;
         let path = save_dir.join(format!("{id}.jsonl"));
         let file = open_locked(&path)?;
@@ -296,7 +298,7 @@ fn open_locked(path: &Path) -> Result<File, Error> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
         .map_err(|error| match error.raw_os_error() {
-            Some(libc::ELOOP) => refuse("is a symbolic link; give the real directory".into()),
+            Some(libc::ELOOP) => refuse("is a symbolic link, which is not followed".into()),
             _ => refuse(format!("cannot open it: {error}")),
         })?;
     let kind = file

@@ -230,3 +230,22 @@ fn a_clear_keeps_the_usage_read_back() {
     assert_eq!(saved.total_usage, usage(3));
     assert_eq!(saved.last_turn_usage, usage(3));
 }
+
+#[test]
+fn media_in_a_message_comes_back_as_it_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let picture = crate::types::Media::new((0..=255).collect::<Vec<u8>>(), "image/png");
+    let user = Content::Multi(vec![Content::text("what is this?"), Content::Image(picture)]);
+    let (mut file, _) = ConversationFile::open(dir.path(), "c1").unwrap();
+    file.append(SavedTurn {
+        user: &user,
+        tool_messages: &[],
+        answer: "a gradient",
+        usage: usage(1),
+        compact: false,
+    })
+    .unwrap();
+    drop(file);
+    let (_file, saved) = ConversationFile::open(dir.path(), "c1").unwrap();
+    assert_eq!(saved.turns[0].user, user);
+}

@@ -3,6 +3,9 @@ use serde::{Deserialize, Serialize};
 /// Binary media with its MIME type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Media {
+    /// In JSON (a saved conversation), a base64 string: under half the size of a list
+    /// of numbers. A list of numbers is read too.
+    #[serde(with = "super::base64_bytes")]
     pub data: Vec<u8>,
     pub mime_type: String,
     pub description: Option<String>,

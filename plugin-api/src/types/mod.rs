@@ -2,6 +2,7 @@
 //! [`Runtime`](crate::Runtime), and the handle a chat turn is read from.
 
 mod agent_config;
+mod base64_bytes;
 pub(crate) mod contained;
 mod content;
 mod error;

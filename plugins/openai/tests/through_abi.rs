@@ -417,3 +417,44 @@ async fn the_key_organization_and_extra_headers_are_sent() {
         assert!(head.contains(line), "{line:?} not in\n{head}");
     }
 }
+
+/// With a `save_dir`, a conversation outlives its runtime: an agent on the same
+/// `conversation_id` in a new runtime sends the earlier turns to the model again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_conversation_is_sent_to_the_model_again() {
+    let stub = Stub::start(vec![
+        Reply::stream(vec![stub::text("Paris"), stub::usage(5, 1)]),
+        Reply::stream(vec![stub::text("About 2 million"), stub::usage(9, 3)]),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = AgentConfig::builder("m")
+        .save_dir(dir.path())
+        .conversation_id("geography")
+        .build();
+    let first = runtime(&stub, json!({}));
+    let agent = first.create_agent(config.clone()).await.unwrap();
+    assert_eq!(ask(&first, agent, "Capital of France?").await.unwrap().text, "Paris");
+    first.shutdown_agent(agent).await.unwrap();
+    drop(first);
+
+    let second = runtime(&stub, json!({}));
+    let agent = second.create_agent(config).await.unwrap();
+    assert_eq!(second.turn_count(agent).await.unwrap(), 1);
+    assert_eq!(
+        second.conversation_id(agent).await.unwrap().as_deref(),
+        Some("geography")
+    );
+    ask(&second, agent, "How many live there?").await.unwrap();
+    let messages = &stub.requests()[1]["messages"];
+    assert_eq!(
+        messages,
+        &json!([
+            {"role": "user", "content": "Capital of France?"},
+            {"role": "assistant", "content": "Paris"},
+            {"role": "user", "content": "How many live there?"},
+        ])
+    );
+    let total = second.total_usage(agent).await.unwrap();
+    assert_eq!(total.prompt_token_count, Some(14));
+}
