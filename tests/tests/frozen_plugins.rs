@@ -98,5 +98,19 @@ async fn frozen_plugins_load_and_pass_their_checks() {
                 assert!(case.details.contains("has no host tools"), "{case}");
             }
         }
+        // Saved conversations came with 0.2.4: an older plugin saves none, so their
+        // checks skip (its `conversation_id` crosses as the host's default, `None`).
+        let saves = version >= semver::Version::new(0, 2, 4);
+        for case in report
+            .cases
+            .iter()
+            .filter(|case| case.name.starts_with("saved."))
+        {
+            let skipped = case.status == Status::Skipped;
+            assert_eq!(skipped, !saves, "{version}: {case}");
+            if skipped {
+                assert!(case.details.contains("saves no conversations"), "{case}");
+            }
+        }
     }
 }
