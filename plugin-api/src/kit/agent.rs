@@ -521,6 +521,7 @@ impl<B: AgentBackend> Agent<B> {
 }
 
 /// Where an agent's conversation is saved.
+#[allow(clippy::large_enum_variant)] // made once per agent, and taken apart at once
 pub(crate) enum Saved {
     /// Nowhere (no `save_dir`); the id the config gave, if any.
     Nowhere(Option<Arc<str>>),

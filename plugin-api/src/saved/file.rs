@@ -2,7 +2,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::id::{check_conversation_id, new_conversation_id};
@@ -109,16 +109,19 @@ impl ConversationFile {
             last_turn_usage: self.last_turn_usage,
         })?);
         let aside = self.path.with_extension("jsonl.new");
-        let written = write_aside(&aside, &text).and_then(|()| {
+        // Locked before it takes the conversation's name, so the lock never lapses.
+        let written = write_aside(&aside, &text).and_then(|file| {
             std::fs::rename(&aside, &self.path)?;
-            sync_dir(&self.path)
+            sync_dir(&self.path)?;
+            Ok(file)
         });
-        if let Err(error) = written {
-            let _ = std::fs::remove_file(&aside);
-            return Err(self.failed("clear", &error));
+        match written {
+            Ok(file) => self.file = file,
+            Err(error) => {
+                let _ = std::fs::remove_file(&aside);
+                return Err(self.failed("clear", &error));
+            }
         }
-        // The lock was on the file just replaced: take it on the new one.
-        self.file = open_locked(&self.path)?;
         self.length = text.len() as u64;
         self.damaged = false;
         Ok(())
@@ -308,25 +311,47 @@ fn open_locked(path: &Path) -> Result<File, Error> {
     if !kind.is_file() {
         return Err(refuse("is not a regular file".into()));
     }
-    file.try_lock().map_err(|error| match error {
-        std::fs::TryLockError::WouldBlock => refuse(
-            "is in use by another agent (its lock is held); shut that agent down first".into(),
-        ),
-        std::fs::TryLockError::Error(error) => refuse(format!("cannot lock it: {error}")),
-    })?;
+    lock(&file).map_err(&refuse)?;
+    // Locked, but maybe on a file a clear has just renamed a new one over: the lock
+    // must be on the file the path names, or two agents could each hold one.
+    let named = std::fs::symlink_metadata(path)
+        .map_err(|error| refuse(format!("cannot read it: {error}")))?;
+    let opened = file
+        .metadata()
+        .map_err(|error| refuse(format!("cannot read it: {error}")))?;
+    if (named.dev(), named.ino()) != (opened.dev(), opened.ino()) {
+        return Err(refuse(IN_USE.into()));
+    }
     Ok(file)
 }
 
-fn write_aside(path: &Path, text: &str) -> std::io::Result<()> {
+const IN_USE: &str = "is in use by another agent (its lock is held); shut that agent down first";
+
+/// Takes the file's exclusive lock without waiting (`flock`: held by this open file,
+/// so a second open in this process is refused as well as one in another).
+fn lock(file: &File) -> Result<(), String> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(IN_USE.into()),
+        Err(error) => Err(format!("cannot lock it: {error}")),
+    }
+}
+
+/// Writes `text` into a new file at `path`, fsynced and locked.
+fn write_aside(path: &Path, text: &str) -> std::io::Result<File> {
     let mut file = OpenOptions::new()
+        .read(true)
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)?;
+    lock(&file).map_err(std::io::Error::other)?;
     file.write_all(text.as_bytes())?;
-    file.sync_all()
+    file.sync_all()?;
+    Ok(file)
 }
 
 /// Makes a file's creation, rename or removal durable.

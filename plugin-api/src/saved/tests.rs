@@ -235,7 +235,10 @@ fn a_clear_keeps_the_usage_read_back() {
 fn media_in_a_message_comes_back_as_it_went() {
     let dir = tempfile::tempdir().unwrap();
     let picture = crate::types::Media::new((0..=255).collect::<Vec<u8>>(), "image/png");
-    let user = Content::Multi(vec![Content::text("what is this?"), Content::Image(picture)]);
+    let user = Content::Multi(vec![
+        Content::text("what is this?"),
+        Content::Image(picture),
+    ]);
     let (mut file, _) = ConversationFile::open(dir.path(), "c1").unwrap();
     file.append(SavedTurn {
         user: &user,

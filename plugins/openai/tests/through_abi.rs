@@ -434,7 +434,10 @@ async fn a_resumed_conversation_is_sent_to_the_model_again() {
         .build();
     let first = runtime(&stub, json!({}));
     let agent = first.create_agent(config.clone()).await.unwrap();
-    assert_eq!(ask(&first, agent, "Capital of France?").await.unwrap().text, "Paris");
+    assert_eq!(
+        ask(&first, agent, "Capital of France?").await.unwrap().text,
+        "Paris"
+    );
     first.shutdown_agent(agent).await.unwrap();
     drop(first);
 

@@ -44,7 +44,7 @@ pub(crate) enum Arg {
     NewAgent(
         String,
         Vec<String>,
-        Option<(Arc<SavedSlot>, SavedConversation)>,
+        Option<Box<(Arc<SavedSlot>, SavedConversation)>>,
     ),
     /// A `send` turn: its id (its tool calls are answered by turn) and the message.
     Sent(u64, Content),
@@ -401,7 +401,7 @@ fn execute(py: Python<'_>, call: Call) {
                     // (Turns took the branch above.)
                     Arg::None | Arg::Turn(..) => py.None().into_bound(py),
                     Arg::NewAgent(json, tools, saved) => {
-                        let saved = match saved {
+                        let saved = match saved.as_deref() {
                             Some((slot, saved)) => resumed_to_python(py, slot, saved)?.into_any(),
                             None => py.None().into_bound(py),
                         };

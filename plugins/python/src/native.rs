@@ -100,10 +100,9 @@ pub(crate) struct TurnSink {
     tools: Arc<AgentTools>,
     /// The turn's tool calls, made on the first (most turns call none).
     calls: OnceLock<TurnCalls>,
-    /// Where the turn is saved as it completes (an agent with a `save_dir`).
-    saved: Option<SavedTurnTarget>,
-    /// The tool messages a saved turn wrote down, for the Python side's history.
-    saved_tool_messages: Mutex<Option<ToolMessages>>,
+    /// Where the turn is saved as it completes (an agent with a `save_dir`); boxed, as
+    /// most turns have none.
+    saved: Option<Box<SavedTurnTarget>>,
     /// A `send` turn's handle, which nobody reads: kept so that the turn is not
     /// cancelled, and dropped as the turn ends, so its log goes then.
     unread: Mutex<Option<ChatResponseHandle>>,
@@ -127,14 +126,13 @@ impl TurnSink {
             tools,
             calls: OnceLock::new(),
             saved: None,
-            saved_tool_messages: Mutex::new(None),
             unread: Mutex::new(None),
         }
     }
 
     /// This sink saves the turn as it completes.
     pub fn saving_to(mut self, saved: Option<SavedTurnTarget>) -> Self {
-        self.saved = saved;
+        self.saved = saved.map(Box::new);
         self
     }
 
@@ -219,10 +217,9 @@ impl TurnSink {
     /// The history entries of this turn's finished tool calls (`None`: it made none).
     fn tool_messages(&self) -> Option<ToolMessages> {
         let saved = self
-            .saved_tool_messages
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
+            .saved
+            .as_ref()
+            .and_then(|saved| saved.take_tool_messages());
         saved.or_else(|| self.calls.get().map(TurnCalls::messages))
     }
 
@@ -278,10 +275,7 @@ impl TurnSink {
                 let committed = sender.complete_with_texts_after(last, usage, structured, || {
                     saved.save(messages, text, usage)
                 });
-                *self
-                    .saved_tool_messages
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = tools;
+                saved.keep_tool_messages(tools);
                 committed.map_err(|error| {
                     self.ended(());
                     PyOSError::new_err(error.to_string())

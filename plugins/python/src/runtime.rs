@@ -135,10 +135,10 @@ impl PythonRuntime {
         agent: &LiveAgent,
         (op, message): (Op, &Content),
     ) -> TurnSink {
-        let saved = agent.saved.as_ref().map(|slot| SavedTurnTarget {
-            slot: slot.clone(),
-            user: message.clone(),
-        });
+        let saved = agent
+            .saved
+            .as_ref()
+            .map(|slot| SavedTurnTarget::new(slot.clone(), message.clone()));
         TurnSink::new(
             sender,
             agent_id,
@@ -294,10 +294,10 @@ impl Runtime for PythonRuntime {
         let saved = ConversationFile::for_agent(&config)?.map(|(file, saved)| {
             // The agent sees the id its conversation is saved under.
             config.conversation_id = Some(file.id().to_owned());
-            (SavedSlot::new(file), saved)
+            Box::new((SavedSlot::new(file), saved))
         });
         let conversation_id = config.conversation_id.as_deref().map(Arc::from);
-        let slot = saved.as_ref().map(|(slot, _)| slot.clone());
+        let slot = saved.as_ref().map(|saved| saved.0.clone());
         let json = serde_json::to_string(&config)
             .map_err(|error| Error::InvalidConfig(format!("agent config: {error}")))?;
         let tools = Arc::new(AgentTools::new(tools, self.deliver.clone()));

@@ -46,13 +46,38 @@ impl SavedSlot {
     }
 }
 
-/// What a turn that is saved needs at its end: the file and the user's message.
+/// What a turn that is saved needs at its end: the file and the user's message; and
+/// after it, the tool messages it wrote down, for the Python side's history (taking
+/// them from the turn's calls a second time would find none).
 pub(crate) struct SavedTurnTarget {
-    pub slot: Arc<SavedSlot>,
-    pub user: Content,
+    slot: Arc<SavedSlot>,
+    user: Content,
+    tool_messages: Mutex<Option<ToolMessages>>,
 }
 
 impl SavedTurnTarget {
+    pub fn new(slot: Arc<SavedSlot>, user: Content) -> Self {
+        SavedTurnTarget {
+            slot,
+            user,
+            tool_messages: Mutex::new(None),
+        }
+    }
+
+    pub fn keep_tool_messages(&self, messages: Option<ToolMessages>) {
+        *self.kept() = messages;
+    }
+
+    pub fn take_tool_messages(&self) -> Option<ToolMessages> {
+        self.kept().take()
+    }
+
+    fn kept(&self) -> MutexGuard<'_, Option<ToolMessages>> {
+        self.tool_messages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub fn save(
         &self,
         tool_messages: &[ConversationMessage],
