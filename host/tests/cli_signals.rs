@@ -379,21 +379,19 @@ fn slow_backend(backend: &str) -> Vec<String> {
     args
 }
 
-/// `chat` on a saved conversation, run to its end with stdin closed.
-fn saved_chat(backend: &str, dir: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+/// A slow `chat` on the conversation `kept` saved in `dir`, with `extra` arguments.
+fn start_saved_chat(backend: &str, dir: &Path, extra: &[&str]) -> Running {
     let mut args = slow_backend(backend);
-    args.extend(
-        [
-            "--save-dir",
-            &dir.display().to_string(),
-            "--conversation",
-            "kept",
-        ]
-        .map(String::from),
-    );
+    let dir = dir.display().to_string();
+    args.extend(["--save-dir", &dir, "--conversation", "kept"].map(String::from));
     args.extend(extra.iter().map(|arg| arg.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut chat = Running::start(&args, Sigint::Default);
+    Running::start(&args, Sigint::Default)
+}
+
+/// `chat` on a saved conversation, run to its end with stdin closed.
+fn saved_chat(backend: &str, dir: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut chat = start_saved_chat(backend, dir, extra);
     chat.close_stdin();
     let code = chat
         .exit_within(Duration::from_secs(30))
@@ -416,18 +414,7 @@ fn saved_lines(dir: &Path) -> Vec<serde_json::Value> {
 fn sigkill_mid_turn_keeps_the_completed_turns(backend: &str) {
     let dir = tempfile::tempdir().unwrap();
     let save_dir = dir.path().join("conversations");
-    let mut args = slow_backend(backend);
-    args.extend(
-        [
-            "--save-dir",
-            &save_dir.display().to_string(),
-            "--conversation",
-            "kept",
-        ]
-        .map(String::from),
-    );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut chat = Running::start(&args, Sigint::Default);
+    let mut chat = start_saved_chat(backend, &save_dir, &[]);
     chat.write_line("first");
     chat.wait_for_stdout(|stdout| stdout == "echo: first\n");
     chat.write_line(LONG_MESSAGE);

@@ -272,8 +272,24 @@ fn json_object() -> impl Strategy<Value = Value> {
         .prop_map(|map| Value::Object(map.into_iter().collect()))
 }
 
+/// A conversation id the kit accepts (it names a file).
+fn conversation_id() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9_-][A-Za-z0-9._-]{0,30}"
+}
+
+/// A save_dir no other case uses (a case must not resume another's conversation),
+/// inside a directory of this test process's own, never the working directory.
+fn fresh_save_dir() -> PathBuf {
+    static SAVES: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let saves = SAVES.get_or_init(|| tempfile::tempdir().expect("a temporary directory"));
+    let case = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    saves.path().join(format!("case-{case}"))
+}
+
 /// An agent config the kit accepts (a model and tool names that are not blank, a schema
-/// that is an object), with everything else arbitrary.
+/// that is an object, a conversation id that can name a file, a save_dir in a temporary
+/// directory), with everything else arbitrary.
 fn agent_config() -> impl Strategy<Value = AgentConfig> {
     let tool =
         (name(), text(), json()).prop_map(|(name, description, parameter_schema)| ToolDefinition {
@@ -286,8 +302,8 @@ fn agent_config() -> impl Strategy<Value = AgentConfig> {
         prop::collection::vec(tool, 0..3),
         prop::option::of(json_object()),
         (
-            prop::option::of(text()),
-            prop::option::of(text().prop_map(PathBuf::from)),
+            prop::option::of(conversation_id()),
+            prop::option::of(Just(()).prop_map(|()| fresh_save_dir())),
             any::<u32>(),
         ),
         prop::collection::btree_map(text(), json(), 0..4),

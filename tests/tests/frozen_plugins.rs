@@ -85,32 +85,33 @@ async fn frozen_plugins_load_and_pass_their_checks() {
             "the plugin frozen at {version} fails in a {host} host:\n{}",
             failed.join("\n")
         );
-        // Host tools came with 0.2.1: from then on their checks run, before they skip.
-        let has_tools = version >= semver::Version::new(0, 2, 1);
-        for case in report
-            .cases
-            .iter()
-            .filter(|case| case.name.starts_with("tools."))
-        {
-            let skipped = case.status == Status::Skipped;
-            assert_eq!(skipped, !has_tools, "{version}: {case}");
-            if skipped {
-                assert!(case.details.contains("has no host tools"), "{case}");
-            }
-        }
-        // Saved conversations came with 0.2.4: an older plugin saves none, so their
-        // checks skip (its `conversation_id` crosses as the host's default, `None`).
-        let saves = version >= semver::Version::new(0, 2, 4);
-        for case in report
-            .cases
-            .iter()
-            .filter(|case| case.name.starts_with("saved."))
-        {
-            let skipped = case.status == Status::Skipped;
-            assert_eq!(skipped, !saves, "{version}: {case}");
-            if skipped {
-                assert!(case.details.contains("saves no conversations"), "{case}");
-            }
+        // Host tools came with 0.2.1, saved conversations with 0.2.4: from then on
+        // their checks run; before, they skip, saying why.
+        skipped_before(&report, &version, "tools.", (0, 2, 1), "has no host tools");
+        let saves_none = "saves no conversations";
+        skipped_before(&report, &version, "saved.", (0, 2, 4), saves_none);
+    }
+}
+
+/// The checks under `prefix` skip, with `reason`, on a plugin older than the version
+/// given, and run on the others.
+fn skipped_before(
+    report: &agent_conformance::Report,
+    version: &semver::Version,
+    prefix: &str,
+    (major, minor, patch): (u64, u64, u64),
+    reason: &str,
+) {
+    let applies = *version >= semver::Version::new(major, minor, patch);
+    for case in report
+        .cases
+        .iter()
+        .filter(|case| case.name.starts_with(prefix))
+    {
+        let skipped = case.status == Status::Skipped;
+        assert_eq!(skipped, !applies, "{version}: {case}");
+        if skipped {
+            assert!(case.details.contains(reason), "{case}");
         }
     }
 }
