@@ -46,13 +46,34 @@ pub fn cargo() -> Command {
 
 pub fn exec(command: &mut Command) -> Result<()> {
     eprintln!("xtask: running {command:?}");
+    let started = std::time::Instant::now();
     let status = command
         .status()
         .with_context(|| format!("cannot start {command:?}"))?;
+    // Said for every step, so a CI log shows where a slow run spent its time.
+    eprintln!(
+        "xtask: {} took {:.0} s",
+        describe(command),
+        started.elapsed().as_secs_f64()
+    );
     if !status.success() {
         bail!("{command:?} failed with {status}");
     }
     Ok(())
+}
+
+/// The program and its first arguments, short enough for a timing line.
+fn describe(command: &Command) -> String {
+    let program = Path::new(command.get_program())
+        .file_name()
+        .map_or_else(
+            || command.get_program().to_string_lossy(),
+            |name| name.to_string_lossy(),
+        )
+        .into_owned();
+    command.get_args().take(4).fold(program, |line, arg| {
+        format!("{line} {}", arg.to_string_lossy())
+    })
 }
 
 /// Copies `from` to `to` through a temporary name, so a running process that has the
