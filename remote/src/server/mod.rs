@@ -1,0 +1,137 @@
+//! Serving any `Runtime` over the protocol: a Unix socket or TCP, a handshake, the
+//! multiplexed session, gRPC health, and a shutdown that ends turns `Cancelled`.
+
+mod host_tools;
+mod service;
+mod session;
+mod turn_pump;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use agent_plugin_api::Runtime;
+use tokio::sync::watch;
+use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+
+use crate::proto::runtime_server::RuntimeServer;
+use crate::{Address, HandshakeLine, PROTOCOL_VERSION};
+
+/// Who is served, as the handshake tells clients.
+#[derive(Debug, Clone)]
+pub struct BackendInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    /// The agent-plugin-api version the backend is built against.
+    pub api_version: String,
+}
+
+/// Why serving stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: Address,
+        source: std::io::Error,
+    },
+    #[error("serving on {address} failed: {source}")]
+    Serve {
+        address: Address,
+        source: tonic::transport::Error,
+    },
+}
+
+/// A bound server: its address is known (a TCP port 0 is resolved) before it serves.
+pub struct Server {
+    runtime: Arc<dyn Runtime>,
+    info: BackendInfo,
+    listener: Listener,
+    address: Address,
+}
+
+enum Listener {
+    Unix(tokio::net::UnixListener),
+    Tcp(tokio::net::TcpListener),
+}
+
+impl Server {
+    /// Binds `address`. A Unix socket path must not exist yet (a stale socket is the
+    /// caller's to remove: this never deletes a file it did not make).
+    pub async fn bind(
+        runtime: Arc<dyn Runtime>,
+        info: BackendInfo,
+        address: &Address,
+    ) -> Result<Server, ServeError> {
+        let listen_error = |source| ServeError::Listen {
+            address: address.clone(),
+            source,
+        };
+        let (listener, address) = match address {
+            Address::Unix(path) => {
+                let listener = tokio::net::UnixListener::bind(path).map_err(listen_error)?;
+                (Listener::Unix(listener), address.clone())
+            }
+            Address::Tcp(socket) => {
+                let listener = tokio::net::TcpListener::bind(socket)
+                    .await
+                    .map_err(listen_error)?;
+                let bound = listener.local_addr().map_err(listen_error)?;
+                (Listener::Tcp(listener), Address::Tcp(bound))
+            }
+        };
+        Ok(Server {
+            runtime,
+            info,
+            listener,
+            address,
+        })
+    }
+
+    /// Where it listens (with the port a TCP port 0 became).
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The line for a parent process's stdout.
+    pub fn handshake_line(&self) -> HandshakeLine {
+        HandshakeLine {
+            protocol_version: PROTOCOL_VERSION.to_owned(),
+            api_version: self.info.api_version.clone(),
+            address: self.address.clone(),
+        }
+    }
+
+    /// Serves until `shutdown` resolves; then every running turn ends `Cancelled` (and
+    /// its clients are told), every session closes, and this returns.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
+        let (stop, stopping) = watch::channel(false);
+        let service = service::Service::new(self.runtime, self.info, stopping);
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<RuntimeServer<service::Service>>()
+            .await;
+        let router = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(RuntimeServer::new(service));
+        let signal = async move {
+            shutdown.await;
+            // Sessions end their turns and close their streams, so the graceful
+            // shutdown below has nothing long-lived left to wait for.
+            let _ = stop.send(true);
+        };
+        let address = self.address.clone();
+        let served = match self.listener {
+            Listener::Unix(listener) => {
+                router
+                    .serve_with_incoming_shutdown(UnixListenerStream::new(listener), signal)
+                    .await
+            }
+            Listener::Tcp(listener) => {
+                router
+                    .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+                    .await
+            }
+        };
+        served.map_err(|source| ServeError::Serve { address, source })
+    }
+}

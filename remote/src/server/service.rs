@@ -1,0 +1,68 @@
+//! The generated service: the handshake, and one [`Session`] per `Session` stream.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use agent_plugin_api::Runtime;
+use futures::Stream;
+use tokio::sync::watch;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::session::Session;
+use super::BackendInfo;
+use crate::proto::{self, ClientMessage, ServerMessage};
+use crate::{check_protocol, PROTOCOL_VERSION};
+
+pub(crate) struct Service {
+    runtime: Arc<dyn Runtime>,
+    info: BackendInfo,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Service {
+    pub(crate) fn new(
+        runtime: Arc<dyn Runtime>,
+        info: BackendInfo,
+        stopping: watch::Receiver<bool>,
+    ) -> Self {
+        Service {
+            runtime,
+            info,
+            stopping,
+        }
+    }
+}
+
+type ServerStream = Pin<Box<dyn Stream<Item = Result<ServerMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl proto::runtime_server::Runtime for Service {
+    async fn handshake(
+        &self,
+        request: Request<proto::HandshakeRequest>,
+    ) -> Result<Response<proto::HandshakeReply>, Status> {
+        check_protocol(&request.get_ref().protocol_version).map_err(Status::failed_precondition)?;
+        Ok(Response::new(proto::HandshakeReply {
+            protocol_version: PROTOCOL_VERSION.to_owned(),
+            api_version: self.info.api_version.clone(),
+            backend: self.info.name.clone(),
+            backend_version: self.info.version.clone(),
+            description: self.info.description.clone(),
+            host_tools_unavailable: self.runtime.host_tools_unavailable(),
+        }))
+    }
+
+    type SessionStream = ServerStream;
+
+    async fn session(
+        &self,
+        request: Request<Streaming<ClientMessage>>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
+        let replies = Session::start(
+            self.runtime.clone(),
+            request.into_inner(),
+            self.stopping.clone(),
+        );
+        Ok(Response::new(Box::pin(replies)))
+    }
+}
