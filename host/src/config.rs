@@ -48,7 +48,26 @@ pub struct PluginPin {
     /// (1 to [`MAX_CALL_TIMEOUT_MS`]); absent: no limit. Waits the caller chose
     /// (`wait_for_idle`, `wait_for_wakeup`, `wait_for_quota`) are never cut short.
     pub call_timeout_ms: Option<u64>,
+    /// Where the plugin runs: in this process (the default) or in child processes
+    /// (`agent-host serve`), so that its crash, exit or hang is not the host's.
+    #[serde(default)]
+    pub isolation: Isolation,
+    /// With `isolation = "process"`: how many children share the agents (1 to
+    /// [`MAX_WORKERS`]); an agent stays on its child for its life.
+    pub workers: Option<u32>,
 }
+
+/// `[plugins.<name>] isolation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    #[default]
+    InProcess,
+    Process,
+}
+
+/// The most worker processes one plugin may have.
+pub const MAX_WORKERS: u32 = 64;
 
 /// The largest `call_timeout_ms`: a day.
 pub const MAX_CALL_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
@@ -155,6 +174,18 @@ impl Config {
                     return Err(format!(
                         "plugins.{name}.call_timeout_ms: {timeout} is outside 1..={MAX_CALL_TIMEOUT_MS} \
                          (leave it out for no limit)"
+                    ));
+                }
+            }
+            if let Some(workers) = pin.workers {
+                if !(1..=MAX_WORKERS).contains(&workers) {
+                    return Err(format!(
+                        "plugins.{name}.workers: {workers} is outside 1..={MAX_WORKERS}"
+                    ));
+                }
+                if pin.isolation != Isolation::Process {
+                    return Err(format!(
+                        "plugins.{name}.workers: workers are child processes, so they need                          isolation = \"process\" in [plugins.{name}]"
                     ));
                 }
             }
@@ -287,6 +318,22 @@ mod tests {
         );
         let error = Config::from_toml("[plugins.mock]\ncall_timeout_ms = -5").unwrap_err();
         assert!(error.contains("call_timeout_ms"), "{error}");
+        let error = Config::from_toml("[plugins.mock]\nisolation = \"thread\"").unwrap_err();
+        assert!(
+            error.contains("plugins.mock.isolation") && error.contains("process"),
+            "{error}"
+        );
+        let error = Config::from_toml("[plugins.mock]\nworkers = 2").unwrap_err();
+        assert!(error.contains("need isolation = \"process\""), "{error}");
+        let error =
+            Config::from_toml("[plugins.mock]\nisolation = \"process\"\nworkers = 0").unwrap_err();
+        assert!(
+            error.contains("plugins.mock.workers: 0 is outside"),
+            "{error}"
+        );
+        let config =
+            Config::from_toml("[plugins.mock]\nisolation = \"process\"\nworkers = 2").unwrap();
+        assert_eq!(config.plugins["mock"].isolation, Isolation::Process);
         let config = Config::from_toml("[plugins.mock]\ncall_timeout_ms = 250").unwrap();
         assert_eq!(
             config.plugins["mock"].call_timeout(),

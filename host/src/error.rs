@@ -26,6 +26,13 @@ pub enum HostError {
         path: PathBuf,
         reason: String,
     },
+    #[error(
+        "plugin {name:?} is configured with isolation = \"process\", so it is not loaded into \
+         this process: start it with Host::start_runtime"
+    )]
+    Isolated { name: String },
+    #[error("isolation = \"process\" needs the agent-host executable: {reason}")]
+    NoServeExecutable { reason: String },
     /// The plugin refused: its error says why (shown in full, not as a cause chain).
     #[error("backend {backend:?}: {error}")]
     Runtime {

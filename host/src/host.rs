@@ -3,10 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use agent_plugin_api::host::{PluginLibrary, PluginRuntime};
+use agent_plugin_api::Runtime;
 
-use crate::config::Config;
+use crate::config::{Config, Isolation};
 use crate::discovery::{self, SearchDir};
 use crate::error::HostError;
+use crate::isolation::{Launch, ProcessRuntime};
 use crate::registry::{self, Candidate, CandidateStatus, Policy};
 use crate::scan::Verdict;
 
@@ -18,6 +20,7 @@ pub struct Host {
     search_dirs: Vec<PathBuf>,
     candidates: Vec<Candidate>,
     warnings: Vec<String>,
+    serve_executable: Option<PathBuf>,
 }
 
 /// Chooses where a [`Host`] looks for plugins.
@@ -29,6 +32,7 @@ pub struct HostBuilder {
     skip_env: bool,
     skip_exe_dir: bool,
     allow_insecure: bool,
+    serve_executable: Option<PathBuf>,
 }
 
 impl HostBuilder {
@@ -60,6 +64,13 @@ impl HostBuilder {
     /// same; [`Config::load`] honours it only in a file that passes the rules.
     pub fn allow_insecure_plugins(mut self, allow: bool) -> Self {
         self.allow_insecure = allow;
+        self
+    }
+
+    /// The `agent-host` executable that serves plugins the config isolates (default:
+    /// this process if it is `agent-host`, else `agent-host` beside it).
+    pub fn serve_executable(mut self, executable: impl Into<PathBuf>) -> Self {
+        self.serve_executable = Some(executable.into());
         self
     }
 
@@ -119,6 +130,7 @@ impl HostBuilder {
             search_dirs: dirs.into_iter().map(|dir| dir.path).collect(),
             candidates,
             warnings,
+            serve_executable: self.serve_executable,
         }
     }
 }
@@ -294,7 +306,101 @@ impl Host {
     }
 
     /// Like [`Host::runtime`], with `overrides` replacing config options key by key.
+    /// A plugin the config isolates (`isolation = "process"`) is refused here: it must
+    /// not be loaded into this process; use [`Host::start_runtime`].
     pub fn runtime_with_options(
+        &self,
+        name: &str,
+        overrides: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<PluginRuntime, HostError> {
+        if self.isolation(name) == Isolation::Process {
+            return Err(HostError::Isolated {
+                name: name.to_owned(),
+            });
+        }
+        self.runtime_in_process(name, overrides)
+    }
+
+    /// The runtime of plugin `name` as the config says to run it: loaded here, or in
+    /// child processes (`[plugins.<name>] isolation = "process"`, `workers`), each an
+    /// `agent-host serve` of the file this host checked.
+    pub async fn start_runtime(
+        &self,
+        name: &str,
+        overrides: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<std::sync::Arc<dyn Runtime>, HostError> {
+        if self.isolation(name) == Isolation::InProcess {
+            return Ok(std::sync::Arc::new(
+                self.runtime_in_process(name, overrides)?,
+            ));
+        }
+        let candidate = self.candidate(name)?;
+        let metadata = candidate
+            .metadata()
+            .ok_or_else(|| HostError::PluginRefused {
+                name: Some(name.to_owned()),
+                path: candidate.path.clone(),
+                reason: "its metadata cannot be read".into(),
+            })?;
+        let mut options = self.config.backend_options(name, &metadata.path_options);
+        options.extend(overrides);
+        let pin = self.config.plugins.get(name).cloned().unwrap_or_default();
+        let launch = Launch {
+            plugin: name.to_owned(),
+            executable: self.serve_executable()?,
+            file: candidate.path.clone(),
+            sha256: pin.sha256.clone(),
+            allow_insecure: self.policy.allow_insecure,
+            options,
+        };
+        let workers = pin.workers.unwrap_or(1) as usize;
+        let runtime = ProcessRuntime::start(launch, workers)
+            .await
+            .map_err(|error| HostError::Runtime {
+                backend: name.to_owned(),
+                error,
+            })?
+            .with_call_timeout(pin.call_timeout());
+        Ok(std::sync::Arc::new(runtime))
+    }
+
+    /// How the config says to run plugin `name`.
+    pub fn isolation(&self, name: &str) -> Isolation {
+        self.config
+            .plugins
+            .get(name)
+            .map(|pin| pin.isolation)
+            .unwrap_or_default()
+    }
+
+    /// The `agent-host` executable that serves isolated plugins: the one set with
+    /// [`HostBuilder::serve_executable`], else this process when it is `agent-host`,
+    /// else `agent-host` beside this process's executable.
+    fn serve_executable(&self) -> Result<PathBuf, HostError> {
+        if let Some(executable) = &self.serve_executable {
+            return Ok(executable.clone());
+        }
+        let current = std::env::current_exe().map_err(|error| HostError::NoServeExecutable {
+            reason: format!("cannot find this executable: {error}"),
+        })?;
+        if current.file_stem().is_some_and(|stem| stem == "agent-host") {
+            return Ok(current);
+        }
+        let beside = current.with_file_name("agent-host");
+        if beside.is_file() {
+            return Ok(beside);
+        }
+        Err(HostError::NoServeExecutable {
+            reason: format!(
+                "no agent-host beside {} (set it with HostBuilder::serve_executable)",
+                current.display()
+            ),
+        })
+    }
+
+    /// Loads plugin `name` into this process whatever the config's `isolation` says:
+    /// what `agent-host serve` (the child side of isolation) does.
+    pub fn runtime_in_process(
         &self,
         name: &str,
         overrides: serde_json::Map<String, serde_json::Value>,

@@ -24,15 +24,17 @@ mod digest;
 mod discovery;
 mod error;
 mod host;
+mod isolation;
 mod options;
 mod registry;
 mod scan;
 mod trust;
 
-pub use config::{Config, PluginPin, CONFIG_ENV, DEFAULT_CONFIG_FILE};
+pub use config::{Config, Isolation, PluginPin, CONFIG_ENV, DEFAULT_CONFIG_FILE, MAX_WORKERS};
 pub use discovery::{is_plugin_file_name, PLUGIN_PATH_ENV};
 pub use error::HostError;
 pub use host::{Host, HostBuilder};
+pub use isolation::{Launch, ProcessRuntime};
 pub use options::parse_option;
 pub use registry::{Candidate, CandidateStatus};
 pub use scan::{scanner_child, Verdict, SCAN_SUBCOMMAND, SCAN_TIMEOUT};

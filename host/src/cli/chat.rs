@@ -3,7 +3,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use agent_host::Host;
-use agent_plugin_api::host::PluginRuntime;
 use agent_plugin_api::types::{AgentConfig, AgentId, ChatEvent, Content, Tools};
 use agent_plugin_api::Runtime;
 use anyhow::Context as _;
@@ -66,23 +65,26 @@ pub async fn run(host: &Host, args: Args, signals: &mut Signals) -> anyhow::Resu
         Some(name) => name.clone(),
         None => host.default_backend()?.to_owned(),
     };
-    let runtime = host.runtime_with_options(&backend, super::options_map(&args.options)?)?;
+    let runtime = host
+        .start_runtime(&backend, super::options_map(&args.options)?)
+        .await?;
+    let runtime = runtime.as_ref();
     let (config, tools) = agent_config(&args)?;
     let agent = runtime
         .create_agent_with_tools(config, tools)
         .await
         .with_context(|| format!("backend {backend:?}: create_agent"))?;
     if let Some(dir) = &args.save_dir {
-        conversation::announce(&runtime, agent, &backend, dir).await;
+        conversation::announce(runtime, agent, &backend, dir).await;
         if args.history {
-            let shown = conversation::print_history(&runtime, agent).await;
+            let shown = conversation::print_history(runtime, agent).await;
             let _ = runtime.shutdown_agent(agent).await;
             shown.with_context(|| format!("backend {backend:?}: history"))?;
             return Ok(ExitCode::SUCCESS);
         }
     }
     let mut session = Session {
-        runtime: &runtime,
+        runtime,
         agent,
         backend: &backend,
         verbose: args.verbose,
@@ -162,7 +164,7 @@ enum TurnEnd {
 
 /// One agent of one backend, talking through stdout.
 struct Session<'a> {
-    runtime: &'a PluginRuntime,
+    runtime: &'a dyn Runtime,
     agent: AgentId,
     backend: &'a str,
     verbose: bool,

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use agent_plugin_api::host::PluginRuntime;
 use agent_plugin_api::types::{AgentId, ConversationMessage, Role};
 use agent_plugin_api::Runtime;
 
@@ -10,7 +9,7 @@ use super::stdout::{Output, StdoutError};
 
 /// Says on stderr which conversation the agent has and how to go on with it: a user who
 /// did not name one needs the id the backend made up.
-pub async fn announce(runtime: &PluginRuntime, agent: AgentId, backend: &str, dir: &Path) {
+pub async fn announce(runtime: &dyn Runtime, agent: AgentId, backend: &str, dir: &Path) {
     let id = match runtime.conversation_id(agent).await {
         Ok(Some(id)) => id,
         Ok(None) => {
@@ -39,7 +38,7 @@ pub async fn announce(runtime: &PluginRuntime, agent: AgentId, backend: &str, di
 }
 
 /// `--history`: the conversation so far on stdout, the user's messages after `> `.
-pub async fn print_history(runtime: &PluginRuntime, agent: AgentId) -> anyhow::Result<()> {
+pub async fn print_history(runtime: &dyn Runtime, agent: AgentId) -> anyhow::Result<()> {
     let history = runtime.history(agent).await?;
     let mut out = String::new();
     for message in &history {

@@ -9,6 +9,7 @@ mod exit;
 mod inspect;
 mod new_plugin;
 mod plugins;
+mod serve;
 mod signals;
 mod stdin_lines;
 mod stdout;
@@ -55,6 +56,8 @@ enum Command {
     Check(check::Args),
     /// Write a new plugin crate (builds and passes the conformance kit as generated).
     NewPlugin(new_plugin::Args),
+    /// Serve a backend over gRPC, on a Unix socket or loopback TCP, until SIGTERM.
+    Serve(serve::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -97,22 +100,33 @@ fn colour_on_stderr() -> bool {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Before any plugin is loaded, so that an embedded interpreter finds SIGINT taken.
     let mut signals = signals::install().context("cannot install signal handlers")?;
-    let load_host = || -> anyhow::Result<Host> {
-        let config = Config::load_trusting(cli.config.as_deref(), cli.allow_insecure_plugins)?;
-        let mut builder = Host::builder()
+    let load_host_with = |config: Option<Config>| -> anyhow::Result<Host> {
+        let Some(config) = config else {
+            let config = Config::load_trusting(cli.config.as_deref(), cli.allow_insecure_plugins)?;
+            let mut builder = Host::builder()
+                .config(config)
+                .allow_insecure_plugins(cli.allow_insecure_plugins);
+            for dir in &cli.plugin_dirs {
+                builder = builder.plugin_dir(dir);
+            }
+            return Ok(builder.build());
+        };
+        // A config made here (a process-isolation child): only what it pins.
+        Ok(Host::builder()
             .config(config)
-            .allow_insecure_plugins(cli.allow_insecure_plugins);
-        for dir in &cli.plugin_dirs {
-            builder = builder.plugin_dir(dir);
-        }
-        Ok(builder.build())
+            .without_env()
+            .without_exe_dir()
+            .allow_insecure_plugins(cli.allow_insecure_plugins)
+            .build())
     };
+    let load_host = || load_host_with(None);
     match cli.command {
         Command::Plugins(args) => plugins::run(&load_host()?, args),
         Command::Inspect(args) => inspect::run(&load_host()?, args),
         Command::Chat(args) => chat::run(&load_host()?, args, &mut signals).await,
         Command::Check(args) => check::run(&load_host()?, args).await,
         Command::NewPlugin(args) => new_plugin::run(args),
+        Command::Serve(args) => serve::run(load_host_with, args, &mut signals).await,
     }
 }
 

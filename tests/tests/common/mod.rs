@@ -6,16 +6,22 @@ use agent_plugin_api::host::PluginLibrary;
 use agent_plugin_api::types::Content;
 use agent_plugin_mock::MockOptions;
 
+/// Where `cargo xtask stage` lays out the binary and plugins: `$AGENT_HOST_DIST`, else
+/// `<workspace>/target/dist`.
+#[allow(dead_code)] // Only the test binaries that use the staged layout call it.
+pub fn staged_dir() -> PathBuf {
+    match std::env::var_os("AGENT_HOST_DIST") {
+        Some(dist) => PathBuf::from(dist),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dist"),
+    }
+}
+
 /// Loads a staged plugin file, `$AGENT_HOST_DIST/plugins/<file>` (else
 /// `<workspace>/target/dist/plugins/<file>`), where `cargo xtask stage` puts it. A
 /// missing file fails the test: these tests never pass without the plugin.
 #[allow(dead_code)] // Only the test binaries that load plugin files use it.
 pub fn staged_plugin(file: &str) -> PluginLibrary {
-    let dist = match std::env::var_os("AGENT_HOST_DIST") {
-        Some(dist) => PathBuf::from(dist),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dist"),
-    };
-    let path = dist.join("plugins").join(file);
+    let path = staged_dir().join("plugins").join(file);
     assert!(
         path.is_file(),
         "the staged plugin {} is missing: run `cargo xtask stage` first (or set \

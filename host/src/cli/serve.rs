@@ -1,0 +1,147 @@
+//! `agent-host serve`: one backend over gRPC (agent-remote's protocol), for a parent
+//! process (`isolation = "process"`) or for hosts on other machines. The first line on
+//! stdout is the handshake (`agent-host-serve|<protocol>|<api>|<address>|grpc`); SIGTERM
+//! or Ctrl-C ends every turn `Cancelled`, closes the sessions and exits 0.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use agent_host::{Config, Host, PluginPin};
+use agent_plugin_api::Runtime;
+use agent_remote::{Address, BackendInfo, Server};
+use anyhow::Context as _;
+
+use super::signals::Signals;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plugin to serve (default: `backend` in the config).
+    #[arg(long)]
+    backend: Option<String>,
+    /// A backend option, `key=value` (value typed like TOML); overrides the config.
+    #[arg(long = "option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// Where to listen: `unix:PATH` (a socket file that must not exist yet) or
+    /// `tcp:IP:PORT` on a loopback address (port 0 picks a free one; the handshake line
+    /// says which).
+    #[arg(long, value_name = "ADDRESS")]
+    listen: Address,
+    /// The process-isolation parent's way in (not for users): serve exactly this file
+    /// for `--backend`, with these options, and stop when stdin closes.
+    #[command(flatten)]
+    child: ChildArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChildArgs {
+    #[arg(long, hide = true, requires = "backend", value_name = "FILE")]
+    plugin_file: Option<PathBuf>,
+    #[arg(long, hide = true, requires = "plugin_file", value_name = "HEX")]
+    sha256: Option<String>,
+    #[arg(long, hide = true, value_name = "JSON")]
+    options_json: Option<String>,
+    #[arg(long, hide = true)]
+    stop_on_stdin_eof: bool,
+}
+
+pub async fn run(
+    host: impl FnOnce(Option<Config>) -> anyhow::Result<Host>,
+    args: Args,
+    signals: &mut Signals,
+) -> anyhow::Result<ExitCode> {
+    refuse_open_networks(&args.listen)?;
+    let host = match &args.child.plugin_file {
+        // Only the given file, pinned by path (and digest, when the parent pins one).
+        Some(file) => {
+            let name = args.backend.clone().unwrap_or_default();
+            let mut config = Config::default();
+            config.plugins.insert(
+                name,
+                PluginPin {
+                    path: Some(file.clone()),
+                    sha256: args.child.sha256.clone(),
+                    ..PluginPin::default()
+                },
+            );
+            host(Some(config))?
+        }
+        None => host(None)?,
+    };
+    let backend = match &args.backend {
+        Some(name) => name.clone(),
+        None => host.default_backend()?.to_owned(),
+    };
+    let mut overrides = super::options_map(&args.options)?;
+    if let Some(json) = &args.child.options_json {
+        let parsed: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(json).context("--options-json is not a JSON object")?;
+        overrides.extend(parsed);
+    }
+    let runtime = host.runtime_in_process(&backend, overrides)?;
+    let metadata = host.plugin(&backend)?.metadata().clone();
+    let info = BackendInfo {
+        name: metadata.name,
+        version: metadata.version,
+        description: metadata.description,
+        api_version: metadata.api_version,
+    };
+    let runtime: Arc<dyn Runtime> = Arc::new(runtime);
+    let server = Server::bind(runtime, info, &args.listen).await?;
+    let made_socket = match server.address() {
+        Address::Unix(path) => Some(path.clone()),
+        Address::Tcp(_) => None,
+    };
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", server.handshake_line()).context("cannot write the handshake line")?;
+    stdout.flush().context("cannot write the handshake line")?;
+    drop(stdout);
+    eprintln!(
+        "agent-host: serving backend {backend:?} on {}",
+        server.address()
+    );
+    let mut caught = signals.catch();
+    let stdin_closed = stdin_closed(args.child.stop_on_stdin_eof);
+    let stop = async move {
+        tokio::select! {
+            signal = caught.next() => tracing::info!("stopping on {signal:?}"),
+            () = stdin_closed => tracing::info!("stopping: the parent closed stdin"),
+        }
+    };
+    let served = server.serve(stop).await;
+    if let Some(path) = made_socket {
+        let _ = std::fs::remove_file(path);
+    }
+    served?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// TCP beyond this machine needs TLS and a token, which this server does not speak yet:
+/// refused rather than served in the clear.
+fn refuse_open_networks(address: &Address) -> anyhow::Result<()> {
+    if let Address::Tcp(socket) = address {
+        if !socket.ip().is_loopback() {
+            anyhow::bail!(
+                "--listen {address}: not a loopback address; serving beyond this machine \
+                 needs TLS and a client token, which `agent-host serve` does not offer yet \
+                 (listen on 127.0.0.1 or ::1, or on a unix: socket)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Resolves when stdin reaches its end (the parent is gone), if asked to watch it.
+async fn stdin_closed(watch: bool) {
+    if !watch {
+        return std::future::pending().await;
+    }
+    let (closed, on_close) = tokio::sync::oneshot::channel::<()>();
+    // A thread of its own: reading stdin blocks, and nothing else reads it.
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = closed.send(());
+    });
+    let _ = on_close.await;
+}

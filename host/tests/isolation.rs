@@ -1,0 +1,227 @@
+//! `isolation = "process"` and `agent-host serve`, with the staged binary and real plugin
+//! files: a plugin that segfaults, aborts, exits or hangs costs its own agents, is named
+//! with the cause, and the next agent is served by a fresh child.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agent_host::{Config, Host};
+use agent_plugin_api::types::{AgentConfig, Error};
+use agent_plugin_api::Runtime;
+use agent_remote::{HandshakeLine, RemoteRuntime};
+
+/// A host whose only plugin is the misbehaving fixture, isolated, with `options`.
+fn isolated_misbehaving(options: &str, pin: &str) -> (Host, tempfile::TempDir) {
+    let dir = common::plugin_dir(&[(common::fixture("misbehaving"), "libfixture_misbehaving.so")]);
+    let config = Config::from_toml(&format!(
+        "[plugins.misbehaving]\nisolation = \"process\"\n{pin}\n[backends.misbehaving]\n{options}\n"
+    ))
+    .unwrap();
+    let host = Host::builder()
+        .config(config)
+        .plugin_dir(dir.path())
+        .without_env()
+        .without_exe_dir()
+        .serve_executable(common::staged_binary())
+        .build();
+    (host, dir)
+}
+
+fn agent_config() -> AgentConfig {
+    AgentConfig::builder("any").build()
+}
+
+/// Chats once, to its end (within 20 s, or the test fails).
+async fn turn(runtime: &dyn Runtime, agent: u64, message: &str) -> Result<String, Error> {
+    let turn = async {
+        runtime
+            .chat(agent, &message.into())
+            .await?
+            .text()
+            .await
+            .map(|result| result.text)
+    };
+    tokio::time::timeout(Duration::from_secs(20), turn)
+        .await
+        .expect("the turn ended within 20 s")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_ends_its_turn_with_the_cause_and_the_next_agent_gets_a_fresh_child() {
+    for (crash, cause) in [
+        ("segfault", "SIGSEGV"),
+        ("abort", "SIGABRT"),
+        ("exit", "exit status 3"),
+    ] {
+        let (host, _dir) = isolated_misbehaving(&format!("crash = {crash:?}"), "");
+        let runtime = host
+            .start_runtime("misbehaving", Default::default())
+            .await
+            .unwrap();
+        let agent = runtime.create_agent(agent_config()).await.unwrap();
+        assert_eq!(
+            turn(&*runtime, agent, "hello").await.unwrap(),
+            "hello world"
+        );
+
+        let crashed = turn(&*runtime, agent, "please crash").await.unwrap_err();
+        let said = crashed.to_string();
+        assert!(
+            said.contains("plugin \"misbehaving\" died") && said.contains(cause),
+            "{crash}: {said}"
+        );
+        assert!(crashed.is_retryable(), "{crash}: {crashed:?}");
+        let lost = runtime.turn_count(agent).await.unwrap_err().to_string();
+        assert!(
+            lost.contains(cause) && lost.contains("lost with it"),
+            "{lost}"
+        );
+
+        let fresh = runtime.create_agent(agent_config()).await.unwrap();
+        assert_ne!(fresh, agent, "ids stay unique across children");
+        assert_eq!(
+            turn(&*runtime, fresh, "hello again").await.unwrap(),
+            "hello world"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_call_times_out_and_the_wedged_child_is_replaced() {
+    let (host, _dir) = isolated_misbehaving("crash = \"hang\"", "call_timeout_ms = 500");
+    let runtime = host
+        .start_runtime("misbehaving", Default::default())
+        .await
+        .unwrap();
+    let agent = runtime.create_agent(agent_config()).await.unwrap();
+    let started = Instant::now();
+    let hung = runtime.chat(agent, &"crash now".into()).await.unwrap_err();
+    assert!(matches!(hung, Error::Timeout { .. }), "{hung:?}");
+    assert!(hung.to_string().contains("killed"), "{hung}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let fresh = runtime.create_agent(agent_config()).await.unwrap();
+    assert_eq!(
+        turn(&*runtime, fresh, "hello").await.unwrap(),
+        "hello world"
+    );
+}
+
+#[test]
+fn an_isolated_plugin_is_not_loaded_into_the_host() {
+    let (host, _dir) = isolated_misbehaving("", "");
+    let refused = host.runtime("misbehaving").unwrap_err().to_string();
+    assert!(refused.contains("isolation = \"process\""), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_cannot_start_says_why_at_once() {
+    let (host, _dir) = isolated_misbehaving("constructor = \"error\"", "");
+    let Err(refused) = host.start_runtime("misbehaving", Default::default()).await else {
+        panic!("a constructor that refuses gave a runtime");
+    };
+    let refused = refused.to_string();
+    assert!(
+        refused.contains("did not start") && refused.contains("the constructor refuses"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn chat_on_a_crashing_isolated_plugin_fails_in_one_line_naming_plugin_and_signal() {
+    let (_host, dir) = isolated_misbehaving("crash = \"segfault\"", "");
+    std::fs::write(
+        dir.path().join("agent-host.toml"),
+        "[plugins.misbehaving]\nisolation = \"process\"\n[backends.misbehaving]\ncrash = \"segfault\"\n",
+    )
+    .unwrap();
+    let output = common::run_binary(
+        &common::staged_binary(),
+        &["chat", "--backend", "misbehaving", "please crash"],
+        dir.path(),
+    );
+    let stderr = common::text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("plugin \"misbehaving\" died: SIGSEGV"),
+        "{stderr}"
+    );
+}
+
+/// `agent-host serve` as a parent starts it: the handshake line first, then SIGTERM ends
+/// the running turn `Cancelled`, exits 0, and removes its socket.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_prints_a_handshake_and_stops_cleanly_on_sigterm() {
+    // The staged binary finds the staged mock beside it.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("mock.sock");
+    let mut serve = Command::new(common::staged_binary())
+        .args([
+            "serve",
+            "--backend",
+            "mock",
+            "--option",
+            "chunk_delay_ms=200",
+        ])
+        .arg("--listen")
+        .arg(format!("unix:{}", socket.display()))
+        .env_remove("AGENT_HOST_CONFIG")
+        .env_remove("AGENT_HOST_PLUGIN_PATH")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let handshake: HandshakeLine = first.parse().unwrap();
+    assert_eq!(
+        handshake.address.to_string(),
+        format!("unix:{}", socket.display())
+    );
+
+    let runtime = RemoteRuntime::connect(&handshake.address).await.unwrap();
+    assert_eq!(runtime.server().backend, "mock");
+    let agent = runtime.create_agent(agent_config()).await.unwrap();
+    let handle = runtime
+        .chat(agent, &"a long answer that takes a while to stream".into())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(serve.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), handle.text())
+        .await
+        .expect("the turn ended");
+    assert!(matches!(ended, Err(Error::Cancelled)), "{ended:?}");
+    let status = serve.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(!socket.exists(), "the socket file is removed");
+}
+
+#[test]
+fn serve_refuses_addresses_off_this_machine_and_bad_addresses() {
+    let dir = common::plugin_dir(&[(common::mock_plugin(), "libagent_plugin_mock.so")]);
+    for (listen, said) in [
+        ("tcp:0.0.0.0:0", "not a loopback address"),
+        ("tcp:localhost:80", "HOST:PORT"),
+        ("/tmp/x.sock", "unix:PATH"),
+    ] {
+        let output = common::run_binary(
+            &common::staged_binary(),
+            &["serve", "--backend", "mock", "--listen", listen],
+            dir.path(),
+        );
+        let stderr = common::text(&output.stderr);
+        assert!(!output.status.success(), "{listen}");
+        assert!(stderr.contains(said), "{listen}: {stderr}");
+    }
+}
