@@ -23,6 +23,12 @@ pub fn build() -> Result<PathBuf> {
         build.args(["-p", fixture]);
     }
     exec(&mut build)?;
+    install_built()
+}
+
+/// Installs the fixtures already built in release (by [`build`], or with the staged
+/// packages by `stage_with`), and builds and installs the frozen ones.
+pub fn install_built() -> Result<PathBuf> {
     let dir = fixtures_dir();
     for fixture in FIXTURES {
         let file = library_file(fixture);

@@ -15,10 +15,16 @@ pub const SHIPPED_PLUGINS: &[&str] = &[
 
 /// Builds the host and the shipped plugins in release and lays them out in target/dist.
 pub fn stage() -> Result<PathBuf> {
+    stage_with(&[])
+}
+
+/// [`stage`], building `also` (more workspace packages) in the same cargo run: built
+/// apart, a package resolves its dependencies' features apart and rebuilds them.
+pub fn stage_with(also: &[&str]) -> Result<PathBuf> {
     let mut build = cargo();
     build.args(["build", "--release", "-p", "agent-host"]);
-    for plugin in SHIPPED_PLUGINS {
-        build.args(["-p", plugin]);
+    for package in SHIPPED_PLUGINS.iter().chain(also) {
+        build.args(["-p", package]);
     }
     exec(&mut build)?;
     let release = target_dir().join("release");

@@ -84,8 +84,9 @@ fn with_layout(command: &mut Command, venv: &Path) {
 }
 
 pub fn run(extra: &[String]) -> Result<()> {
-    stage::stage()?;
-    fixtures::build()?;
+    // One cargo run for both: the fixtures then reuse the staged build's dependencies.
+    stage::stage_with(fixtures::FIXTURES)?;
+    fixtures::install_built()?;
     python_env::ensure()?;
     run_tests(extra)
 }

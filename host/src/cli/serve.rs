@@ -97,10 +97,14 @@ pub async fn run(
     writeln!(stdout, "{}", server.handshake_line()).context("cannot write the handshake line")?;
     stdout.flush().context("cannot write the handshake line")?;
     drop(stdout);
-    eprintln!(
-        "agent-host: serving backend {backend:?} on {}",
-        server.address()
-    );
+    if args.child.stop_on_stdin_eof {
+        tracing::debug!("serving backend {backend:?} on {}", server.address());
+    } else {
+        eprintln!(
+            "agent-host: serving backend {backend:?} on {}",
+            server.address()
+        );
+    }
     let mut caught = signals.catch();
     let stdin_closed = stdin_closed(args.child.stop_on_stdin_eof);
     let stop = async move {

@@ -57,8 +57,10 @@ impl Launch {
     pub(crate) async fn start(&self) -> Result<Child, Error> {
         let plugin = &self.plugin;
         let failed = |what: String| Error::ConnectionError(format!("plugin {plugin:?}: {what}"));
+        // Only this user may reach the socket inside, whatever the umask.
         let socket_dir = tempfile::Builder::new()
             .prefix("agent-host-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir()
             .map_err(|error| failed(format!("cannot make a private socket directory: {error}")))?;
         let socket = socket_dir.path().join("plugin.sock");
@@ -81,7 +83,10 @@ impl Launch {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .kill_on_drop(true)
+            // Its own process group: a Ctrl-C at the terminal is the host's to handle
+            // (cancel the turn), not a stop for the child.
+            .process_group(0);
         let mut process = command.spawn().map_err(|error| {
             failed(format!(
                 "cannot start {} serve: {error}",
@@ -255,7 +260,7 @@ fn lost_hook(
                 }
             };
             let text = death_text(&plugin, &how, &stopped_because);
-            tracing::error!("{text}");
+            tracing::warn!("{text}");
             Error::ConnectionError(text)
         }
         .boxed()
