@@ -185,7 +185,8 @@ impl Config {
                 }
                 if pin.isolation != Isolation::Process {
                     return Err(format!(
-                        "plugins.{name}.workers: workers are child processes, so they need                          isolation = \"process\" in [plugins.{name}]"
+                        "plugins.{name}.workers: workers are child processes, so they need \
+                         isolation = \"process\" in [plugins.{name}]"
                     ));
                 }
             }

@@ -225,3 +225,39 @@ fn serve_refuses_addresses_off_this_machine_and_bad_addresses() {
         assert!(stderr.contains(said), "{listen}: {stderr}");
     }
 }
+
+/// `workers = 2`: agents spread over two children; one that crashes takes only its own
+/// agents, the other child's agent goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_two_workers_a_crash_costs_only_its_own_agents() {
+    let (host, _dir) = isolated_misbehaving("crash = \"abort\"", "workers = 2");
+    let runtime = host
+        .start_runtime("misbehaving", Default::default())
+        .await
+        .unwrap();
+    let first = runtime.create_agent(agent_config()).await.unwrap();
+    let second = runtime.create_agent(agent_config()).await.unwrap();
+    assert_eq!(
+        turn(&*runtime, first, "hello").await.unwrap(),
+        "hello world"
+    );
+    assert_eq!(
+        turn(&*runtime, second, "hello").await.unwrap(),
+        "hello world"
+    );
+    let crashed = turn(&*runtime, first, "crash")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(crashed.contains("SIGABRT"), "{crashed}");
+    assert_eq!(
+        turn(&*runtime, second, "still here").await.unwrap(),
+        "hello world",
+        "the other worker's agent is untouched"
+    );
+    let fresh = runtime.create_agent(agent_config()).await.unwrap();
+    assert_eq!(
+        turn(&*runtime, fresh, "hello").await.unwrap(),
+        "hello world"
+    );
+}
