@@ -23,6 +23,7 @@ mod config;
 mod digest;
 mod discovery;
 mod error;
+mod exit_status;
 mod host;
 mod isolation;
 mod options;

@@ -132,7 +132,7 @@ pub(crate) fn verify(scanner: &Path, file: &PluginFile, options: &serde_json::Va
     let errors = error_reader.join().unwrap_or_default();
     if let Some(signal) = status.signal() {
         tracing::debug!(path = %file.path().display(), "scanner stderr:\n{errors}");
-        return Verdict::Crashed(signal_name(signal));
+        return Verdict::Crashed(crate::exit_status::signal_name(signal));
     }
     match serde_json::from_str::<Report>(output.trim()) {
         Ok(Report {
@@ -203,25 +203,4 @@ fn examine_stdin(path: &Path, options_json: &str) -> Report {
             .map(|error| error.to_string()),
         metadata: Some(library.metadata().clone()),
     }
-}
-
-fn signal_name(signal: i32) -> String {
-    let name = match signal {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        5 => "SIGTRAP",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        14 => "SIGALRM",
-        15 => "SIGTERM",
-        31 => "SIGSYS",
-        _ => return format!("signal {signal}"),
-    };
-    name.to_owned()
 }

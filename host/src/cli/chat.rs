@@ -8,6 +8,7 @@ use agent_plugin_api::Runtime;
 use anyhow::Context as _;
 use futures::StreamExt;
 
+use super::backend_args::BackendArgs;
 use super::conversation;
 use super::signals::{Caught, Signal, Signals};
 use super::stdin_lines::{LineError, Lines};
@@ -15,12 +16,8 @@ use super::stdout::{Output, StdoutError};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The plugin to use (default: `backend` in the config).
-    #[arg(long)]
-    backend: Option<String>,
-    /// A backend option, `key=value` (value typed like TOML); overrides the config.
-    #[arg(long = "option", value_name = "KEY=VALUE")]
-    options: Vec<String>,
+    #[command(flatten)]
+    backend: BackendArgs,
     /// The model name handed to the agent.
     #[arg(long, default_value = "default")]
     model: String,
@@ -61,12 +58,9 @@ pub struct Args {
 const SHUTDOWN_AFTER_SIGNAL: Duration = Duration::from_secs(1);
 
 pub async fn run(host: &Host, args: Args, signals: &mut Signals) -> anyhow::Result<ExitCode> {
-    let backend = match &args.backend {
-        Some(name) => name.clone(),
-        None => host.default_backend()?.to_owned(),
-    };
+    let backend = args.backend.name(host)?;
     let runtime = host
-        .start_runtime(&backend, super::options_map(&args.options)?)
+        .start_runtime(&backend, args.backend.overrides()?)
         .await?;
     let runtime = runtime.as_ref();
     let (config, tools) = agent_config(&args)?;

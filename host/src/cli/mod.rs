@@ -1,6 +1,7 @@
 //! Command-line interface. Every failure ends as one line on stderr and a non-zero exit
 //! (the codes are in `exit`).
 
+mod backend_args;
 mod chat;
 mod check;
 mod conversation;

@@ -13,16 +13,13 @@ use agent_plugin_api::Runtime;
 use agent_remote::{Address, BackendInfo, Server};
 use anyhow::Context as _;
 
+use super::backend_args::BackendArgs;
 use super::signals::Signals;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The plugin to serve (default: `backend` in the config).
-    #[arg(long)]
-    backend: Option<String>,
-    /// A backend option, `key=value` (value typed like TOML); overrides the config.
-    #[arg(long = "option", value_name = "KEY=VALUE")]
-    options: Vec<String>,
+    #[command(flatten)]
+    backend: BackendArgs,
     /// Where to listen: `unix:PATH` (a socket file that must not exist yet) or
     /// `tcp:IP:PORT` on a loopback address (port 0 picks a free one; the handshake line
     /// says which).
@@ -55,7 +52,7 @@ pub async fn run(
     let host = match &args.child.plugin_file {
         // Only the given file, pinned by path (and digest, when the parent pins one).
         Some(file) => {
-            let name = args.backend.clone().unwrap_or_default();
+            let name = args.backend.backend.clone().unwrap_or_default();
             let mut config = Config::default();
             config.plugins.insert(
                 name,
@@ -69,11 +66,8 @@ pub async fn run(
         }
         None => host(None)?,
     };
-    let backend = match &args.backend {
-        Some(name) => name.clone(),
-        None => host.default_backend()?.to_owned(),
-    };
-    let mut overrides = super::options_map(&args.options)?;
+    let backend = args.backend.name(&host)?;
+    let mut overrides = args.backend.overrides()?;
     if let Some(json) = &args.child.options_json {
         let parsed: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(json).context("--options-json is not a JSON object")?;

@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::watch;
 
-use super::exit_status;
+use crate::exit_status;
 
 /// How long a child may take from its start to its handshake line (an interpreter and
 /// its imports may take a while).

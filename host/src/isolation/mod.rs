@@ -7,7 +7,6 @@
 //! that grows while children keep dying. `workers = N` spreads agents over N children.
 
 mod child;
-mod exit_status;
 mod process_runtime;
 
 pub use child::Launch;

@@ -1,4 +1,5 @@
-//! How a child ended, in the words an operator expects: `SIGSEGV`, `exit status 3`.
+//! How a child process ended, in the words an operator expects: `SIGSEGV`, `exit status 3`
+//! (a plugin scanner, an isolated plugin's process).
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
@@ -10,10 +11,7 @@ pub(crate) fn describe(status: ExitStatus) -> String {
         } else {
             ""
         };
-        return match signal_name(signal) {
-            Some(name) => format!("{name}{core}"),
-            None => format!("signal {signal}{core}"),
-        };
+        return format!("{}{core}", signal_name(signal));
     }
     match status.code() {
         Some(code) => format!("exit status {code}"),
@@ -21,8 +19,9 @@ pub(crate) fn describe(status: ExitStatus) -> String {
     }
 }
 
-fn signal_name(signal: i32) -> Option<&'static str> {
-    Some(match signal {
+/// `SIGSEGV` for 11, and so on; `signal N` for one without a common name.
+pub(crate) fn signal_name(signal: i32) -> String {
+    let name = match signal {
         1 => "SIGHUP",
         2 => "SIGINT",
         3 => "SIGQUIT",
@@ -39,8 +38,9 @@ fn signal_name(signal: i32) -> Option<&'static str> {
         24 => "SIGXCPU",
         25 => "SIGXFSZ",
         31 => "SIGSYS",
-        _ => return None,
-    })
+        _ => return format!("signal {signal}"),
+    };
+    name.to_owned()
 }
 
 #[cfg(test)]
