@@ -15,7 +15,14 @@ use agent_remote::{Address, BackendInfo, RemoteRuntime, Server};
 
 /// Serves a fresh mock at `address` in this process and connects to it.
 async fn served_mock(address: Address) -> Result<RemoteRuntime, Error> {
-    let runtime: Arc<dyn Runtime> = Arc::new(<MockRuntime as Plugin>::new(common::mock_options())?);
+    served_mock_with(address, common::mock_options()).await
+}
+
+async fn served_mock_with(
+    address: Address,
+    options: agent_plugin_mock::MockOptions,
+) -> Result<RemoteRuntime, Error> {
+    let runtime: Arc<dyn Runtime> = Arc::new(<MockRuntime as Plugin>::new(options)?);
     let info = BackendInfo {
         name: "mock".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -56,4 +63,25 @@ async fn every_check_passes_over_tcp() {
     println!("{report}");
     assert!(report.is_success(), "{report}");
     assert_eq!(report.tally().skipped, 0, "{report}");
+}
+
+/// A message past gRPC's usual 4 MB bound crosses, and the session goes on after it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_of_several_megabytes_crosses_and_the_session_goes_on() {
+    use agent_plugin_api::types::AgentConfig;
+    let fast = agent_plugin_mock::MockOptions {
+        chunk_delay_ms: 0,
+        ..common::mock_options()
+    };
+    let runtime = served_mock_with(unix_socket(), fast).await.unwrap();
+    let agent = runtime
+        .create_agent(AgentConfig::builder("any").build())
+        .await
+        .unwrap();
+    let big = "word ".repeat(1_200_000);
+    let answer = runtime.chat(agent, &big.as_str().into()).await.unwrap();
+    let answer = answer.text().await.unwrap();
+    assert_eq!(answer.text.len(), "echo: ".len() + big.len());
+    let small = runtime.chat(agent, &"after".into()).await.unwrap();
+    assert_eq!(small.text().await.unwrap().text, "echo: after");
 }

@@ -252,14 +252,13 @@ fn lost_hook(
         let (plugin, died, stopped_because) =
             (plugin.clone(), died.clone(), stopped_because.clone());
         async move {
-            let how = match wait_for_death(&died).await {
-                Some(how) => how,
+            let text = match wait_for_death(&died).await {
+                Some(how) => death_text(&plugin, &how, &stopped_because),
                 None => {
                     kill(pid, &died);
-                    format!("its connection closed ({why}) and it was killed")
+                    format!("plugin {plugin:?} ended its session ({why}); its process was killed")
                 }
             };
-            let text = death_text(&plugin, &how, &stopped_because);
             tracing::warn!("{text}");
             Error::ConnectionError(text)
         }

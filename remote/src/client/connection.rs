@@ -61,6 +61,7 @@ impl Connection {
             .map(|items| ClientMessage { items });
         let incoming = RuntimeClient::new(channel)
             .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX)
             .session(requests)
             .await
             .map_err(|status| {

@@ -112,7 +112,13 @@ impl Server {
             .await;
         let router = tonic::transport::Server::builder()
             .add_service(health)
-            .add_service(RuntimeServer::new(service));
+            // No bound of its own on a message (a turn's content with media): the ABI
+            // has none either, and a message over a bound would end the whole session.
+            .add_service(
+                RuntimeServer::new(service)
+                    .max_decoding_message_size(usize::MAX)
+                    .max_encoding_message_size(usize::MAX),
+            );
         let signal = async move {
             shutdown.await;
             // Sessions end their turns and close their streams, so the graceful

@@ -119,7 +119,7 @@ impl Session {
                     }
                     Ok(None) => break false,
                     Err(status) => {
-                        tracing::debug!("a session ended: {status}");
+                        tracing::warn!("a client's session ended with an error: {status}");
                         break false;
                     }
                 },
