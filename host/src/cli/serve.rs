@@ -109,7 +109,14 @@ pub async fn run(
     };
     let served = server.serve(stop).await;
     if let Some(path) = made_socket {
-        let _ = std::fs::remove_file(path);
+        let _ = std::fs::remove_file(&path);
+        // A child's socket sits in a directory its parent made for it alone; a parent
+        // killed outright (SIGKILL) cannot remove it, so the child does (if empty).
+        if args.child.stop_on_stdin_eof {
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
     }
     served?;
     Ok(ExitCode::SUCCESS)
