@@ -342,8 +342,7 @@ impl Host {
                 path: candidate.path.clone(),
                 reason: "its metadata cannot be read".into(),
             })?;
-        let mut options = self.config.backend_options(name, &metadata.path_options);
-        options.extend(overrides);
+        let options = self.options(name, &metadata.path_options, overrides);
         let pin = self.config.plugins.get(name).cloned().unwrap_or_default();
         let launch = Launch {
             plugin: name.to_owned(),
@@ -362,6 +361,18 @@ impl Host {
             })?
             .with_call_timeout(pin.call_timeout());
         Ok(std::sync::Arc::new(runtime))
+    }
+
+    /// The config's `[backends.<name>]` with `overrides` on top, key by key.
+    fn options(
+        &self,
+        name: &str,
+        path_options: &[String],
+        overrides: serde_json::Map<String, serde_json::Value>,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut options = self.config.backend_options(name, path_options);
+        options.extend(overrides);
+        options
     }
 
     /// How the config says to run plugin `name`.
@@ -406,10 +417,7 @@ impl Host {
         overrides: serde_json::Map<String, serde_json::Value>,
     ) -> Result<PluginRuntime, HostError> {
         let library = self.plugin(name)?;
-        let mut options = self
-            .config
-            .backend_options(name, &library.metadata().path_options);
-        options.extend(overrides);
+        let options = self.options(name, &library.metadata().path_options, overrides);
         let runtime = library
             .new_runtime(&serde_json::Value::Object(options))
             .map_err(|error| HostError::Runtime {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use agent_plugin_api::types::Error;
@@ -44,6 +44,8 @@ pub(crate) struct Child {
     plugin: String,
     pid: Option<u32>,
     started: Instant,
+    /// How long it ran, once it has ended (the death may be noticed much later).
+    lifetime: Arc<OnceLock<Duration>>,
     /// Set once the process has ended: how, in words.
     died: watch::Receiver<Option<String>>,
     /// Why the host stopped it, if it did (a call that timed out).
@@ -87,6 +89,7 @@ impl Launch {
             // Its own process group: a Ctrl-C at the terminal is the host's to handle
             // (cancel the turn), not a stop for the child.
             .process_group(0);
+        let started = Instant::now();
         let mut process = command.spawn().map_err(|error| {
             failed(format!(
                 "cannot start {} serve: {error}",
@@ -98,11 +101,14 @@ impl Launch {
         let stdin = process.stdin.take();
         let stdout = process.stdout.take();
         let (announce_death, died) = watch::channel(None);
+        let lifetime = Arc::new(OnceLock::new());
+        let ended = lifetime.clone();
         tokio::spawn(async move {
             let how = match process.wait().await {
                 Ok(status) => exit_status::describe(status),
                 Err(error) => format!("could not be waited for: {error}"),
             };
+            let _ = ended.set(started.elapsed());
             let _ = announce_death.send(Some(how));
         });
         let stopped_because = Arc::new(Mutex::new(None));
@@ -133,7 +139,8 @@ impl Launch {
             runtime,
             plugin: plugin.clone(),
             pid,
-            started: Instant::now(),
+            started,
+            lifetime,
             died,
             stopped_because,
             _stdin: stdin,
@@ -156,8 +163,12 @@ impl Child {
         Some(death_text(&self.plugin, &how, &self.stopped_because))
     }
 
+    /// How long it ran: until its end, if it has ended.
     pub(crate) fn lived(&self) -> Duration {
-        self.started.elapsed()
+        self.lifetime
+            .get()
+            .copied()
+            .unwrap_or_else(|| self.started.elapsed())
     }
 
     /// Kills it (a wedged child): its turns end, and the next call starts another.

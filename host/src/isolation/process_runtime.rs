@@ -72,7 +72,7 @@ impl ProcessRuntime {
     /// Starts the first child at once, so that a plugin that cannot start (a constructor
     /// that refuses its options) says so here; the other workers start when first needed.
     pub async fn start(launch: Launch, workers: usize) -> Result<ProcessRuntime, Error> {
-        let runtime = ProcessRuntime {
+        let mut runtime = ProcessRuntime {
             launch,
             workers: (0..workers.max(1)).map(|_| Worker::default()).collect(),
             agents: Mutex::new(HashMap::new()),
@@ -83,10 +83,8 @@ impl ProcessRuntime {
             call_timeout: None,
         };
         let first = runtime.live_child(0).await?;
-        Ok(ProcessRuntime {
-            host_tools_unavailable: first.runtime.server().host_tools_unavailable.clone(),
-            ..runtime
-        })
+        runtime.host_tools_unavailable = first.runtime.server().host_tools_unavailable.clone();
+        Ok(runtime)
     }
 
     /// As [`PluginRuntime::with_tools`](agent_plugin_api::host::PluginRuntime::with_tools).

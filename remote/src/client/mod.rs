@@ -157,14 +157,15 @@ impl RemoteRuntime {
         }
     }
 
-    async fn create(&self, config: AgentConfig, tools: Option<Tools>) -> Result<AgentId, Error> {
+    async fn create(&self, config: AgentConfig, tools: Tools) -> Result<AgentId, Error> {
         let id = self.connection.next_id();
-        let tool_names = match &tools {
-            Some(tools) if self.server.host_tools_unavailable.is_none() => {
-                self.connection.register_tools(id, tools.clone());
-                tools.names().map(str::to_owned).collect()
-            }
-            _ => Vec::new(),
+        let offered = !tools.is_empty() && self.server.host_tools_unavailable.is_none();
+        let tool_names = if offered {
+            let names = tools.names().map(str::to_owned).collect();
+            self.connection.register_tools(id, tools);
+            names
+        } else {
+            Vec::new()
         };
         let method = Method::CreateAgent(proto::CreateAgent {
             config: Some(config_to_proto(&config)),
@@ -201,10 +202,7 @@ fn chat(agent_id: AgentId, content: &Content) -> proto::Chat {
 #[async_trait]
 impl Runtime for RemoteRuntime {
     async fn create_agent(&self, config: AgentConfig) -> Result<AgentId, Error> {
-        let shared = (!self.tools.is_empty())
-            .then(|| Tools::new().for_agent(&self.tools, &config))
-            .transpose()?;
-        self.create(config, shared).await
+        self.create_agent_with_tools(config, Tools::new()).await
     }
 
     async fn create_agent_with_tools(
@@ -213,7 +211,7 @@ impl Runtime for RemoteRuntime {
         tools: Tools,
     ) -> Result<AgentId, Error> {
         let tools = tools.for_agent(&self.tools, &config)?;
-        self.create(config, Some(tools)).await
+        self.create(config, tools).await
     }
 
     fn host_tools_unavailable(&self) -> Option<String> {

@@ -132,10 +132,6 @@ impl Session {
     fn handle(self: &Arc<Self>, item: proto::ClientItem) {
         match item.item {
             Some(client_item::Item::Call(call)) => {
-                if let Some(Method::TryShutdownAgent(agent)) = &call.method {
-                    self.runtime.try_shutdown_agent(agent.agent_id);
-                    return;
-                }
                 tokio::spawn(self.clone().answer(call));
             }
             Some(client_item::Item::CancelTurn(turn_id)) => {
@@ -235,8 +231,10 @@ impl Session {
                     Outcome::Text(proto::OptionalText { text })
                 })
             }
+            // Best effort, never answered.
             Method::TryShutdownAgent(agent) => {
                 runtime.try_shutdown_agent(agent.agent_id);
+                self.state().agents.remove(&agent.agent_id);
                 return;
             }
         };
