@@ -76,7 +76,8 @@ struct Measured {
 const NS: Measure = Measure::Time(1.0);
 const US: Measure = Measure::Time(1000.0);
 
-/// Every figure criterion measures, with the goals of issue 11 (README "Performance").
+/// Every figure criterion measures, with the goals of issues 11 and 14 (README
+/// "Performance").
 const MEASURED: &[Measured] = &[
     Measured {
         name: "call_overhead",
@@ -169,6 +170,88 @@ const MEASURED: &[Measured] = &[
         // A turn of 64 calls at once, per call.
         measure: Measure::Time(1000.0 * 64.0),
         goal: Goal::RatioAtMost(2.0),
+    },
+    // Issue 14: the mock served over gRPC, against the same mock through the ABI.
+    Measured {
+        name: "isolated_call",
+        group: "call_overhead",
+        subject: "isolated",
+        baseline: "through_abi",
+        unit: "us",
+        measure: US,
+        goal: Goal::None,
+    },
+    Measured {
+        name: "isolated_turn",
+        group: "turn_latency",
+        subject: "isolated",
+        baseline: "through_abi",
+        unit: "us",
+        measure: US,
+        goal: Goal::ExcessAtMost(100.0),
+    },
+    Measured {
+        name: "isolated_stream",
+        group: "stream_throughput",
+        subject: "isolated",
+        baseline: "through_abi",
+        unit: "chunks/s",
+        measure: Measure::Rate(10_000.0),
+        goal: Goal::RatioAtLeast(0.8),
+    },
+    Measured {
+        name: "isolated_in_flight",
+        group: "turns_in_flight_100",
+        subject: "isolated",
+        baseline: "through_abi",
+        unit: "turns/s",
+        measure: Measure::Rate(100.0),
+        goal: Goal::RatioAtLeast(0.5),
+    },
+    Measured {
+        name: "tcp_call",
+        group: "call_overhead",
+        subject: "loopback_tcp",
+        baseline: "through_abi",
+        unit: "us",
+        measure: US,
+        goal: Goal::None,
+    },
+    Measured {
+        name: "tcp_turn",
+        group: "turn_latency",
+        subject: "loopback_tcp",
+        baseline: "through_abi",
+        unit: "us",
+        measure: US,
+        goal: Goal::None,
+    },
+    Measured {
+        name: "tcp_stream",
+        group: "stream_throughput",
+        subject: "loopback_tcp",
+        baseline: "through_abi",
+        unit: "chunks/s",
+        measure: Measure::Rate(10_000.0),
+        goal: Goal::None,
+    },
+    Measured {
+        name: "tcp_in_flight",
+        group: "turns_in_flight_100",
+        subject: "loopback_tcp",
+        baseline: "through_abi",
+        unit: "turns/s",
+        measure: Measure::Rate(100.0),
+        goal: Goal::None,
+    },
+    Measured {
+        name: "python_workers",
+        group: "python_workers",
+        subject: "workers_2",
+        baseline: "workers_1",
+        unit: "turns/s",
+        measure: Measure::Rate(100.0),
+        goal: Goal::RatioAtLeast(1.6),
     },
     Measured {
         name: "python_turn_latency",

@@ -1,15 +1,19 @@
 //! What crossing the plugin boundary costs: the same mock backend driven in-process,
-//! through the real staged `.so`, and in a child process over a pipe, side by side in
-//! one run, with the floors no design goes below (a bare cross-thread round trip, a bare
-//! channel).
+//! through the real staged `.so`, in a child process over a pipe, and served over gRPC
+//! (process isolation and loopback TCP), side by side in one run, with the floors no
+//! design goes below (a bare cross-thread round trip, a bare channel); and the Python
+//! backend's turns with one and two isolated workers.
 //!
 //! Run with `cargo xtask bench` (it stages the plugin and the pipe peer first, and
 //! writes `target/bench/summary.json` from these groups). Each group reports its
 //! subjects under the same names (`in_process`, `through_abi`, `pipe_batched`,
-//! `pipe_per_chunk`); compare them as ratios, since the machines are shared and noisy.
+//! `pipe_per_chunk`, `isolated`, `loopback_tcp`); compare them as ratios, since the
+//! machines are shared and noisy.
 
 mod floors;
 mod memory;
+mod python_workers;
+mod served;
 mod subjects;
 
 use agent_pipe_peer::Framing;
@@ -17,12 +21,14 @@ use agent_plugin_api::types::{AgentConfig, AgentId, Content, ToolDefinition, Too
 use criterion::{criterion_group, Criterion, Throughput};
 use subjects::{tokio, Subject};
 
-/// Every subject of a group: in-process, through the ABI, and over the pipe in the
-/// given framings (the pipe client's tasks need the bench's runtime).
+/// Every subject of a group: in-process, through the ABI, over the pipe in the given
+/// framings, and, when `served`, over gRPC (isolated, loopback TCP). The clients' tasks
+/// need the bench's runtime.
 fn subjects(
     tokio: &tokio::runtime::Runtime,
     chunk_chars: usize,
     pipes: &[Framing],
+    served: bool,
 ) -> Vec<Subject> {
     let _context = tokio.enter();
     let mut subjects = Subject::both(chunk_chars);
@@ -31,6 +37,10 @@ fn subjects(
             .iter()
             .map(|&framing| Subject::pipe(framing, chunk_chars)),
     );
+    if served {
+        subjects.push(tokio.block_on(Subject::isolated(chunk_chars)));
+        subjects.push(tokio.block_on(Subject::loopback_tcp(chunk_chars)));
+    }
     subjects
 }
 
@@ -58,7 +68,7 @@ fn sync_call(c: &mut Criterion) {
 fn call_overhead(c: &mut Criterion) {
     let tokio = tokio();
     let mut group = c.benchmark_group("call_overhead");
-    for subject in subjects(&tokio, 8, &[Framing::Batched]) {
+    for subject in subjects(&tokio, 8, &[Framing::Batched], true) {
         let agent = tokio.block_on(subject.create_agent());
         group.bench_function(subject.name(), |b| {
             b.to_async(&tokio).iter(|| subject.turn_count(agent))
@@ -79,7 +89,7 @@ fn turn_latency(c: &mut Criterion) {
     let text = "a short message to answer";
     let message = Content::text(text);
     let chunk_chars = "echo: a short message to answer".len().div_ceil(10);
-    for subject in subjects(&tokio, chunk_chars, &[Framing::PerChunk, Framing::Batched]) {
+    for subject in subjects(&tokio, chunk_chars, &[Framing::PerChunk, Framing::Batched], true) {
         let agent = tokio.block_on(subject.create_agent());
         group.bench_function(subject.name(), |b| {
             b.to_async(&tokio)
@@ -106,7 +116,7 @@ fn stream_throughput(c: &mut Criterion) {
     });
     let text = "x".repeat(STREAM_CHUNKS - "echo: ".len());
     let message = Content::text(text.as_str());
-    for subject in subjects(&tokio, 1, &[Framing::PerChunk, Framing::Batched]) {
+    for subject in subjects(&tokio, 1, &[Framing::PerChunk, Framing::Batched], true) {
         let agent = tokio.block_on(subject.create_agent());
         group.bench_function(subject.name(), |b| {
             b.to_async(&tokio).iter(|| async {
@@ -126,7 +136,9 @@ fn turns_in_flight(c: &mut Criterion, group_name: &str, count: usize) {
     group.sample_size(10);
     let text = "hello";
     let message = Content::text(text);
-    for subject in subjects(&tokio, 64, &[Framing::Batched]) {
+    // 10,000 agents served over gRPC would measure their creation more than their turns.
+    let served = count <= 100;
+    for subject in subjects(&tokio, 64, &[Framing::Batched], served) {
         let agents = tokio.block_on(agents(&subject, count));
         group.bench_function(subject.name(), |b| {
             b.to_async(&tokio).iter(|| {
@@ -197,6 +209,7 @@ criterion_group!(
     turns_in_flight_100,
     turns_in_flight_10k,
     tool_calls,
+    python_workers::python_workers,
 );
 
 fn main() {

@@ -1,6 +1,7 @@
 //! What the benches drive: the same mock backend in-process, through the real staged
-//! `.so`, and in a child process over a pipe (the design a process-based plugin system
-//! would pick), behind one small interface.
+//! `.so`, in a child process over a pipe (the design a process-based plugin system
+//! would pick), and served over gRPC (process isolation, loopback TCP), behind one small
+//! interface.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use agent_plugin_api::types::{AgentConfig, AgentId, Content, Tools};
 use agent_plugin_api::Runtime;
 use agent_plugin_mock::{MockOptions, MockRuntime};
 use futures::StreamExt;
+
+use crate::served::{self, TcpServer};
 
 /// How many chunks a reader takes at once: what the host takes per crossing.
 pub const READ_BATCH: usize = 1024;
@@ -34,7 +37,7 @@ fn dist() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/dist"))
 }
 
-fn staged(relative: &str) -> PathBuf {
+pub fn staged(relative: &str) -> PathBuf {
     let path = dist().join(relative);
     assert!(
         path.is_file(),
@@ -53,6 +56,10 @@ pub enum Subject {
     },
     ThroughAbi(Arc<dyn Runtime>),
     Pipe(Framing, PipePeer),
+    /// The staged mock in a child `agent-host serve`, reached over gRPC.
+    Isolated(Arc<dyn Runtime>),
+    /// The server is held only to be killed when the subject is dropped.
+    LoopbackTcp(Arc<dyn Runtime>, #[allow(dead_code)] TcpServer),
 }
 
 impl Subject {
@@ -82,6 +89,17 @@ impl Subject {
         Subject::Pipe(framing, peer)
     }
 
+    /// The mock with `isolation = "process"` (a child on a private Unix socket).
+    pub async fn isolated(chunk_chars: usize) -> Subject {
+        Subject::Isolated(served::isolated_mock(chunk_chars).await)
+    }
+
+    /// The mock served by `agent-host serve` on loopback TCP.
+    pub async fn loopback_tcp(chunk_chars: usize) -> Subject {
+        let (runtime, server) = served::over_tcp(chunk_chars).await;
+        Subject::LoopbackTcp(runtime, server)
+    }
+
     /// The in-process mock and the one through the ABI.
     pub fn both(chunk_chars: usize) -> Vec<Subject> {
         vec![
@@ -96,13 +114,18 @@ impl Subject {
             Subject::ThroughAbi(_) => "through_abi",
             Subject::Pipe(Framing::PerChunk, _) => "pipe_per_chunk",
             Subject::Pipe(Framing::Batched, _) => "pipe_batched",
+            Subject::Isolated(_) => "isolated",
+            Subject::LoopbackTcp(..) => "loopback_tcp",
         }
     }
 
     /// The `Runtime`, for the subjects that have one.
     pub fn runtime(&self) -> Option<&Arc<dyn Runtime>> {
         match self {
-            Subject::InProcess { runtime, .. } | Subject::ThroughAbi(runtime) => Some(runtime),
+            Subject::InProcess { runtime, .. }
+            | Subject::ThroughAbi(runtime)
+            | Subject::Isolated(runtime)
+            | Subject::LoopbackTcp(runtime, _) => Some(runtime),
             Subject::Pipe(..) => None,
         }
     }
@@ -122,11 +145,13 @@ impl Subject {
                     .unwrap()
                     .unwrap()
             }
-            Subject::ThroughAbi(runtime) => runtime
+            Subject::Pipe(_, peer) => peer.create_agent().await.unwrap(),
+            _ => self
+                .runtime()
+                .expect("every other subject has a runtime")
                 .create_agent_with_tools(config, tools)
                 .await
                 .unwrap(),
-            Subject::Pipe(_, peer) => peer.create_agent().await.unwrap(),
         }
     }
 

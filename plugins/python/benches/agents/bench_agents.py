@@ -29,6 +29,19 @@ class FastAgent:
             yield "x"
 
 
+class BusyAgent:
+    """Answers `spin=N` after N steps of a pure-Python loop: an agent's own work, holding
+    the GIL (the workers bench)."""
+
+    def __init__(self, config) -> None:
+        pass
+
+    async def chat(self, content):
+        for _ in range(_spec(content).get("spin", 0)):
+            pass
+        yield "x"
+
+
 async def _one_turn(agent: FastAgent, message: Text) -> str:
     chunks = []
     async for chunk in agent.chat(message):
