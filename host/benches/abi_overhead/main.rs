@@ -89,7 +89,12 @@ fn turn_latency(c: &mut Criterion) {
     let text = "a short message to answer";
     let message = Content::text(text);
     let chunk_chars = "echo: a short message to answer".len().div_ceil(10);
-    for subject in subjects(&tokio, chunk_chars, &[Framing::PerChunk, Framing::Batched], true) {
+    for subject in subjects(
+        &tokio,
+        chunk_chars,
+        &[Framing::PerChunk, Framing::Batched],
+        true,
+    ) {
         let agent = tokio.block_on(subject.create_agent());
         group.bench_function(subject.name(), |b| {
             b.to_async(&tokio)

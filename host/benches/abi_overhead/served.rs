@@ -21,7 +21,7 @@ pub async fn isolated_runtime(
     let config = Config::from_toml(&format!("[plugins.{plugin}]\n{table}\n")).unwrap();
     let host = Host::builder()
         .config(config)
-        .plugin_dir(staged("plugins"))
+        .plugin_dir(staged("plugins/libagent_plugin_mock.so").parent().unwrap())
         .without_env()
         .without_exe_dir()
         .serve_executable(staged("agent-host"))
@@ -36,12 +36,7 @@ pub async fn isolated_runtime(
 
 /// The staged mock with `isolation = "process"`.
 pub async fn isolated_mock(chunk_chars: usize) -> Arc<dyn Runtime> {
-    isolated_runtime(
-        "mock",
-        "isolation = \"process\"",
-        fast_options(chunk_chars),
-    )
-    .await
+    isolated_runtime("mock", "isolation = \"process\"", fast_options(chunk_chars)).await
 }
 
 /// `agent-host serve --listen tcp:127.0.0.1:0`, killed when dropped.
