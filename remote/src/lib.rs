@@ -8,6 +8,7 @@
 //! way, not an RPC of its own.
 
 mod address;
+mod batches;
 mod client;
 mod convert;
 mod handshake;

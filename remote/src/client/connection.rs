@@ -16,6 +16,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::Channel;
 use tonic::Streaming;
 
+use crate::batches::ready_batches;
 use crate::convert::{broken, error_from_proto, event_from_proto, result_from_proto};
 use crate::proto::call::Method;
 use crate::proto::reply::Outcome;
@@ -56,8 +57,7 @@ impl Connection {
         on_lost: OnLost,
     ) -> Result<(Arc<Connection>, tokio::task::JoinHandle<()>), Error> {
         let (out, outgoing) = mpsc::unbounded_channel();
-        let requests = UnboundedReceiverStream::new(outgoing)
-            .ready_chunks(MAX_BATCH)
+        let requests = ready_batches(UnboundedReceiverStream::new(outgoing), MAX_BATCH)
             .map(|items| ClientMessage { items });
         let incoming = RuntimeClient::new(channel)
             .max_decoding_message_size(usize::MAX)

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use agent_plugin_api::Runtime;
 use tokio::sync::watch;
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_stream::wrappers::UnixListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::proto::runtime_server::RuntimeServer;
 use crate::{Address, HandshakeLine, PROTOCOL_VERSION};
@@ -133,9 +134,10 @@ impl Server {
                     .await
             }
             Listener::Tcp(listener) => {
-                router
-                    .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
-                    .await
+                // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small
+                // messages back for up to 40 ms each.
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                router.serve_with_incoming_shutdown(incoming, signal).await
             }
         };
         served.map_err(|source| ServeError::Serve { address, source })

@@ -16,6 +16,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Status, Streaming};
 
 use super::{host_tools, turn_pump};
+use crate::batches::ready_batches;
 use crate::convert::{
     broken, config_from_proto, content_from_proto, error_to_proto, message_to_proto, usage_to_proto,
 };
@@ -69,16 +70,15 @@ impl Session {
             active_turns: watch::Sender::new(0),
         });
         tokio::spawn(session.run(incoming, stopping));
-        UnboundedReceiverStream::new(outgoing)
+        let items = UnboundedReceiverStream::new(outgoing)
             .take_while(|outgoing| std::future::ready(matches!(outgoing, Outgoing::Item(_))))
             .filter_map(|outgoing| {
                 std::future::ready(match outgoing {
                     Outgoing::Item(item) => Some(item),
                     Outgoing::Close => None,
                 })
-            })
-            .ready_chunks(MAX_BATCH)
-            .map(|items| Ok(ServerMessage { items }))
+            });
+        ready_batches(items, MAX_BATCH).map(|items| Ok(ServerMessage { items }))
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

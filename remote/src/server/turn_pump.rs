@@ -9,6 +9,7 @@ use futures::StreamExt;
 use tokio::sync::Notify;
 
 use super::session::{failed, Session};
+use crate::batches::ready_batches;
 use crate::convert::{content_from_proto, error_to_proto, event_to_proto, result_to_proto};
 use crate::proto::reply::Outcome;
 use crate::proto::{self, server_item, turn_end};
@@ -34,7 +35,7 @@ pub(super) async fn run(session: Arc<Session>, turn_id: u64, chat: proto::Chat) 
         }
     };
     session.reply(turn_id, Outcome::Done(proto::Nothing {}));
-    let mut events = handle.events().ready_chunks(MAX_EVENTS);
+    let mut events = ready_batches(handle.events(), MAX_EVENTS);
     let mut cancelled = false;
     loop {
         tokio::select! {
