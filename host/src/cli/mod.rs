@@ -68,26 +68,13 @@ pub fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     init_logging();
-    let runtime = match runtime_for(&cli.command) {
+    let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => return exit::fail(anyhow::anyhow!("cannot start tokio: {error}")),
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => exit::fail(error),
-    }
-}
-
-/// `serve` moves messages between a socket and a plugin that has threads of its own:
-/// one thread does that with no hand-offs between threads (measured: a served turn's
-/// CPU is mostly wake-ups and task moves between workers otherwise). Everything else
-/// gets tokio's default, a worker per core.
-fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
-    match command {
-        Command::Serve(_) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        _ => tokio::runtime::Runtime::new(),
     }
 }
 
