@@ -3,10 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// How one check ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Passed,
@@ -35,20 +35,30 @@ impl Status {
     }
 }
 
-/// One check's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One check's outcome. It reads back from its JSON (`agent-host check` runs each case
+/// in a child process that reports this way).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseReport {
     pub name: String,
     pub description: String,
     pub status: Status,
     /// Why it failed, crashed or was skipped; empty when it passed.
     pub details: String,
-    #[serde(rename = "duration_ms", serialize_with = "as_millis")]
+    #[serde(
+        rename = "duration_ms",
+        serialize_with = "as_millis",
+        deserialize_with = "from_millis"
+    )]
     pub duration: Duration,
 }
 
 fn as_millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64() * 1000.0)
+}
+
+fn from_millis<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let millis = f64::deserialize(deserializer)?;
+    Duration::try_from_secs_f64(millis / 1000.0).map_err(serde::de::Error::custom)
 }
 
 impl fmt::Display for CaseReport {
@@ -212,5 +222,13 @@ mod tests {
         assert_eq!(json["cases"][1]["status"], "failed");
         assert_eq!(json["cases"][1]["duration_ms"], 123.0);
         assert_eq!(json["cases"][2]["details"], "not kept");
+    }
+
+    #[test]
+    fn a_case_report_reads_back_from_its_json() {
+        for report in sample().cases {
+            let json = serde_json::to_string(&report).unwrap();
+            assert_eq!(serde_json::from_str::<CaseReport>(&json).unwrap(), report);
+        }
     }
 }

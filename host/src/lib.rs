@@ -34,6 +34,7 @@ mod trust;
 pub use config::{Config, Isolation, PluginPin, CONFIG_ENV, DEFAULT_CONFIG_FILE, MAX_WORKERS};
 pub use discovery::{is_plugin_file_name, PLUGIN_PATH_ENV};
 pub use error::HostError;
+pub use exit_status::describe as describe_exit_status;
 pub use host::{Host, HostBuilder};
 pub use isolation::{Launch, ProcessRuntime};
 pub use options::parse_option;

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 
 use common::run_host as agent_host;
@@ -395,6 +396,91 @@ fn check_passes_on_the_mock_and_fails_on_a_broken_plugin() {
         dir.path(),
     );
     assert!(!output.status.success(), "{}", stdout(&output));
+}
+
+#[test]
+fn check_reports_a_case_that_kills_the_plugin_as_crashed_and_goes_on() {
+    let dir = mock_dir();
+    let broken = common::fixture("misbehaving");
+    let args = |crash: &str, extra: &[&'static str]| {
+        let mut args = vec![
+            "check".to_owned(),
+            broken.to_str().unwrap().to_owned(),
+            "--option".to_owned(),
+            format!("crash=\"{crash}\""),
+            "--failing-prompt".to_owned(),
+            "crash now".to_owned(),
+            "--case".to_owned(),
+            "conversation".to_owned(),
+        ];
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        args
+    };
+    for (crash, how) in [
+        ("segfault", "SIGSEGV"),
+        ("abort", "SIGABRT"),
+        ("exit", "exit status 3"),
+    ] {
+        let args = args(crash, &["--json"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = agent_host(&args, dir.path());
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let cases = report["cases"].as_array().unwrap();
+        let crashed: Vec<&serde_json::Value> = cases
+            .iter()
+            .filter(|case| case["status"] == "crashed")
+            .collect();
+        assert_eq!(crashed.len(), 1, "{report:#}");
+        assert_eq!(
+            crashed[0]["name"],
+            "conversation.failed_turn_changes_nothing"
+        );
+        let details = crashed[0]["details"].as_str().unwrap();
+        assert!(
+            details.contains(&format!("the plugin's process died: {how}")),
+            "{details}"
+        );
+        // Every other case of the topic still ran and was reported.
+        assert!(cases.len() > 5, "{report:#}");
+        assert!(
+            cases.iter().any(|case| case["status"] == "passed"),
+            "{report:#}"
+        );
+    }
+    // In-process, the crash takes the whole run with it.
+    let args = args("segfault", &["--in-process"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = agent_host(&args, dir.path());
+    assert_eq!(output.status.signal(), Some(11), "{}", stdout(&output));
+}
+
+#[test]
+fn check_fails_a_case_that_hangs_and_reports_the_rest() {
+    let dir = mock_dir();
+    let broken = common::fixture("misbehaving");
+    let output = agent_host(
+        &[
+            "check",
+            broken.to_str().unwrap(),
+            "--option",
+            "crash=\"hang\"",
+            "--failing-prompt",
+            "crash now",
+            "--case",
+            "conversation.failed_turn_changes_nothing",
+            "--timeout",
+            "1s",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("FAIL   conversation.failed_turn_changes_nothing"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stdout(&output).contains("timed out"), "{}", stdout(&output));
 }
 
 #[test]

@@ -1,9 +1,15 @@
+//! `agent-host check`: the conformance kit on one plugin file, each case in a child
+//! process of its own unless `--in-process`.
+
+mod in_child;
+
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_conformance::{case_names, run_selected, Target};
+use agent_conformance::{case_names, cases, run_case, run_selected, Report, Target};
 use agent_host::{Host, HostError};
 use agent_plugin_api::host::PluginLibrary;
 use agent_plugin_api::types::Content;
@@ -37,6 +43,14 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Run every case in this process, not each in a child process of its own: faster,
+    /// but a plugin that crashes ends the whole run with no report.
+    #[arg(long)]
+    in_process: bool,
+    /// A child's way in (not for users): run this one case in-process and print its
+    /// report as one line of JSON.
+    #[arg(long, hide = true, value_name = "CASE", conflicts_with = "in_process")]
+    case_child: Option<String>,
 }
 
 /// `name` is `filter` or under it (`chat` covers `chat.drop_cancels`).
@@ -63,7 +77,8 @@ fn known_filter(filter: &str, flag: &str) -> anyhow::Result<()> {
 /// first (a crash there is a refusal), then in this process, and runs the conformance kit
 /// on fresh runtimes of it, built as the host builds them: the config's
 /// `[backends.<name>]` options (with `--option` on top) and its `[plugins.<name>]`
-/// call timeout. Exit 0 when nothing failed or crashed.
+/// call timeout. Each case runs in a child process of its own (see `in_child`) unless
+/// `--in-process`. Exit 0 when nothing failed or crashed.
 pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     for filter in args.case.iter() {
         known_filter(filter, "--case")?;
@@ -87,9 +102,12 @@ pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     let mut options = host.config().backend_options(&name, &path_options);
     options.extend(super::options_map(&args.options)?);
     let options = serde_json::Value::Object(options);
-    let verdict = host.verify_with_options(&candidate, &super::scanner()?, &options);
-    if !verdict.is_loadable() {
-        return Err(refused(verdict.status_text()).into());
+    // A case's child skips the scanner: its parent ran it on this file moments ago.
+    if args.case_child.is_none() {
+        let verdict = host.verify_with_options(&candidate, &super::scanner()?, &options);
+        if !verdict.is_loadable() {
+            return Err(refused(verdict.status_text()).into());
+        }
     }
     let library = candidate
         .library()
@@ -121,10 +139,26 @@ pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
             .is_none_or(|filter| matches(name, filter))
             && !args.exclude.iter().any(|filter| matches(name, filter))
     };
+    if let Some(case) = &args.case_child {
+        return report_one_case(&target, case).await;
+    }
     if !case_names().into_iter().any(selected) {
         anyhow::bail!("--case and --exclude leave no case to run");
     }
-    let report = run_selected(&target, selected).await;
+    let report = if args.in_process {
+        run_selected(&target, selected).await
+    } else {
+        let mut report = Report {
+            target: target.name().to_owned(),
+            cases: Vec::new(),
+        };
+        for case in cases().iter().filter(|case| selected(case.name)) {
+            report
+                .cases
+                .push(in_child::run_case(case, target.check_timeout()).await);
+        }
+        report
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -135,6 +169,22 @@ pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The child's side of `in_child`: one case, its report as a line of JSON on stdout. It
+/// ends when its parent closes stdin (the parent was stopped), whatever the case does.
+async fn report_one_case(target: &Target, case: &str) -> anyhow::Result<ExitCode> {
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        std::process::exit(1);
+    });
+    let report = run_case(target, case)
+        .await
+        .ok_or_else(|| anyhow::anyhow!("--case-child {case:?}: no such case"))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", serde_json::to_string(&report)?)?;
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Fresh runtimes of the plugin, each as `Host::runtime` would build it.
