@@ -8,7 +8,10 @@ use crate::Address;
 
 /// The version of `proto/agent_host/runtime/v1/runtime.proto`: the major is the `v1` of
 /// its package; a minor is a field or message added.
-pub const PROTOCOL_VERSION: &str = "1.0.0";
+pub const PROTOCOL_VERSION: &str = "1.1.0";
+
+/// The request metadata of a `Session` call that carries the client's protocol version.
+pub const PROTOCOL_METADATA: &str = "agent-host-protocol";
 
 /// The first field of the handshake line: what the line is.
 const MAGIC: &str = "agent-host-serve";

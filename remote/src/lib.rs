@@ -18,5 +18,5 @@ mod server;
 
 pub use address::Address;
 pub use client::{OnLost, RemoteRuntime, ServerInfo};
-pub use handshake::{check_protocol, HandshakeLine, PROTOCOL_VERSION};
+pub use handshake::{check_protocol, HandshakeLine, PROTOCOL_METADATA, PROTOCOL_VERSION};
 pub use server::{BackendInfo, ServeError, Server};

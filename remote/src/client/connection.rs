@@ -17,13 +17,17 @@ use tonic::transport::Channel;
 use tonic::Streaming;
 
 use crate::batches::ready_batches;
-use crate::convert::{broken, error_from_proto, event_from_proto, result_from_proto};
+use crate::convert::{
+    broken, error_from_proto, event_from_proto, result_from_proto, text_run_to_batch,
+};
 use crate::proto::call::Method;
+use crate::proto::event::Kind as EventKind;
 use crate::proto::reply::Outcome;
 use crate::proto::runtime_client::RuntimeClient;
 use crate::proto::{
     self, client_item, server_item, tool_reply, turn_end, ClientItem, ClientMessage, ServerMessage,
 };
+use crate::{PROTOCOL_METADATA, PROTOCOL_VERSION};
 
 /// At most this many items go in one message; more wait for the next.
 const MAX_BATCH: usize = 512;
@@ -59,10 +63,15 @@ impl Connection {
         let (out, outgoing) = mpsc::unbounded_channel();
         let requests = ready_batches(UnboundedReceiverStream::new(outgoing), MAX_BATCH)
             .map(|items| ClientMessage { items });
+        let mut request = tonic::Request::new(requests);
+        request.metadata_mut().insert(
+            PROTOCOL_METADATA,
+            tonic::metadata::MetadataValue::from_static(PROTOCOL_VERSION),
+        );
         let incoming = RuntimeClient::new(channel)
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX)
-            .session(requests)
+            .session(request)
             .await
             .map_err(|status| {
                 Error::ConnectionError(format!("the server refused the session: {status}"))
@@ -273,6 +282,18 @@ impl Connection {
 fn feed(sender: &mut ChatEventSender, events: Vec<proto::Event>) {
     let mut texts = Vec::new();
     for event in events {
+        if let Some(EventKind::TextRun(run)) = &event.kind {
+            if !texts.is_empty() {
+                sender.texts(std::mem::take(&mut texts));
+            }
+            match text_run_to_batch(run) {
+                Ok(batch) => {
+                    sender.text_batch(batch);
+                }
+                Err(error) => tracing::warn!("text from the server does not read: {error}"),
+            }
+            continue;
+        }
         match event_from_proto(event) {
             Ok(Some(ChatEvent::Text(text))) => texts.push(text),
             Ok(Some(event)) => {

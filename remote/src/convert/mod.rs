@@ -3,9 +3,11 @@
 //! field, never a panic.
 
 mod error;
+mod text_run;
 mod types;
 
 pub(crate) use error::{error_from_proto, error_to_proto};
+pub(crate) use text_run::{events_to_proto, text_run_to_batch};
 pub(crate) use types::{
     config_from_proto, config_to_proto, content_from_proto, content_to_proto, event_from_proto,
     event_to_proto, message_from_proto, message_to_proto, result_from_proto, result_to_proto,

@@ -258,6 +258,8 @@ pub(crate) fn event_from_proto(event: proto::Event) -> Result<Option<ChatEvent>,
             Some(ChatEvent::Step(Step::new(step.index, step.description)))
         }
         Some(EventKind::Usage(usage)) => Some(ChatEvent::Usage(usage_from_proto(Some(usage)))),
+        // Many events, not one: read with `text_run_to_batch`.
+        Some(EventKind::TextRun(_)) => return Err(broken("a text run where one event belongs")),
         None => None,
     })
 }

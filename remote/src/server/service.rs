@@ -11,7 +11,21 @@ use tonic::{Request, Response, Status, Streaming};
 use super::session::Session;
 use super::BackendInfo;
 use crate::proto::{self, ClientMessage, ServerMessage};
-use crate::{check_protocol, PROTOCOL_VERSION};
+use crate::{check_protocol, PROTOCOL_METADATA, PROTOCOL_VERSION};
+
+/// The first protocol version whose clients read `TextRun`s.
+const TEXT_RUNS_SINCE: semver::Version = semver::Version::new(1, 1, 0);
+
+/// A client says its protocol version in the session's metadata (since 1.1); one that
+/// says nothing is older.
+fn reads_text_runs<T>(request: &Request<T>) -> bool {
+    request
+        .metadata()
+        .get(PROTOCOL_METADATA)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| semver::Version::parse(text).ok())
+        .is_some_and(|version| version >= TEXT_RUNS_SINCE)
+}
 
 pub(crate) struct Service {
     runtime: Arc<dyn Runtime>,
@@ -58,10 +72,12 @@ impl proto::runtime_server::Runtime for Service {
         &self,
         request: Request<Streaming<ClientMessage>>,
     ) -> Result<Response<Self::SessionStream>, Status> {
+        let packs_text = reads_text_runs(&request);
         let replies = Session::start(
             self.runtime.clone(),
             request.into_inner(),
             self.stopping.clone(),
+            packs_text,
         );
         Ok(Response::new(Box::pin(replies)))
     }

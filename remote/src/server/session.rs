@@ -37,6 +37,8 @@ pub(crate) struct Session {
     next_tool_call: AtomicU64,
     /// The number of turns still being pumped.
     active_turns: watch::Sender<usize>,
+    /// The client reads `TextRun`s (protocol 1.1 or later).
+    packs_text: bool,
 }
 
 enum Outgoing {
@@ -60,6 +62,7 @@ impl Session {
         runtime: Arc<dyn Runtime>,
         incoming: Streaming<ClientMessage>,
         stopping: watch::Receiver<bool>,
+        packs_text: bool,
     ) -> impl Stream<Item = Result<ServerMessage, Status>> + Send {
         let (out, outgoing) = mpsc::unbounded_channel();
         let session = Arc::new(Session {
@@ -68,6 +71,7 @@ impl Session {
             state: Mutex::new(State::default()),
             next_tool_call: AtomicU64::new(1),
             active_turns: watch::Sender::new(0),
+            packs_text,
         });
         tokio::spawn(session.run(incoming, stopping));
         let items = UnboundedReceiverStream::new(outgoing)
@@ -85,6 +89,10 @@ impl Session {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn packs_text(&self) -> bool {
+        self.packs_text
     }
 
     pub(super) fn runtime(&self) -> &Arc<dyn Runtime> {

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use super::session::{failed, Session};
 use crate::batches::ready_batches;
-use crate::convert::{content_from_proto, error_to_proto, event_to_proto, result_to_proto};
+use crate::convert::{content_from_proto, error_to_proto, events_to_proto, result_to_proto};
 use crate::proto::reply::Outcome;
 use crate::proto::{self, server_item, turn_end};
 
@@ -42,7 +42,7 @@ pub(super) async fn run(session: Arc<Session>, turn_id: u64, chat: proto::Chat) 
             batch = events.next() => match batch {
                 Some(batch) => session.send(server_item::Item::TurnEvents(proto::TurnEvents {
                     turn_id,
-                    events: batch.into_iter().filter_map(event_to_proto).collect(),
+                    events: events_to_proto(batch, session.packs_text()),
                 })),
                 None => break,
             },
