@@ -55,6 +55,10 @@ pub struct PluginPin {
     /// With `isolation = "process"`: how many children share the agents (1 to
     /// [`MAX_WORKERS`]); an agent stays on its child for its life.
     pub workers: Option<u32>,
+    /// A backend served by `agent-host serve` elsewhere (`http://127.0.0.1:PORT` or
+    /// `unix:PATH`; see [`parse_backend_url`](crate::parse_backend_url)): no plugin
+    /// file is looked for or loaded, and the server's own options apply.
+    pub url: Option<String>,
 }
 
 /// `[plugins.<name>] isolation`.
@@ -174,6 +178,24 @@ impl Config {
                     return Err(format!(
                         "plugins.{name}.call_timeout_ms: {timeout} is outside 1..={MAX_CALL_TIMEOUT_MS} \
                          (leave it out for no limit)"
+                    ));
+                }
+            }
+            if let Some(url) = &pin.url {
+                crate::parse_backend_url(url)
+                    .map_err(|why| format!("plugins.{name}.url: {why}"))?;
+                let local = [
+                    ("path", pin.path.is_some()),
+                    ("sha256", pin.sha256.is_some()),
+                    ("isolation", pin.isolation != Isolation::InProcess),
+                    ("workers", pin.workers.is_some()),
+                    ("call_timeout_ms", pin.call_timeout_ms.is_some()),
+                ];
+                if let Some((field, _)) = local.iter().find(|(_, set)| *set) {
+                    return Err(format!(
+                        "plugins.{name}.{field}: not for a backend reached by url (the \
+                         server at {url} has its own file, process and limits); leave \
+                         out one of the two"
                     ));
                 }
             }

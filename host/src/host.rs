@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use agent_plugin_api::host::{PluginLibrary, PluginRuntime};
+use agent_plugin_api::types::Error;
 use agent_plugin_api::Runtime;
+use agent_remote::RemoteRuntime;
 
 use crate::config::{Config, Isolation};
 use crate::discovery::{self, SearchDir};
@@ -329,6 +331,14 @@ impl Host {
         name: &str,
         overrides: serde_json::Map<String, serde_json::Value>,
     ) -> Result<std::sync::Arc<dyn Runtime>, HostError> {
+        if let Some(url) = self
+            .config
+            .plugins
+            .get(name)
+            .and_then(|pin| pin.url.clone())
+        {
+            return self.connect_by_url(name, &url, overrides).await;
+        }
         if self.isolation(name) == Isolation::InProcess {
             return Ok(std::sync::Arc::new(
                 self.runtime_in_process(name, overrides)?,
@@ -360,6 +370,31 @@ impl Host {
                 error,
             })?
             .with_call_timeout(pin.call_timeout());
+        Ok(std::sync::Arc::new(runtime))
+    }
+
+    /// A backend reached by its `url`: the server's options are its own, so options
+    /// here (the config's `[backends.<name>]`, `--option`) are refused, not dropped.
+    async fn connect_by_url(
+        &self,
+        name: &str,
+        url: &str,
+        overrides: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<std::sync::Arc<dyn Runtime>, HostError> {
+        let refuse = |error| HostError::Runtime {
+            backend: name.to_owned(),
+            error,
+        };
+        let options = self.options(name, &[], overrides);
+        if let Some(key) = options.keys().next() {
+            return Err(refuse(Error::InvalidConfig(format!(
+                "option `{key}`: backend {name:?} is served at {url}, with the options \
+                 `agent-host serve` was given there (--option); none are sent from here"
+            ))));
+        }
+        let address = crate::parse_backend_url(url)
+            .map_err(|why| refuse(Error::InvalidConfig(format!("url: {why}"))))?;
+        let runtime = RemoteRuntime::connect(&address).await.map_err(refuse)?;
         Ok(std::sync::Arc::new(runtime))
     }
 

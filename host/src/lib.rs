@@ -28,6 +28,7 @@ mod host;
 mod isolation;
 mod options;
 mod registry;
+mod remote_url;
 mod scan;
 mod trust;
 
@@ -39,6 +40,7 @@ pub use host::{Host, HostBuilder};
 pub use isolation::{Launch, ProcessRuntime};
 pub use options::parse_option;
 pub use registry::{Candidate, CandidateStatus};
+pub use remote_url::parse_backend_url;
 pub use scan::{scanner_child, Verdict, SCAN_SUBCOMMAND, SCAN_TIMEOUT};
 
 pub use agent_plugin_api::host::{PluginFile, PluginLibrary, PluginMetadata, PluginRuntime};

@@ -261,3 +261,65 @@ async fn with_two_workers_a_crash_costs_only_its_own_agents() {
         "hello world"
     );
 }
+
+/// `[plugins.<name>] url`: a second host chats with a backend `agent-host serve` serves
+/// on loopback TCP; options and TLS urls are refused with the reason.
+#[test]
+fn a_second_host_chats_with_a_served_backend_by_url() {
+    let served = tempfile::tempdir().unwrap();
+    let mut serve = Command::new(common::staged_binary())
+        .args(["serve", "--backend", "mock", "--option", "chunk_delay_ms=0"])
+        .args(["--listen", "tcp:127.0.0.1:0"])
+        .env_remove("AGENT_HOST_CONFIG")
+        .env_remove("AGENT_HOST_PLUGIN_PATH")
+        .current_dir(served.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let handshake: HandshakeLine = first.parse().unwrap();
+    let address = handshake.address.to_string();
+    let port = address.rsplit(':').next().unwrap();
+
+    let client = tempfile::tempdir().unwrap();
+    let chat = |config: &str, args: &[&str]| {
+        std::fs::write(client.path().join("agent-host.toml"), config).unwrap();
+        Command::new(common::staged_binary())
+            .arg("chat")
+            .args(args)
+            .env_remove("AGENT_HOST_CONFIG")
+            .env_remove("AGENT_HOST_PLUGIN_PATH")
+            .current_dir(client.path())
+            .output()
+            .unwrap()
+    };
+    let by_url =
+        format!("backend = \"remote\"\n[plugins.remote]\nurl = \"http://127.0.0.1:{port}\"\n");
+    let output = chat(&by_url, &["hello over tcp"]);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    assert_eq!(common::text(&output.stdout), "echo: hello over tcp\n");
+
+    let output = chat(&by_url, &["--option", "chunk_chars=3", "hi"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        common::text(&output.stderr).contains("none are sent from here"),
+        "{}",
+        common::text(&output.stderr)
+    );
+    let output = chat(
+        "backend = \"remote\"\n[plugins.remote]\nurl = \"https://agents.example.com:443\"\n",
+        &["hi"],
+    );
+    assert!(!output.status.success());
+    let stderr = common::text(&output.stderr);
+    assert!(
+        stderr.contains("plugins.remote.url") && stderr.contains("TLS"),
+        "{stderr}"
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
