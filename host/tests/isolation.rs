@@ -151,6 +151,37 @@ fn chat_on_a_crashing_isolated_plugin_fails_in_one_line_naming_plugin_and_signal
     );
 }
 
+/// The staged `agent-host serve` of the staged mock (found beside it) with `option`,
+/// listening on `listen`, and its handshake line.
+fn serve_mock(
+    option: &str,
+    listen: &str,
+    dir: &std::path::Path,
+) -> (std::process::Child, HandshakeLine) {
+    let mut serve = Command::new(common::staged_binary())
+        .args([
+            "serve",
+            "--backend",
+            "mock",
+            "--option",
+            option,
+            "--listen",
+            listen,
+        ])
+        .env_remove("AGENT_HOST_CONFIG")
+        .env_remove("AGENT_HOST_PLUGIN_PATH")
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    (serve, first.parse().unwrap())
+}
+
 /// `agent-host serve` as a parent starts it: the handshake line first, then SIGTERM ends
 /// the running turn `Cancelled`, exits 0, and removes its socket.
 #[tokio::test(flavor = "multi_thread")]
@@ -158,28 +189,11 @@ async fn serve_prints_a_handshake_and_stops_cleanly_on_sigterm() {
     // The staged binary finds the staged mock beside it.
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("mock.sock");
-    let mut serve = Command::new(common::staged_binary())
-        .args([
-            "serve",
-            "--backend",
-            "mock",
-            "--option",
-            "chunk_delay_ms=200",
-        ])
-        .arg("--listen")
-        .arg(format!("unix:{}", socket.display()))
-        .env_remove("AGENT_HOST_CONFIG")
-        .env_remove("AGENT_HOST_PLUGIN_PATH")
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(serve.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let handshake: HandshakeLine = first.parse().unwrap();
+    let (mut serve, handshake) = serve_mock(
+        "chunk_delay_ms=200",
+        &format!("unix:{}", socket.display()),
+        dir.path(),
+    );
     assert_eq!(
         handshake.address.to_string(),
         format!("unix:{}", socket.display())
@@ -267,21 +281,7 @@ async fn with_two_workers_a_crash_costs_only_its_own_agents() {
 #[test]
 fn a_second_host_chats_with_a_served_backend_by_url() {
     let served = tempfile::tempdir().unwrap();
-    let mut serve = Command::new(common::staged_binary())
-        .args(["serve", "--backend", "mock", "--option", "chunk_delay_ms=0"])
-        .args(["--listen", "tcp:127.0.0.1:0"])
-        .env_remove("AGENT_HOST_CONFIG")
-        .env_remove("AGENT_HOST_PLUGIN_PATH")
-        .current_dir(served.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(serve.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let handshake: HandshakeLine = first.parse().unwrap();
+    let (mut serve, handshake) = serve_mock("chunk_delay_ms=0", "tcp:127.0.0.1:0", served.path());
     let address = handshake.address.to_string();
     let port = address.rsplit(':').next().unwrap();
 
