@@ -64,6 +64,24 @@ impl TextBatch {
         })
     }
 
+    /// A batch of chunks already packed elsewhere (read off a wire): `buffer` holds them
+    /// end to end and chunk i ends at byte `ends[i]`. Taken as they are, no copy; ends
+    /// that go backwards, past the buffer or into a character are refused.
+    pub fn from_packed(buffer: String, ends: Vec<u32>) -> Result<Self, String> {
+        let mut start = 0;
+        for &end in &ends {
+            let end = end as usize;
+            if end < start || !buffer.is_char_boundary(end) {
+                return Err(format!(
+                    "a chunk ends at byte {end}, after {start}, of {} bytes",
+                    buffer.len()
+                ));
+            }
+            start = end;
+        }
+        Ok(TextBatch::owned(Packed { buffer, ends }))
+    }
+
     fn owned(packed: Packed) -> Self {
         TextBatch {
             storage: Storage::Owned(packed),
@@ -279,6 +297,15 @@ fn split_chunks<'a>(buffer: &'a str, ends: &'a [u32]) -> impl Iterator<Item = &'
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_packed_batch_is_taken_whole_and_bad_ends_are_refused() {
+        let batch = TextBatch::from_packed("héllo".into(), vec![1, 3, 3, 6]).unwrap();
+        assert_eq!(batch.chunks().collect::<Vec<_>>(), ["h", "é", "", "llo"]);
+        for ends in [vec![3, 1], vec![7], vec![2]] {
+            assert!(TextBatch::from_packed("héllo".into(), ends).is_err());
+        }
+    }
 
     #[test]
     fn chunks_come_back_as_pushed() {

@@ -282,18 +282,21 @@ impl Connection {
 fn feed(sender: &mut ChatEventSender, events: Vec<proto::Event>) {
     let mut texts = Vec::new();
     for event in events {
-        if let Some(EventKind::TextRun(run)) = &event.kind {
-            if !texts.is_empty() {
-                sender.texts(std::mem::take(&mut texts));
-            }
-            match text_run_to_batch(run) {
-                Ok(batch) => {
-                    sender.text_batch(batch);
+        let event = match event.kind {
+            Some(EventKind::TextRun(run)) => {
+                if !texts.is_empty() {
+                    sender.texts(std::mem::take(&mut texts));
                 }
-                Err(error) => tracing::warn!("text from the server does not read: {error}"),
+                match text_run_to_batch(run) {
+                    Ok(batch) => {
+                        sender.text_batch(batch);
+                    }
+                    Err(error) => tracing::warn!("text from the server does not read: {error}"),
+                }
+                continue;
             }
-            continue;
-        }
+            kind => proto::Event { kind },
+        };
         match event_from_proto(event) {
             Ok(Some(ChatEvent::Text(text))) => texts.push(text),
             Ok(Some(event)) => {

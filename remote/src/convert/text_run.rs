@@ -16,18 +16,17 @@ pub(crate) fn events_to_proto(events: Vec<ChatEvent>, pack_text: bool) -> Vec<pr
     for event in events {
         match event {
             ChatEvent::Text(text) if pack_text => {
+                // A run past 4 GiB cannot say where its chunks end: start another.
+                let full = run
+                    .as_ref()
+                    .is_some_and(|run| run.text.len() + text.len() > u32::MAX as usize);
+                if full {
+                    out.extend(run.take().and_then(run_event));
+                }
                 let run = run.get_or_insert_with(proto::TextRun::default);
                 run.text.push_str(&text);
-                // A run past 4 GiB cannot say where its chunks end: start another.
-                match u32::try_from(run.text.len()) {
-                    Ok(end) => run.ends.push(end),
-                    Err(_) => {
-                        run.text.truncate(run.text.len() - text.len());
-                        out.extend(run_event(std::mem::take(run)));
-                        run.text.push_str(&text);
-                        run.ends.push(run.text.len() as u32);
-                    }
-                }
+                run.ends
+                    .push(u32::try_from(run.text.len()).unwrap_or(u32::MAX));
             }
             event => {
                 out.extend(run.take().and_then(run_event));
@@ -45,27 +44,10 @@ fn run_event(run: proto::TextRun) -> Option<proto::Event> {
     })
 }
 
-/// The chunks of a run, packed as they came. Ends that go backwards, past the text or
-/// into a character are a broken peer's, and an error.
-pub(crate) fn text_run_to_batch(run: &proto::TextRun) -> Result<TextBatch, Error> {
-    let mut batch = TextBatch::with_capacity(run.text.len(), run.ends.len());
-    let mut start = 0;
-    for &end in &run.ends {
-        let end = end as usize;
-        let chunk = run
-            .text
-            .get(start..end)
-            .filter(|_| start <= end)
-            .ok_or_else(|| {
-                broken(format!(
-                    "a text run's chunk ends at {end}, after {start}, in {} bytes",
-                    run.text.len()
-                ))
-            })?;
-        batch.push(chunk);
-        start = end;
-    }
-    Ok(batch)
+/// The chunks of a run, kept in the string they came in. Ends that go backwards, past
+/// the text or into a character are a broken peer's, and an error.
+pub(crate) fn text_run_to_batch(run: proto::TextRun) -> Result<TextBatch, Error> {
+    TextBatch::from_packed(run.text, run.ends).map_err(|why| broken(format!("a text run: {why}")))
 }
 
 #[cfg(test)]
@@ -91,7 +73,7 @@ mod tests {
             (first.text.as_str(), first.ends.as_slice()),
             ("hello", &[2, 5][..])
         );
-        let chunks: Vec<String> = text_run_to_batch(first)
+        let chunks: Vec<String> = text_run_to_batch(first.clone())
             .unwrap()
             .chunks()
             .map(str::to_owned)
@@ -108,7 +90,8 @@ mod tests {
                 text: "éa".into(),
                 ends,
             };
-            assert!(text_run_to_batch(&run).is_err(), "{:?}", run.ends);
+            let ends = run.ends.clone();
+            assert!(text_run_to_batch(run).is_err(), "{ends:?}");
         }
     }
 }
