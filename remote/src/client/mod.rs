@@ -29,6 +29,9 @@ use crate::proto::{self, HandshakeRequest};
 use crate::{check_protocol, Address, PROTOCOL_VERSION};
 use connection::Connection;
 
+/// How long connecting and the handshake may take.
+const HANDSHAKE_WITHIN: Duration = Duration::from_secs(10);
+
 /// What the server said about itself in the handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerInfo {
@@ -83,19 +86,31 @@ impl RemoteRuntime {
     /// Like [`connect`](Self::connect), with the error in-flight work gets when the
     /// session is lost decided by `on_lost` (a process supervisor names the dead child).
     pub async fn connect_with(address: &Address, on_lost: OnLost) -> Result<RemoteRuntime, Error> {
-        let channel = channel::connect(address).await?;
-        let handshake = RuntimeClient::new(channel.clone())
-            .handshake(HandshakeRequest {
-                protocol_version: PROTOCOL_VERSION.to_owned(),
-            })
-            .await
-            .map_err(|status| {
-                Error::ConnectionError(format!(
-                    "handshake with {address} failed: {}",
-                    status.message()
-                ))
-            })?
-            .into_inner();
+        // Something that accepts connections and never answers (not a server of ours,
+        // a wedged one) must not hold the caller forever.
+        let (channel, handshake) = tokio::time::timeout(HANDSHAKE_WITHIN, async {
+            let channel = channel::connect(address).await?;
+            let handshake = RuntimeClient::new(channel.clone())
+                .handshake(HandshakeRequest {
+                    protocol_version: PROTOCOL_VERSION.to_owned(),
+                })
+                .await
+                .map_err(|status| {
+                    Error::ConnectionError(format!(
+                        "handshake with {address} failed: {}",
+                        status.message()
+                    ))
+                })?
+                .into_inner();
+            Ok::<_, Error>((channel, handshake))
+        })
+        .await
+        .map_err(|_| {
+            Error::ConnectionError(format!(
+                "{address} gave no handshake within {} s (is `agent-host serve` listening there?)",
+                HANDSHAKE_WITHIN.as_secs()
+            ))
+        })??;
         check_protocol(&handshake.protocol_version)
             .map_err(|why| Error::InvalidConfig(format!("the server at {address}: {why}")))?;
         let (connection, reader) = Connection::open(channel, on_lost).await?;
@@ -353,5 +368,29 @@ impl Runtime for RemoteRuntime {
 
     async fn conversation_id(&self, agent_id: AgentId) -> Result<Option<String>, Error> {
         self.text(Method::ConversationId(agent(agent_id))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listener that accepts and never answers, with the clock paused: the connect
+    /// gives up after HANDSHAKE_WITHIN instead of waiting forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_never_answers_is_given_up_on() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = Address::Tcp(listener.local_addr().unwrap());
+        let _held = tokio::spawn(async move {
+            let mut accepted = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                accepted.push(stream);
+            }
+        });
+        let error = RemoteRuntime::connect(&address).await.unwrap_err();
+        assert!(
+            error.to_string().contains("gave no handshake within 10 s"),
+            "{error}"
+        );
     }
 }
