@@ -59,6 +59,12 @@ pub struct PluginPin {
     /// `unix:PATH`; see [`parse_backend_url`](crate::parse_backend_url)): no plugin
     /// file is looked for or loaded, and the server's own options apply.
     pub url: Option<String>,
+    /// A backend in another language: the program (and its arguments) the host starts
+    /// as a child process, which speaks the protocol of `proto/` on the socket named in
+    /// `$AGENT_HOST_LISTEN` (docs/remote.md, "A backend in another language"). A program
+    /// given with a `/` is relative to the config file's directory, which is also its
+    /// working directory; a bare name is looked up on `PATH`. Always out of process.
+    pub command: Option<Vec<String>>,
 }
 
 /// `[plugins.<name>] isolation`.
@@ -79,6 +85,15 @@ pub const MAX_CALL_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 impl PluginPin {
     pub fn call_timeout(&self) -> Option<std::time::Duration> {
         self.call_timeout_ms.map(std::time::Duration::from_millis)
+    }
+
+    /// Where the plugin runs: a `command` backend always in a child process.
+    pub fn runs_in(&self) -> Isolation {
+        if self.command.is_some() {
+            Isolation::Process
+        } else {
+            self.isolation
+        }
     }
 }
 
@@ -125,9 +140,13 @@ impl Config {
         !self.plugin_dirs.is_empty() || !self.plugins.is_empty() || self.allow_insecure_plugins
     }
 
-    /// The directory relative paths in the file are resolved against.
+    /// The directory relative paths in the file are resolved against (`None`: the
+    /// working directory, for a file given by a bare name).
     pub fn base_dir(&self) -> Option<&Path> {
-        self.source.as_deref().and_then(Path::parent)
+        self.source
+            .as_deref()
+            .and_then(Path::parent)
+            .filter(|dir| !dir.as_os_str().is_empty())
     }
 
     /// Reads one config file, without the trust rules (see [`Config::load`]).
@@ -147,6 +166,11 @@ impl Config {
         for pin in config.plugins.values_mut() {
             if let Some(file) = &mut pin.path {
                 *file = base.join(&*file);
+            }
+            if let Some(program) = pin.command.as_mut().and_then(|command| command.first_mut()) {
+                if program.contains('/') {
+                    *program = base.join(&*program).to_string_lossy().into_owned();
+                }
             }
         }
         config.source = Some(path.to_owned());
@@ -199,13 +223,28 @@ impl Config {
                     ));
                 }
             }
+            if let Some(command) = &pin.command {
+                check_command(name, command)?;
+                let beside = [
+                    ("path", pin.path.is_some()),
+                    ("sha256", pin.sha256.is_some()),
+                    ("url", pin.url.is_some()),
+                ];
+                if let Some((field, _)) = beside.iter().find(|(_, set)| *set) {
+                    return Err(format!(
+                        "plugins.{name}.{field}: not for a backend started by command (the \
+                         program is the backend; there is no plugin file); leave out one \
+                         of the two"
+                    ));
+                }
+            }
             if let Some(workers) = pin.workers {
                 if !(1..=MAX_WORKERS).contains(&workers) {
                     return Err(format!(
                         "plugins.{name}.workers: {workers} is outside 1..={MAX_WORKERS}"
                     ));
                 }
-                if pin.isolation != Isolation::Process {
+                if pin.runs_in() != Isolation::Process {
                     return Err(format!(
                         "plugins.{name}.workers: workers are child processes, so they need \
                          isolation = \"process\" in [plugins.{name}]"
@@ -259,6 +298,28 @@ fn resolve_paths(value: &mut serde_json::Value, base: &Path) {
 }
 
 /// Keys may hold any character: a newline in one must not split the error's line.
+/// A `command` is a program and its arguments, each a plain string.
+fn check_command(name: &str, command: &[String]) -> Result<(), String> {
+    let Some(program) = command.first() else {
+        return Err(format!(
+            "plugins.{name}.command: empty; give the program and its arguments, e.g. \
+             [\"python3\", \"backend.py\"]"
+        ));
+    };
+    if program.trim().is_empty() {
+        return Err(format!(
+            "plugins.{name}.command: the program (its first item) is empty"
+        ));
+    }
+    if let Some(index) = command.iter().position(|arg| arg.contains('\0')) {
+        return Err(format!(
+            "plugins.{name}.command[{index}]: holds a NUL character, which no program \
+             argument can"
+        ));
+    }
+    Ok(())
+}
+
 fn escape_controls(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
@@ -362,6 +423,54 @@ mod tests {
             config.plugins["mock"].call_timeout(),
             Some(std::time::Duration::from_millis(250))
         );
+    }
+
+    #[test]
+    fn a_command_is_a_program_out_of_process() {
+        for (toml, says) in [
+            ("command = []", "plugins.py.command: empty"),
+            ("command = [\"\"]", "the program (its first item) is empty"),
+            (
+                "command = [\"py\", \"a\\u0000b\"]",
+                "plugins.py.command[1]: holds a NUL",
+            ),
+            (
+                "command = [\"py\"]\npath = \"x.so\"",
+                "plugins.py.path: not for a backend started by command",
+            ),
+            (
+                "command = [\"py\"]\nurl = \"unix:/x\"",
+                "plugins.py.url: not for a backend",
+            ),
+            ("command = \"py\"", "plugins.py.command"),
+        ] {
+            let error = Config::from_toml(&format!("[plugins.py]\n{toml}")).unwrap_err();
+            assert!(error.contains(says), "{toml}: {error}");
+        }
+        let config = Config::from_toml(
+            "[plugins.py]\ncommand = [\"python3\", \"b.py\"]\nworkers = 2\ncall_timeout_ms = 9",
+        )
+        .unwrap();
+        assert_eq!(config.plugins["py"].runs_in(), Isolation::Process);
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agent-host.toml");
+        std::fs::write(
+            &file,
+            "[plugins.a]\ncommand = [\"./venv/bin/python\", \"b.py\"]\n\
+             [plugins.b]\ncommand = [\"python3\", \"./b.py\"]\n",
+        )
+        .unwrap();
+        let config = Config::from_file(&file).unwrap();
+        let program = |name: &str| config.plugins[name].command.as_ref().unwrap().clone();
+        assert_eq!(
+            program("a"),
+            [
+                dir.path().join("./venv/bin/python").display().to_string(),
+                "b.py".into()
+            ]
+        );
+        assert_eq!(program("b"), ["python3", "./b.py"]);
     }
 
     #[test]

@@ -2,17 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::{Config, Isolation, PluginPin};
+use crate::discovery::{self, SearchDir};
+use crate::error::HostError;
+use crate::isolation::{Launch, Program};
+use crate::registry::{self, Candidate, CandidateStatus, Policy};
+use crate::scan::Verdict;
+use crate::starter::RuntimeStarter;
 use agent_plugin_api::host::{PluginLibrary, PluginRuntime};
 use agent_plugin_api::types::Error;
 use agent_plugin_api::Runtime;
-use agent_remote::RemoteRuntime;
-
-use crate::config::{Config, Isolation};
-use crate::discovery::{self, SearchDir};
-use crate::error::HostError;
-use crate::isolation::{Launch, ProcessRuntime};
-use crate::registry::{self, Candidate, CandidateStatus, Policy};
-use crate::scan::Verdict;
 
 /// Plugins found at start-up, and the config that selects among them.
 #[derive(Debug)]
@@ -175,6 +174,14 @@ impl Host {
             .filter(|candidate| candidate.is_usable())
             .filter_map(|candidate| candidate.name().map(str::to_owned))
             .collect();
+        // Backends with no plugin file here: started by command, or served elsewhere.
+        names.extend(
+            self.config
+                .plugins
+                .iter()
+                .filter(|(_, pin)| pin.command.is_some() || pin.url.is_some())
+                .map(|(name, _)| name.clone()),
+        );
         names.sort();
         names.dedup();
         names
@@ -324,24 +331,53 @@ impl Host {
     }
 
     /// The runtime of plugin `name` as the config says to run it: loaded here, or in
-    /// child processes (`[plugins.<name>] isolation = "process"`, `workers`), each an
-    /// `agent-host serve` of the file this host checked.
+    /// child processes (`[plugins.<name>] isolation = "process"`, `workers`, `command`),
+    /// or served elsewhere (`url`).
     pub async fn start_runtime(
         &self,
         name: &str,
         overrides: serde_json::Map<String, serde_json::Value>,
     ) -> Result<std::sync::Arc<dyn Runtime>, HostError> {
-        if let Some(url) = self
-            .config
-            .plugins
-            .get(name)
-            .and_then(|pin| pin.url.clone())
-        {
-            return self.connect_by_url(name, &url, overrides).await;
+        let starter = self.runtime_starter(name, overrides)?;
+        starter.start().await.map_err(|error| HostError::Runtime {
+            backend: name.to_owned(),
+            error,
+        })
+    }
+
+    /// How to make runtimes of plugin `name` as the config says to run it, decided once
+    /// (the file found and checked, the options merged): [`Host::start_runtime`] for
+    /// one, or [`RuntimeStarter::start`] for each of many (`check` makes one per case).
+    pub fn runtime_starter(
+        &self,
+        name: &str,
+        overrides: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<RuntimeStarter, HostError> {
+        let pin = self.config.plugins.get(name).cloned().unwrap_or_default();
+        if let Some(url) = &pin.url {
+            return self.reached_by_url(name, url, overrides);
         }
-        if self.isolation(name) == Isolation::InProcess {
-            return Ok(std::sync::Arc::new(
-                self.runtime_in_process(name, overrides)?,
+        let call_timeout = pin.call_timeout();
+        let workers = pin.workers.unwrap_or(1) as usize;
+        if let Some(argv) = pin.command {
+            let launch = Launch {
+                plugin: name.to_owned(),
+                program: Program::Command {
+                    argv,
+                    dir: self.config.base_dir().map(Path::to_owned),
+                },
+                options: self.options(name, &[], overrides),
+            };
+            return Ok(RuntimeStarter::process(name, launch, workers, call_timeout));
+        }
+        if pin.isolation == Isolation::InProcess {
+            let library = self.plugin(name)?.clone();
+            let options = self.options(name, &library.metadata().path_options, overrides);
+            return Ok(RuntimeStarter::in_process(
+                name,
+                library,
+                serde_json::Value::Object(options),
+                call_timeout,
             ));
         }
         let candidate = self.candidate(name)?;
@@ -352,35 +388,27 @@ impl Host {
                 path: candidate.path.clone(),
                 reason: "its metadata cannot be read".into(),
             })?;
-        let options = self.options(name, &metadata.path_options, overrides);
-        let pin = self.config.plugins.get(name).cloned().unwrap_or_default();
         let launch = Launch {
             plugin: name.to_owned(),
-            executable: self.serve_executable()?,
-            file: candidate.path.clone(),
-            sha256: pin.sha256.clone(),
-            allow_insecure: self.policy.allow_insecure,
-            options,
+            program: Program::Serve {
+                executable: self.serve_executable()?,
+                file: candidate.path.clone(),
+                sha256: pin.sha256.clone(),
+                allow_insecure: self.policy.allow_insecure,
+            },
+            options: self.options(name, &metadata.path_options, overrides),
         };
-        let workers = pin.workers.unwrap_or(1) as usize;
-        let runtime = ProcessRuntime::start(launch, workers)
-            .await
-            .map_err(|error| HostError::Runtime {
-                backend: name.to_owned(),
-                error,
-            })?
-            .with_call_timeout(pin.call_timeout());
-        Ok(std::sync::Arc::new(runtime))
+        Ok(RuntimeStarter::process(name, launch, workers, call_timeout))
     }
 
     /// A backend reached by its `url`: the server's options are its own, so options
     /// here (the config's `[backends.<name>]`, `--option`) are refused, not dropped.
-    async fn connect_by_url(
+    fn reached_by_url(
         &self,
         name: &str,
         url: &str,
         overrides: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<std::sync::Arc<dyn Runtime>, HostError> {
+    ) -> Result<RuntimeStarter, HostError> {
         let refuse = |error| HostError::Runtime {
             backend: name.to_owned(),
             error,
@@ -394,8 +422,7 @@ impl Host {
         }
         let address = crate::parse_backend_url(url)
             .map_err(|why| refuse(Error::InvalidConfig(format!("url: {why}"))))?;
-        let runtime = RemoteRuntime::connect(&address).await.map_err(refuse)?;
-        Ok(std::sync::Arc::new(runtime))
+        Ok(RuntimeStarter::url(name, address))
     }
 
     /// The config's `[backends.<name>]` with `overrides` on top, key by key.
@@ -415,7 +442,7 @@ impl Host {
         self.config
             .plugins
             .get(name)
-            .map(|pin| pin.isolation)
+            .map(PluginPin::runs_in)
             .unwrap_or_default()
     }
 

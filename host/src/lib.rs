@@ -30,6 +30,7 @@ mod options;
 mod registry;
 mod remote_url;
 mod scan;
+mod starter;
 mod trust;
 
 pub use config::{Config, Isolation, PluginPin, CONFIG_ENV, DEFAULT_CONFIG_FILE, MAX_WORKERS};
@@ -37,10 +38,11 @@ pub use discovery::{is_plugin_file_name, PLUGIN_PATH_ENV};
 pub use error::HostError;
 pub use exit_status::describe as describe_exit_status;
 pub use host::{Host, HostBuilder};
-pub use isolation::{Launch, ProcessRuntime};
+pub use isolation::{Launch, ProcessRuntime, Program, LISTEN_ENV, OPTIONS_ENV, PLUGIN_ENV};
 pub use options::parse_option;
 pub use registry::{Candidate, CandidateStatus};
 pub use remote_url::parse_backend_url;
 pub use scan::{scanner_child, Verdict, SCAN_SUBCOMMAND, SCAN_TIMEOUT};
+pub use starter::RuntimeStarter;
 
 pub use agent_plugin_api::host::{PluginFile, PluginLibrary, PluginMetadata, PluginRuntime};

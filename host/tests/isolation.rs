@@ -323,3 +323,74 @@ fn a_second_host_chats_with_a_served_backend_by_url() {
     let _ = serve.kill();
     let _ = serve.wait();
 }
+
+/// `[plugins.<name>] command`: the host starts the program with `$AGENT_HOST_LISTEN` and
+/// `$AGENT_HOST_OPTIONS` and meets it through its handshake line. `agent-host serve`
+/// reads both, so the staged binary serving the staged mock stands in for a backend in
+/// another language (examples/grpc-python is the real one).
+#[test]
+fn a_command_backend_is_started_told_its_options_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = common::staged_binary();
+    let write_config = |plugin: &str| {
+        let path = dir.path().join("agent-host.toml");
+        std::fs::write(
+            &path,
+            format!("backend = \"cmd\"\n[plugins.cmd]\n{plugin}\n"),
+        )
+        .unwrap();
+    };
+    let run = |args: &[&str]| {
+        Command::new(&binary)
+            .args(args)
+            .env_remove("AGENT_HOST_CONFIG")
+            .env_remove("AGENT_HOST_PLUGIN_PATH")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let serve = format!(
+        "command = [{:?}, \"serve\", \"--backend\", \"mock\", \"--stop-on-stdin-eof\"]\nworkers = 2",
+        binary.display().to_string()
+    );
+    write_config(&serve);
+    let output = run(&["chat", "hello by command"]);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    assert_eq!(common::text(&output.stdout), "echo: hello by command\n");
+
+    // The options reach the program: the mock refuses one it does not know, by name.
+    let output = run(&["chat", "--option", "no_such_option=1", "hi"]);
+    let stderr = common::text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no_such_option"), "{stderr}");
+
+    let output = run(&["check", "--backend", "cmd", "--case", "chat"]);
+    let stdout = common::text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        common::text(&output.stderr)
+    );
+    assert!(stdout.contains("7 passed, 0 failed"), "{stdout}");
+
+    // A program that is not there, and one that does not speak the protocol.
+    write_config("command = [\"./no-such-backend\"]");
+    let output = run(&["chat", "hi"]);
+    let stderr = common::text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("plugin \"cmd\": cannot start command [")
+            && stderr.contains("No such file"),
+        "{stderr}"
+    );
+    write_config("command = [\"/bin/sh\", \"-c\", \"echo hello; echo gone >&2; exit 4\"]");
+    let output = run(&["chat", "hi"]);
+    let stderr = common::text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("did not start: expected `agent-host-serve|")
+            && stderr.contains("got `hello`")
+            && stderr.contains("gone"),
+        "{stderr}"
+    );
+}

@@ -22,8 +22,9 @@ pub struct Args {
     backend: BackendArgs,
     /// Where to listen: `unix:PATH` (a socket file that must not exist yet) or
     /// `tcp:IP:PORT` on a loopback address (port 0 picks a free one; the handshake line
-    /// says which).
-    #[arg(long, value_name = "ADDRESS")]
+    /// says which). Read from `$AGENT_HOST_LISTEN` when not given, as a host sets it for
+    /// a `command` backend (so `agent-host serve` can itself be one).
+    #[arg(long, value_name = "ADDRESS", env = agent_host::LISTEN_ENV)]
     listen: Address,
     /// The process-isolation parent's way in (not for users): serve exactly this file
     /// for `--backend`, with these options, and stop when stdin closes.
@@ -37,7 +38,8 @@ pub struct ChildArgs {
     plugin_file: Option<PathBuf>,
     #[arg(long, hide = true, requires = "plugin_file", value_name = "HEX")]
     sha256: Option<String>,
-    #[arg(long, hide = true, value_name = "JSON")]
+    /// Also read from `$AGENT_HOST_OPTIONS`, as a host sets it for a `command` backend.
+    #[arg(long, hide = true, value_name = "JSON", env = agent_host::OPTIONS_ENV)]
     options_json: Option<String>,
     #[arg(long, hide = true)]
     stop_on_stdin_eof: bool,

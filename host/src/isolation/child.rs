@@ -28,16 +28,43 @@ const DEATH_NOTICE_WITHIN: Duration = Duration::from_secs(2);
 pub struct Launch {
     /// The plugin's name, as errors and logs say it.
     pub plugin: String,
-    /// The `agent-host` executable that serves it.
-    pub executable: PathBuf,
-    /// The plugin file the host found and checked; the child loads exactly this one.
-    pub file: PathBuf,
-    /// The digest the config pins, checked again by the child on its own open file.
-    pub sha256: Option<String>,
-    pub allow_insecure: bool,
+    /// What the child runs.
+    pub program: Program,
     /// The backend's options, as the host merged them.
     pub options: serde_json::Map<String, serde_json::Value>,
 }
+
+/// What a plugin's child process runs.
+#[derive(Debug, Clone)]
+pub enum Program {
+    /// `agent-host serve` on the plugin file the host found and checked.
+    Serve {
+        /// The `agent-host` executable that serves it.
+        executable: PathBuf,
+        /// The plugin file; the child loads exactly this one.
+        file: PathBuf,
+        /// The digest the config pins, checked again by the child on its own open file.
+        sha256: Option<String>,
+        allow_insecure: bool,
+    },
+    /// A backend of its own (`[plugins.<name>] command`, any language): told where to
+    /// listen and its options through the environment ([`LISTEN_ENV`], [`OPTIONS_ENV`],
+    /// [`PLUGIN_ENV`]), met through the same handshake line.
+    Command {
+        /// The program and its arguments.
+        argv: Vec<String>,
+        /// Its working directory (the config file's), else the host's.
+        dir: Option<PathBuf>,
+    },
+}
+
+/// The address a `command` backend listens on: `unix:PATH`, a path in a fresh `0700`
+/// directory that does not exist yet.
+pub const LISTEN_ENV: &str = "AGENT_HOST_LISTEN";
+/// The backend's options as a JSON object.
+pub const OPTIONS_ENV: &str = "AGENT_HOST_OPTIONS";
+/// The plugin's name in the config.
+pub const PLUGIN_ENV: &str = "AGENT_HOST_PLUGIN";
 
 pub(crate) struct Child {
     pub(crate) runtime: RemoteRuntime,
@@ -66,21 +93,8 @@ impl Launch {
             .tempdir()
             .map_err(|error| failed(format!("cannot make a private socket directory: {error}")))?;
         let socket = socket_dir.path().join("plugin.sock");
-        let mut command = tokio::process::Command::new(&self.executable);
-        if self.allow_insecure {
-            command.arg("--allow-insecure-plugins");
-        }
-        command
-            .args(["serve", "--backend", plugin.as_str(), "--listen"])
-            .arg(format!("unix:{}", socket.display()))
-            .arg("--plugin-file")
-            .arg(&self.file)
-            .arg("--options-json")
-            .arg(serde_json::Value::Object(self.options.clone()).to_string())
-            .arg("--stop-on-stdin-eof");
-        if let Some(digest) = &self.sha256 {
-            command.arg("--sha256").arg(digest);
-        }
+        let listen = format!("unix:{}", socket.display());
+        let mut command = self.command(&listen);
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -90,12 +104,9 @@ impl Launch {
             // (cancel the turn), not a stop for the child.
             .process_group(0);
         let started = Instant::now();
-        let mut process = command.spawn().map_err(|error| {
-            failed(format!(
-                "cannot start {} serve: {error}",
-                self.executable.display()
-            ))
-        })?;
+        let mut process = command
+            .spawn()
+            .map_err(|error| failed(format!("cannot start {}: {error}", self.program)))?;
         let pid = process.id();
         let last_words = forward_stderr(process.stderr.take());
         let stdin = process.stdin.take();
@@ -146,6 +157,66 @@ impl Launch {
             _stdin: stdin,
             _socket_dir: socket_dir,
         })
+    }
+}
+
+impl Launch {
+    /// The child's command line, with `listen` as its address.
+    fn command(&self, listen: &str) -> tokio::process::Command {
+        match &self.program {
+            Program::Serve {
+                executable,
+                file,
+                sha256,
+                allow_insecure,
+            } => {
+                let mut command = tokio::process::Command::new(executable);
+                if *allow_insecure {
+                    command.arg("--allow-insecure-plugins");
+                }
+                command
+                    .args([
+                        "serve",
+                        "--backend",
+                        self.plugin.as_str(),
+                        "--listen",
+                        listen,
+                    ])
+                    .arg("--plugin-file")
+                    .arg(file)
+                    .arg("--options-json")
+                    .arg(serde_json::Value::Object(self.options.clone()).to_string())
+                    .arg("--stop-on-stdin-eof");
+                if let Some(digest) = sha256 {
+                    command.arg("--sha256").arg(digest);
+                }
+                command
+            }
+            Program::Command { argv, dir } => {
+                let mut command = tokio::process::Command::new(&argv[0]);
+                command
+                    .args(&argv[1..])
+                    .env(LISTEN_ENV, listen)
+                    .env(
+                        OPTIONS_ENV,
+                        serde_json::Value::Object(self.options.clone()).to_string(),
+                    )
+                    .env(PLUGIN_ENV, &self.plugin);
+                if let Some(dir) = dir {
+                    command.current_dir(dir);
+                }
+                command
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Program::Serve { executable, .. } => write!(f, "{} serve", executable.display()),
+            Program::Command { argv, .. } => write!(f, "command {argv:?}"),
+        }
     }
 }
 

@@ -9,5 +9,5 @@
 mod child;
 mod process_runtime;
 
-pub use child::Launch;
+pub use child::{Launch, Program, LISTEN_ENV, OPTIONS_ENV, PLUGIN_ENV};
 pub use process_runtime::ProcessRuntime;

@@ -4,7 +4,7 @@
 mod in_child;
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,12 @@ use agent_plugin_api::Runtime;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The plugin library file to check.
-    path: PathBuf,
+    #[arg(required_unless_present = "backend")]
+    path: Option<PathBuf>,
+    /// Check the backend the config names, run as the config says (in-process, in child
+    /// processes, a `command`, or a `url`), instead of a file.
+    #[arg(long, value_name = "NAME", conflicts_with = "path")]
+    backend: Option<String>,
     /// A backend option, `key=value`, for every runtime the checks create; it replaces
     /// the config's `[backends.<name>]` value of that key.
     #[arg(long = "option", value_name = "KEY=VALUE")]
@@ -86,47 +91,15 @@ pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     for filter in &args.exclude {
         known_filter(filter, "--exclude")?;
     }
-    let candidate = host.examine_file(&args.path);
-    let refused = |reason: String| HostError::PluginRefused {
-        name: candidate.name().map(str::to_owned),
-        path: args.path.clone(),
-        reason,
-    };
-    if !candidate.is_usable() {
-        return Err(refused(candidate.status_text()).into());
-    }
-    let (name, path_options) = candidate
-        .metadata()
-        .map(|meta| (meta.name.clone(), meta.path_options.clone()))
-        .unwrap_or_default();
-    let mut options = host.config().backend_options(&name, &path_options);
-    options.extend(super::options_map(&args.options)?);
-    let options = serde_json::Value::Object(options);
-    // A case's child skips the scanner: its parent ran it on this file moments ago.
-    if args.case_child.is_none() {
-        let verdict = host.verify_with_options(&candidate, &super::scanner()?, &options);
-        if !verdict.is_loadable() {
-            return Err(refused(verdict.status_text()).into());
+    let overrides = super::options_map(&args.options)?;
+    let target = match (&args.path, &args.backend) {
+        (Some(path), _) => file_target(host, path, overrides, args.case_child.is_some())?,
+        (None, Some(name)) => {
+            backend_target(host, name, overrides, args.case_child.is_some()).await?
         }
-    }
-    let library = candidate
-        .library()
-        .map_err(|reason| refused(format!("refused: {reason}")))?
-        .clone();
-    // Refuse bad options up front, with the plugin's own message, not once per case.
-    library
-        .new_runtime(&options)
-        .map_err(|error| HostError::Runtime {
-            backend: library.metadata().name.clone(),
-            error,
-        })?;
-    let call_timeout = host
-        .config()
-        .plugins
-        .get(&library.metadata().name)
-        .and_then(|pin| pin.call_timeout());
-    let mut target = target(library, options, call_timeout)
-        .with_failing_prompt(args.failing_prompt.map(Content::text));
+        (None, None) => anyhow::bail!("give a plugin file or --backend NAME"),
+    };
+    let mut target = target.with_failing_prompt(args.failing_prompt.map(Content::text));
     if let Some(prompt) = args.long_prompt {
         target = target.with_long_prompt(Content::text(prompt));
     }
@@ -169,6 +142,77 @@ pub async fn run(host: &Host, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The plugin in file `path`, checked as `inspect` checks it (the scanner too, unless
+/// this is a case's child: its parent ran it on this file moments ago).
+fn file_target(
+    host: &Host,
+    path: &Path,
+    overrides: serde_json::Map<String, serde_json::Value>,
+    is_case_child: bool,
+) -> anyhow::Result<Target> {
+    let candidate = host.examine_file(path);
+    let refused = |reason: String| HostError::PluginRefused {
+        name: candidate.name().map(str::to_owned),
+        path: path.to_owned(),
+        reason,
+    };
+    if !candidate.is_usable() {
+        return Err(refused(candidate.status_text()).into());
+    }
+    let (name, path_options) = candidate
+        .metadata()
+        .map(|meta| (meta.name.clone(), meta.path_options.clone()))
+        .unwrap_or_default();
+    let mut options = host.config().backend_options(&name, &path_options);
+    options.extend(overrides);
+    let options = serde_json::Value::Object(options);
+    if !is_case_child {
+        let verdict = host.verify_with_options(&candidate, &super::scanner()?, &options);
+        if !verdict.is_loadable() {
+            return Err(refused(verdict.status_text()).into());
+        }
+    }
+    let library = candidate
+        .library()
+        .map_err(|reason| refused(format!("refused: {reason}")))?
+        .clone();
+    // Refuse bad options up front, with the plugin's own message, not once per case.
+    library
+        .new_runtime(&options)
+        .map_err(|error| HostError::Runtime {
+            backend: library.metadata().name.clone(),
+            error,
+        })?;
+    let call_timeout = host
+        .config()
+        .plugins
+        .get(&library.metadata().name)
+        .and_then(|pin| pin.call_timeout());
+    Ok(target(library, options, call_timeout))
+}
+
+/// The backend `name` as the config runs it. One runtime is started up front (not in a
+/// case's child), so a backend that cannot start says so once, not once per case.
+async fn backend_target(
+    host: &Host,
+    name: &str,
+    overrides: serde_json::Map<String, serde_json::Value>,
+    is_case_child: bool,
+) -> anyhow::Result<Target> {
+    let starter = host.runtime_starter(name, overrides)?;
+    if !is_case_child {
+        let refused = |error| HostError::Runtime {
+            backend: name.to_owned(),
+            error,
+        };
+        drop(starter.start().await.map_err(refused)?);
+    }
+    Ok(Target::new_shared(name, move || {
+        let starter = starter.clone();
+        async move { starter.start().await }
+    }))
 }
 
 /// The child's side of `in_child`: one case, its report as a line of JSON on stdout. It
