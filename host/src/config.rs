@@ -55,10 +55,23 @@ pub struct PluginPin {
     /// With `isolation = "process"`: how many children share the agents (1 to
     /// [`MAX_WORKERS`]); an agent stays on its child for its life.
     pub workers: Option<u32>,
-    /// A backend served by `agent-host serve` elsewhere (`http://127.0.0.1:PORT` or
-    /// `unix:PATH`; see [`parse_backend_url`](crate::parse_backend_url)): no plugin
-    /// file is looked for or loaded, and the server's own options apply.
+    /// A backend served by `agent-host serve` elsewhere (`https://HOST:PORT`,
+    /// `http://127.0.0.1:PORT` or `unix:PATH`; see
+    /// [`parse_backend_url`](crate::parse_backend_url)): no plugin file is looked for or
+    /// loaded, and the server's own options apply.
     pub url: Option<String>,
+    /// With an `https://` url: the CA (PEM file) the server's certificate must chain to;
+    /// absent, the system's roots.
+    pub tls_ca: Option<PathBuf>,
+    /// With an `https://` url: this host's certificate and its key (PEM files, the key
+    /// readable by its owner only), for a server that asks for them (mutual TLS).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// With a url: the file holding the client token the server asks for (readable by
+    /// its owner only)...
+    pub token_file: Option<PathBuf>,
+    /// ...or the environment variable holding it.
+    pub token_env: Option<String>,
     /// A backend in another language: the program (and its arguments) the host starts
     /// as a child process, which speaks the protocol of `proto/` on the socket named in
     /// `$AGENT_HOST_LISTEN` (docs/remote.md, "A backend in another language"). A program
@@ -164,7 +177,16 @@ impl Config {
             *dir = base.join(&*dir);
         }
         for pin in config.plugins.values_mut() {
-            if let Some(file) = &mut pin.path {
+            for file in [
+                &mut pin.path,
+                &mut pin.tls_ca,
+                &mut pin.tls_cert,
+                &mut pin.tls_key,
+                &mut pin.token_file,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 *file = base.join(&*file);
             }
             if let Some(program) = pin.command.as_mut().and_then(|command| command.first_mut()) {
@@ -205,6 +227,7 @@ impl Config {
                     ));
                 }
             }
+            check_url_security(name, pin)?;
             if let Some(url) = &pin.url {
                 crate::parse_backend_url(url)
                     .map_err(|why| format!("plugins.{name}.url: {why}"))?;
@@ -298,6 +321,62 @@ fn resolve_paths(value: &mut serde_json::Value, base: &Path) {
 }
 
 /// Keys may hold any character: a newline in one must not split the error's line.
+/// The TLS and token settings go with a url, and an `https://` url with a way for the
+/// client to prove itself (the server asks for one: a client token or a certificate).
+fn check_url_security(name: &str, pin: &PluginPin) -> Result<(), String> {
+    let tls_fields = [
+        ("tls_ca", pin.tls_ca.is_some()),
+        ("tls_cert", pin.tls_cert.is_some()),
+        ("tls_key", pin.tls_key.is_some()),
+    ];
+    let token_fields = [
+        ("token_file", pin.token_file.is_some()),
+        ("token_env", pin.token_env.is_some()),
+    ];
+    let set = |fields: &[(&'static str, bool)]| fields.iter().find(|(_, set)| *set).map(|f| f.0);
+    let Some(url) = &pin.url else {
+        if let Some(field) = set(&tls_fields).or(set(&token_fields)) {
+            return Err(format!(
+                "plugins.{name}.{field}: only for a backend reached by url"
+            ));
+        }
+        return Ok(());
+    };
+    let https = url.starts_with("https://");
+    if let Some(field) = set(&tls_fields).filter(|_| !https) {
+        return Err(format!(
+            "plugins.{name}.{field}: only with an https:// url (this one is {url:?})"
+        ));
+    }
+    if pin.tls_cert.is_some() != pin.tls_key.is_some() {
+        return Err(format!(
+            "plugins.{name}: tls_cert and tls_key go together (this host's certificate and \
+             its key)"
+        ));
+    }
+    if pin.token_file.is_some() && pin.token_env.is_some() {
+        return Err(format!(
+            "plugins.{name}: token_file and token_env are two ways to give one token; \
+             give one"
+        ));
+    }
+    if https && set(&token_fields).is_none() && pin.tls_cert.is_none() {
+        return Err(format!(
+            "plugins.{name}.url: {url:?} needs this host to prove itself to the server: a \
+             client token (token_file or token_env), or a certificate of its own (tls_cert \
+             and tls_key, mutual TLS)"
+        ));
+    }
+    if let Some(var) = &pin.token_env {
+        if var.is_empty() || var.contains(['=', '\0']) {
+            return Err(format!(
+                "plugins.{name}.token_env: {var:?} is not an environment variable name"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A `command` is a program and its arguments, each a plain string.
 fn check_command(name: &str, command: &[String]) -> Result<(), String> {
     let Some(program) = command.first() else {

@@ -420,9 +420,10 @@ impl Host {
                  `agent-host serve` was given there (--option); none are sent from here"
             ))));
         }
-        let address = crate::parse_backend_url(url)
-            .map_err(|why| refuse(Error::InvalidConfig(format!("url: {why}"))))?;
-        Ok(RuntimeStarter::url(name, address))
+        let pin = self.config.plugins.get(name).cloned().unwrap_or_default();
+        let destination = crate::remote_url::destination(url, &pin)
+            .map_err(|why| refuse(Error::InvalidConfig(format!("plugins.{name}.{why}"))))?;
+        Ok(RuntimeStarter::url(name, destination))
     }
 
     /// The config's `[backends.<name>]` with `overrides` on top, key by key.

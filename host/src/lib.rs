@@ -30,6 +30,7 @@ mod options;
 mod registry;
 mod remote_url;
 mod scan;
+mod secret_file;
 mod starter;
 mod trust;
 
@@ -41,8 +42,9 @@ pub use host::{Host, HostBuilder};
 pub use isolation::{Launch, ProcessRuntime, Program, LISTEN_ENV, OPTIONS_ENV, PLUGIN_ENV};
 pub use options::parse_option;
 pub use registry::{Candidate, CandidateStatus};
-pub use remote_url::parse_backend_url;
+pub use remote_url::{parse_backend_url, BackendUrl};
 pub use scan::{scanner_child, Verdict, SCAN_SUBCOMMAND, SCAN_TIMEOUT};
+pub use secret_file::{read_public, read_secret};
 pub use starter::RuntimeStarter;
 
 pub use agent_plugin_api::host::{PluginFile, PluginLibrary, PluginMetadata, PluginRuntime};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use agent_plugin_api::host::PluginLibrary;
 use agent_plugin_api::types::Error;
 use agent_plugin_api::Runtime;
-use agent_remote::{Address, RemoteRuntime};
+use agent_remote::{Destination, RemoteRuntime};
 
 use crate::isolation::{Launch, ProcessRuntime};
 
@@ -34,7 +34,7 @@ enum How {
         call_timeout: Option<Duration>,
     },
     /// Served elsewhere.
-    Url { address: Address },
+    Url { destination: Destination },
 }
 
 impl RuntimeStarter {
@@ -70,8 +70,8 @@ impl RuntimeStarter {
         )
     }
 
-    pub(crate) fn url(backend: &str, address: Address) -> Self {
-        Self::new(backend, How::Url { address })
+    pub(crate) fn url(backend: &str, destination: Destination) -> Self {
+        Self::new(backend, How::Url { destination })
     }
 
     fn new(backend: &str, how: How) -> Self {
@@ -107,7 +107,7 @@ impl RuntimeStarter {
                     .await?
                     .with_call_timeout(*call_timeout),
             ),
-            How::Url { address } => Arc::new(RemoteRuntime::connect(address).await?),
+            How::Url { destination } => Arc::new(RemoteRuntime::connect_to(destination).await?),
         })
     }
 }

@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use agent_host::{Config, Host};
@@ -158,28 +157,7 @@ fn serve_mock(
     listen: &str,
     dir: &std::path::Path,
 ) -> (std::process::Child, HandshakeLine) {
-    let mut serve = Command::new(common::staged_binary())
-        .args([
-            "serve",
-            "--backend",
-            "mock",
-            "--option",
-            option,
-            "--listen",
-            listen,
-        ])
-        .env_remove("AGENT_HOST_CONFIG")
-        .env_remove("AGENT_HOST_PLUGIN_PATH")
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(serve.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    (serve, first.parse().unwrap())
+    common::serve(&["--option", option, "--listen", listen], dir)
 }
 
 /// `agent-host serve` as a parent starts it: the handshake line first, then SIGTERM ends

@@ -14,9 +14,11 @@ mod convert;
 mod handshake;
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod proto;
+mod security;
 mod server;
 
 pub use address::Address;
-pub use client::{OnLost, RemoteRuntime, ServerInfo};
+pub use client::{Destination, OnLost, RemoteRuntime, ServerInfo};
 pub use handshake::{check_protocol, HandshakeLine, PROTOCOL_METADATA, PROTOCOL_VERSION};
+pub use security::{ClientTls, ServerSecurity, ServerTls, Token};
 pub use server::{BackendInfo, ServeError, Server};

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use agent_host::{Config, Host, PluginPin};
+use agent_host::{read_public, read_secret, Config, Host, PluginPin};
 use agent_plugin_api::Runtime;
-use agent_remote::{Address, BackendInfo, Server};
+use agent_remote::{Address, BackendInfo, Server, ServerSecurity, ServerTls, Token};
 use anyhow::Context as _;
 
 use super::backend_args::BackendArgs;
@@ -26,10 +26,30 @@ pub struct Args {
     /// a `command` backend (so `agent-host serve` can itself be one).
     #[arg(long, value_name = "ADDRESS", env = agent_host::LISTEN_ENV)]
     listen: Address,
+    #[command(flatten)]
+    security: SecurityArgs,
     /// The process-isolation parent's way in (not for users): serve exactly this file
     /// for `--backend`, with these options, and stop when stdin closes.
     #[command(flatten)]
     child: ChildArgs,
+}
+
+/// TLS and client authentication: required to listen beyond loopback.
+#[derive(Debug, clap::Args)]
+pub struct SecurityArgs {
+    /// Serve TLS with this certificate chain (PEM file); with --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM file, readable by its owner only).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: clients must show a certificate that chains to this CA (PEM file).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
+    /// Clients must present the token in this file (readable by its owner only; the
+    /// clients' `token_file` or `token_env`).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,7 +70,7 @@ pub async fn run(
     args: Args,
     signals: &mut Signals,
 ) -> anyhow::Result<ExitCode> {
-    refuse_open_networks(&args.listen)?;
+    let security = security(&args.listen, &args.security)?;
     let host = match &args.child.plugin_file {
         // Only the given file, pinned by path (and digest, when the parent pins one).
         Some(file) => {
@@ -84,7 +104,9 @@ pub async fn run(
         api_version: metadata.api_version,
     };
     let runtime: Arc<dyn Runtime> = Arc::new(runtime);
-    let server = Server::bind(runtime, info, &args.listen).await?;
+    let server = Server::bind(runtime, info, &args.listen)
+        .await?
+        .secured(security);
     let made_socket = match server.address() {
         Address::Unix(path) => Some(path.clone()),
         Address::Tcp(_) => None,
@@ -124,19 +146,55 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// TCP beyond this machine needs TLS and a token, which this server does not speak yet:
-/// refused rather than served in the clear.
-fn refuse_open_networks(address: &Address) -> anyhow::Result<()> {
-    if let Address::Tcp(socket) = address {
-        if !socket.ip().is_loopback() {
-            anyhow::bail!(
-                "--listen {address}: not a loopback address; serving beyond this machine \
-                 needs TLS and a client token, which `agent-host serve` does not offer yet \
-                 (listen on 127.0.0.1 or ::1, or on a unix: socket)"
-            );
-        }
+/// What the server asks of clients, read from the flags. TCP beyond loopback needs TLS
+/// and a way for clients to prove themselves (a token or mutual TLS): refused rather
+/// than served in the clear or to anyone.
+fn security(listen: &Address, args: &SecurityArgs) -> anyhow::Result<ServerSecurity> {
+    let beyond_loopback = matches!(listen, Address::Tcp(socket) if !socket.ip().is_loopback());
+    if beyond_loopback && args.tls_cert.is_none() {
+        anyhow::bail!(
+            "--listen {listen}: not a loopback address; serving beyond this machine needs \
+             TLS (--tls-cert and --tls-key) and client authentication (--token-file, or \
+             --client-ca for mutual TLS); or listen on 127.0.0.1, ::1 or a unix: socket"
+        );
     }
-    Ok(())
+    if beyond_loopback && args.token_file.is_none() && args.client_ca.is_none() {
+        anyhow::bail!(
+            "--listen {listen}: not a loopback address; clients there must prove themselves: \
+             give --token-file (a shared client token) or --client-ca (mutual TLS)"
+        );
+    }
+    if matches!(listen, Address::Unix(_)) && args.tls_cert.is_some() {
+        anyhow::bail!(
+            "--tls-cert: {listen} is a local socket, which needs no TLS (its directory's \
+             permissions decide who reaches it); TLS is for tcp: addresses"
+        );
+    }
+    let fail = |why: String| anyhow::anyhow!("{why}");
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(ServerTls {
+            cert_pem: read_public(cert, "--tls-cert").map_err(fail)?,
+            key_pem: read_secret(key, "--tls-key").map_err(fail)?,
+            client_ca_pem: match &args.client_ca {
+                Some(ca) => Some(read_public(ca, "--client-ca").map_err(fail)?),
+                None => None,
+            },
+        }),
+        _ => None,
+    };
+    let token = match &args.token_file {
+        Some(path) => {
+            let bytes = read_secret(path, "--token-file").map_err(fail)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow::anyhow!("--token-file {}: not text", path.display()))?;
+            Some(
+                Token::new(&text)
+                    .map_err(|why| anyhow::anyhow!("--token-file {}: {why}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    Ok(ServerSecurity { tls, token })
 }
 
 /// Resolves when stdin reaches its end (the parent is gone), if asked to watch it.

@@ -138,3 +138,27 @@ pub fn outside_target() -> PathBuf {
 pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
+
+/// The staged `agent-host serve --backend mock` (the staged mock is found beside it)
+/// with `args`, run in `dir`, and the handshake line it printed.
+pub fn serve(args: &[&str], dir: &Path) -> (std::process::Child, agent_remote::HandshakeLine) {
+    use std::io::BufRead as _;
+    let mut serve = Command::new(staged_binary())
+        .args(["serve", "--backend", "mock"])
+        .args(args)
+        .env_remove("AGENT_HOST_CONFIG")
+        .env_remove("AGENT_HOST_PLUGIN_PATH")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let handshake = first
+        .parse()
+        .unwrap_or_else(|why| panic!("serve {args:?} printed no handshake: {why}"));
+    (serve, handshake)
+}

@@ -58,6 +58,7 @@ impl Connection {
     /// must be aborted when the connection is no longer wanted.
     pub(crate) async fn open(
         channel: Channel,
+        destination: &super::Destination,
         on_lost: OnLost,
     ) -> Result<(Arc<Connection>, tokio::task::JoinHandle<()>), Error> {
         let (out, outgoing) = mpsc::unbounded_channel();
@@ -68,6 +69,7 @@ impl Connection {
             PROTOCOL_METADATA,
             tonic::metadata::MetadataValue::from_static(PROTOCOL_VERSION),
         );
+        destination.authorize(&mut request)?;
         let incoming = RuntimeClient::new(channel)
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX)

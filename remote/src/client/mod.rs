@@ -3,6 +3,7 @@
 
 mod channel;
 mod connection;
+mod destination;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,9 @@ use agent_plugin_api::Runtime;
 use async_trait::async_trait;
 use futures::FutureExt;
 
+pub(crate) use channel::source_of;
 pub use connection::OnLost;
+pub use destination::Destination;
 
 use crate::convert::{
     broken, config_to_proto, content_to_proto, message_from_proto, usage_from_proto,
@@ -75,31 +78,56 @@ impl Drop for RemoteRuntime {
 impl RemoteRuntime {
     /// Connects to a server at `address`, checks its protocol version, opens a session.
     pub async fn connect(address: &Address) -> Result<RemoteRuntime, Error> {
-        let describe = address.to_string();
+        RemoteRuntime::connect_to(&Destination::plain(address.clone())).await
+    }
+
+    /// Like [`connect`](Self::connect), to any [`Destination`] (TLS, a client token).
+    pub async fn connect_to(destination: &Destination) -> Result<RemoteRuntime, Error> {
+        let describe = destination.to_string();
         let on_lost: OnLost = Arc::new(move |why| {
             let error = Error::ConnectionError(format!("the backend at {describe}: {why}"));
             async move { error }.boxed()
         });
-        RemoteRuntime::connect_with(address, on_lost).await
+        RemoteRuntime::open(destination, on_lost).await
     }
 
     /// Like [`connect`](Self::connect), with the error in-flight work gets when the
     /// session is lost decided by `on_lost` (a process supervisor names the dead child).
     pub async fn connect_with(address: &Address, on_lost: OnLost) -> Result<RemoteRuntime, Error> {
+        RemoteRuntime::open(&Destination::plain(address.clone()), on_lost).await
+    }
+
+    async fn open(destination: &Destination, on_lost: OnLost) -> Result<RemoteRuntime, Error> {
+        let address = destination;
         // Something that accepts connections and never answers (not a server of ours,
         // a wedged one) must not hold the caller forever.
         let (channel, handshake) = tokio::time::timeout(HANDSHAKE_WITHIN, async {
-            let channel = channel::connect(address).await?;
+            let channel = channel::connect(destination).await?;
+            let mut request = tonic::Request::new(HandshakeRequest {
+                protocol_version: PROTOCOL_VERSION.to_owned(),
+            });
+            destination.authorize(&mut request)?;
             let handshake = RuntimeClient::new(channel.clone())
-                .handshake(HandshakeRequest {
-                    protocol_version: PROTOCOL_VERSION.to_owned(),
-                })
+                .handshake(request)
                 .await
                 .map_err(|status| {
-                    Error::ConnectionError(format!(
-                        "handshake with {address} failed: {}",
-                        status.message()
-                    ))
+                    // A transport failure (a TLS alert after the handshake, a reset)
+                    // says what it was only in its sources.
+                    let mut why = status.message().to_owned();
+                    if let Some(source) = std::error::Error::source(&status) {
+                        why = format!("{why}: {}", source_of(source));
+                    }
+                    // Which of the two a client without a certificate sees depends on
+                    // whether the server's alert arrives before its close.
+                    let certificate_wanted =
+                        why.contains("CertificateRequired") || why.ends_with("connection closed");
+                    if destination.is_tls() && certificate_wanted {
+                        why.push_str(
+                            " (a server that asks for a client certificate ends TLS with a \
+                             client that has none: see tls_cert and tls_key)",
+                        );
+                    }
+                    Error::ConnectionError(format!("handshake with {address} failed: {why}"))
                 })?
                 .into_inner();
             Ok::<_, Error>((channel, handshake))
@@ -113,7 +141,7 @@ impl RemoteRuntime {
         })??;
         check_protocol(&handshake.protocol_version)
             .map_err(|why| Error::InvalidConfig(format!("the server at {address}: {why}")))?;
-        let (connection, reader) = Connection::open(channel, on_lost).await?;
+        let (connection, reader) = Connection::open(channel, destination, on_lost).await?;
         Ok(RemoteRuntime {
             connection,
             reader,

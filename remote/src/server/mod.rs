@@ -12,10 +12,11 @@ use std::sync::Arc;
 use agent_plugin_api::Runtime;
 use tokio::sync::watch;
 use tokio_stream::wrappers::UnixListenerStream;
-use tonic::transport::server::TcpIncoming;
+use tonic::transport::server::{ServerTlsConfig, TcpIncoming};
+use tonic::transport::{Certificate, Identity};
 
 use crate::proto::runtime_server::RuntimeServer;
-use crate::{Address, HandshakeLine, PROTOCOL_VERSION};
+use crate::{Address, HandshakeLine, ServerSecurity, ServerTls, PROTOCOL_VERSION};
 
 /// Who is served, as the handshake tells clients.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub enum ServeError {
         address: Address,
         source: std::io::Error,
     },
+    #[error("the TLS certificate or key for {address}: {reason}")]
+    Tls { address: Address, reason: String },
     #[error("serving on {address} failed: {source}")]
     Serve {
         address: Address,
@@ -48,6 +51,7 @@ pub struct Server {
     info: BackendInfo,
     listener: Listener,
     address: Address,
+    security: ServerSecurity,
 }
 
 enum Listener {
@@ -85,7 +89,15 @@ impl Server {
             info,
             listener,
             address,
+            security: ServerSecurity::default(),
         })
+    }
+
+    /// Serves with TLS and asks clients for a token or a certificate, as `security`
+    /// says (the default: in the clear, anyone who reaches the address).
+    pub fn secured(mut self, security: ServerSecurity) -> Self {
+        self.security = security;
+        self
     }
 
     /// Where it listens (with the port a TCP port 0 became).
@@ -106,12 +118,21 @@ impl Server {
     /// its clients are told), every session closes, and this returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
         let (stop, stopping) = watch::channel(false);
-        let service = service::Service::new(self.runtime, self.info, stopping);
+        let service = service::Service::new(self.runtime, self.info, stopping, self.security.token);
         let (health_reporter, health) = tonic_health::server::health_reporter();
         health_reporter
             .set_serving::<RuntimeServer<service::Service>>()
             .await;
-        let router = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &self.security.tls {
+            builder = builder
+                .tls_config(tls_config(tls))
+                .map_err(|error| ServeError::Tls {
+                    address: self.address.clone(),
+                    reason: crate::client::source_of(&error),
+                })?;
+        }
+        let router = builder
             .add_service(health)
             // No bound of its own on a message (a turn's content with media): the ABI
             // has none either, and a message over a bound would end the whole session.
@@ -142,4 +163,17 @@ impl Server {
         };
         served.map_err(|source| ServeError::Serve { address, source })
     }
+}
+
+/// How long a client may take over its TLS handshake before its connection is dropped.
+const TLS_HANDSHAKE_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn tls_config(tls: &ServerTls) -> ServerTlsConfig {
+    let mut config = ServerTlsConfig::new()
+        .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
+        .timeout(TLS_HANDSHAKE_WITHIN);
+    if let Some(ca) = &tls.client_ca_pem {
+        config = config.client_ca_root(Certificate::from_pem(ca));
+    }
+    config
 }

@@ -11,7 +11,8 @@ use tonic::{Request, Response, Status, Streaming};
 use super::session::Session;
 use super::BackendInfo;
 use crate::proto::{self, ClientMessage, ServerMessage};
-use crate::{check_protocol, PROTOCOL_METADATA, PROTOCOL_VERSION};
+use crate::security::AUTHORIZATION;
+use crate::{check_protocol, Token, PROTOCOL_METADATA, PROTOCOL_VERSION};
 
 /// The first protocol version whose clients read `TextRun`s.
 const TEXT_RUNS_SINCE: semver::Version = semver::Version::new(1, 1, 0);
@@ -31,6 +32,8 @@ pub(crate) struct Service {
     runtime: Arc<dyn Runtime>,
     info: BackendInfo,
     stopping: watch::Receiver<bool>,
+    /// Every call must present it, when set.
+    token: Option<Token>,
 }
 
 impl Service {
@@ -38,11 +41,34 @@ impl Service {
         runtime: Arc<dyn Runtime>,
         info: BackendInfo,
         stopping: watch::Receiver<bool>,
+        token: Option<Token>,
     ) -> Self {
         Service {
             runtime,
             info,
             stopping,
+            token,
+        }
+    }
+
+    /// Refuses a request without the server's client token (when it has one).
+    fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let Some(token) = &self.token else {
+            return Ok(());
+        };
+        let presented = request
+            .metadata()
+            .get(AUTHORIZATION)
+            .map(|value| value.as_bytes());
+        match presented {
+            Some(value) if token.is_presented_by(value) => Ok(()),
+            Some(_) => Err(Status::unauthenticated(
+                "the client token is not this server's",
+            )),
+            None => Err(Status::unauthenticated(
+                "this server needs a client token (token_file or token_env in the client's \
+                 [plugins.<name>])",
+            )),
         }
     }
 }
@@ -55,6 +81,7 @@ impl proto::runtime_server::Runtime for Service {
         &self,
         request: Request<proto::HandshakeRequest>,
     ) -> Result<Response<proto::HandshakeReply>, Status> {
+        self.authorize(&request)?;
         check_protocol(&request.get_ref().protocol_version).map_err(Status::failed_precondition)?;
         Ok(Response::new(proto::HandshakeReply {
             protocol_version: PROTOCOL_VERSION.to_owned(),
@@ -72,6 +99,7 @@ impl proto::runtime_server::Runtime for Service {
         &self,
         request: Request<Streaming<ClientMessage>>,
     ) -> Result<Response<Self::SessionStream>, Status> {
+        self.authorize(&request)?;
         let packs_text = reads_text_runs(&request);
         let replies = Session::start(
             self.runtime.clone(),
