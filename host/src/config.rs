@@ -190,8 +190,12 @@ impl Config {
                 *file = base.join(&*file);
             }
             if let Some(program) = pin.command.as_mut().and_then(|command| command.first_mut()) {
+                // Absolute: the child starts in `base`, where a relative path would be
+                // taken from again.
                 if program.contains('/') {
-                    *program = base.join(&*program).to_string_lossy().into_owned();
+                    let joined = base.join(&*program);
+                    let absolute = std::path::absolute(&joined).unwrap_or(joined);
+                    *program = absolute.to_string_lossy().into_owned();
                 }
             }
         }

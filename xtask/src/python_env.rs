@@ -1,5 +1,6 @@
 //! `python-env`: the venv the Python examples run in, target/python-venv, made with the
-//! Python the plugin embeds and holding examples/pydantic-ai/requirements.txt.
+//! Python the plugin embeds and holding the Python examples' requirements (pydantic-ai's,
+//! and the grpcio backend's).
 //!
 //! Idempotent: a marker file in the venv records the interpreter and a hash of the
 //! requirements it was installed from; when both match, nothing is run.
@@ -13,7 +14,10 @@ use anyhow::{Context, Result};
 use crate::workspace::{exec, root, target_dir};
 
 /// The requirements installed into the venv, relative to the workspace root.
-const REQUIREMENTS: &str = "examples/pydantic-ai/requirements.txt";
+const REQUIREMENTS: [&str; 2] = [
+    "examples/pydantic-ai/requirements.txt",
+    "examples/grpc-python/requirements.txt",
+];
 
 /// The marker file, inside the venv.
 const MARKER: &str = ".agent-host-requirements";
@@ -31,7 +35,7 @@ pub fn build_python() -> OsString {
         .unwrap_or_else(|| "python3".into())
 }
 
-fn venv_python(venv: &Path) -> PathBuf {
+pub fn venv_python(venv: &Path) -> PathBuf {
     if cfg!(windows) {
         venv.join("Scripts").join("python.exe")
     } else {
@@ -49,9 +53,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// Creates or updates the venv; returns its absolute path.
 pub fn ensure() -> Result<PathBuf> {
-    let requirements = root().join(REQUIREMENTS);
-    let contents = std::fs::read(&requirements)
-        .with_context(|| format!("cannot read {}", requirements.display()))?;
+    let mut contents = Vec::new();
+    for file in REQUIREMENTS {
+        let path = root().join(file);
+        contents.extend(
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
+        );
+    }
     let python = build_python();
     let marker_text = format!(
         "python={}\nrequirements={:016x}\n",
@@ -88,21 +96,22 @@ pub fn ensure() -> Result<PathBuf> {
     let _ = std::fs::remove_file(&marker);
     let started = std::time::Instant::now();
     let mut install = Command::new(venv_python(&venv));
-    install
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--quiet",
-            "-r",
-        ])
-        .arg(&requirements);
+    install.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+    ]);
+    for file in REQUIREMENTS {
+        install.arg("-r").arg(root().join(file));
+    }
     exec(&mut install)?;
     std::fs::write(&marker, marker_text)
         .with_context(|| format!("cannot write {}", marker.display()))?;
     eprintln!(
-        "xtask: installed {REQUIREMENTS} into {} in {:.1?}",
+        "xtask: installed {} into {} in {:.1?}",
+        REQUIREMENTS.join(" and "),
         venv.display(),
         started.elapsed()
     );

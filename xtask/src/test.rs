@@ -69,6 +69,16 @@ pub fn run_tests(extra: &[String]) -> Result<()> {
         .current_dir(crate::workspace::root().join("plugins/python/python"))
         .args(["-m", "unittest", "discover", "-s", "tests"]);
     exec(&mut python)?;
+    // The Python backend over grpcio, on its own (its test speaks the protocol to it).
+    let mut grpc_python = Command::new(python_env::venv_python(&venv));
+    grpc_python.current_dir(crate::workspace::root()).args([
+        "-m",
+        "unittest",
+        "discover",
+        "-s",
+        "examples/grpc-python",
+    ]);
+    exec(&mut grpc_python)?;
     // A short soak: resident memory, threads and fds across many agents, on the staged
     // plugins (the full run is `cargo xtask soak`).
     soak::soak(true, &[])?;
