@@ -549,7 +549,10 @@ mod tests {
         assert_eq!(
             program("a"),
             [
-                dir.path().join("./venv/bin/python").display().to_string(),
+                std::path::absolute(dir.path().join("./venv/bin/python"))
+                    .unwrap()
+                    .display()
+                    .to_string(),
                 "b.py".into()
             ]
         );

@@ -17,20 +17,41 @@ pub const PROTOCOL_METADATA: &str = "agent-host-protocol";
 const MAGIC: &str = "agent-host-serve";
 
 /// What a server tells its parent on its first line of stdout:
-/// `agent-host-serve|<protocol version>|<api version>|<address>|grpc`.
+/// `agent-host-serve|<protocol version>|<api version>|<address>|<transport>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandshakeLine {
     pub protocol_version: String,
     pub api_version: String,
     pub address: Address,
+    pub transport: Transport,
+}
+
+/// How the protocol's messages travel: gRPC, or framed on a Unix socket
+/// ([`crate::framed`], for the host's own children).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Grpc,
+    Framed,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Grpc => "grpc",
+            Transport::Framed => "framed",
+        }
+    }
 }
 
 impl fmt::Display for HandshakeLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{MAGIC}|{}|{}|{}|grpc",
-            self.protocol_version, self.api_version, self.address
+            "{MAGIC}|{}|{}|{}|{}",
+            self.protocol_version,
+            self.api_version,
+            self.address,
+            self.transport.name()
         )
     }
 }
@@ -42,16 +63,30 @@ impl FromStr for HandshakeLine {
         let line = line.trim_end();
         let shown: String = line.chars().take(200).collect();
         let fields: Vec<&str> = line.split('|').collect();
-        let [MAGIC, protocol_version, api_version, address, "grpc"] = fields[..] else {
+        let transport = match fields.last() {
+            Some(&"grpc") => Some(Transport::Grpc),
+            Some(&"framed") => Some(Transport::Framed),
+            _ => None,
+        };
+        let ([MAGIC, protocol_version, api_version, address, _], Some(transport)) =
+            (&fields[..], transport)
+        else {
             return Err(format!(
                 "expected `{MAGIC}|<protocol>|<api>|<address>|grpc` as the first line, got `{shown}`"
             ));
         };
         check_protocol(protocol_version)?;
+        let address: Address = address.parse()?;
+        if transport == Transport::Framed && !matches!(address, Address::Unix(_)) {
+            return Err(format!(
+                "`{shown}`: the framed transport is for a unix: address"
+            ));
+        }
         Ok(HandshakeLine {
-            protocol_version: protocol_version.to_owned(),
-            api_version: api_version.to_owned(),
-            address: address.parse()?,
+            protocol_version: (*protocol_version).to_owned(),
+            api_version: (*api_version).to_owned(),
+            address,
+            transport,
         })
     }
 }
@@ -80,8 +115,14 @@ mod tests {
             protocol_version: PROTOCOL_VERSION.into(),
             api_version: "0.2.4".into(),
             address: "unix:/tmp/x.sock".parse().unwrap(),
+            transport: Transport::Grpc,
         };
         assert_eq!(line.to_string().parse::<HandshakeLine>().unwrap(), line);
+        let framed = HandshakeLine {
+            transport: Transport::Framed,
+            ..line
+        };
+        assert_eq!(framed.to_string().parse::<HandshakeLine>().unwrap(), framed);
     }
 
     #[test]
@@ -91,6 +132,7 @@ mod tests {
             "agent-host-serve|1.0.0|0.2.4|unix:/x|http",
             "agent-host-serve|2.0.0|0.2.4|unix:/x|grpc",
             "agent-host-serve|one|0.2.4|unix:/x|grpc",
+            "agent-host-serve|1.1.0|0.2.4|tcp:127.0.0.1:1|framed",
         ] {
             assert!(line.parse::<HandshakeLine>().is_err(), "{line}");
         }

@@ -11,6 +11,7 @@ mod address;
 mod batches;
 mod client;
 mod convert;
+pub mod framed;
 mod handshake;
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 pub mod proto;
@@ -19,6 +20,8 @@ mod server;
 
 pub use address::Address;
 pub use client::{Destination, OnLost, RemoteRuntime, ServerInfo};
-pub use handshake::{check_protocol, HandshakeLine, PROTOCOL_METADATA, PROTOCOL_VERSION};
+pub use handshake::{
+    check_protocol, HandshakeLine, Transport, PROTOCOL_METADATA, PROTOCOL_VERSION,
+};
 pub use security::{ClientTls, ServerSecurity, ServerTls, Token};
 pub use server::{BackendInfo, ServeError, Server};

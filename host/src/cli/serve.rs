@@ -1,6 +1,7 @@
 //! `agent-host serve`: one backend over gRPC (agent-remote's protocol), for a parent
 //! process (`isolation = "process"`) or for hosts on other machines. The first line on
-//! stdout is the handshake (`agent-host-serve|<protocol>|<api>|<address>|grpc`); SIGTERM
+//! stdout is the handshake (`agent-host-serve|<protocol>|<api>|<address>|<transport>`,
+//! `framed` for a parent agent-host, else `grpc`); SIGTERM
 //! or Ctrl-C ends every turn `Cancelled`, closes the sessions and exits 0.
 
 use std::io::Write as _;
@@ -63,6 +64,9 @@ pub struct ChildArgs {
     options_json: Option<String>,
     #[arg(long, hide = true)]
     stop_on_stdin_eof: bool,
+    /// Serve the framed transport (the parent is an agent-host on a unix: socket).
+    #[arg(long, hide = true)]
+    framed: bool,
 }
 
 pub async fn run(
@@ -104,9 +108,12 @@ pub async fn run(
         api_version: metadata.api_version,
     };
     let runtime: Arc<dyn Runtime> = Arc::new(runtime);
-    let server = Server::bind(runtime, info, &args.listen)
+    let mut server = Server::bind(runtime, info, &args.listen)
         .await?
         .secured(security);
+    if args.child.framed {
+        server = server.framed()?;
+    }
     let made_socket = match server.address() {
         Address::Unix(path) => Some(path.clone()),
         Address::Tcp(_) => None,

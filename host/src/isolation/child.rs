@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use agent_plugin_api::types::Error;
-use agent_remote::{Address, HandshakeLine, OnLost, RemoteRuntime};
+use agent_remote::{Address, HandshakeLine, OnLost, RemoteRuntime, Transport};
 use futures::FutureExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{ChildStdin, ChildStdout};
@@ -123,8 +123,8 @@ impl Launch {
             let _ = announce_death.send(Some(how));
         });
         let stopped_because = Arc::new(Mutex::new(None));
-        let address = match read_handshake(stdout, plugin).await {
-            Ok(address) => address,
+        let handshake = match read_handshake(stdout, plugin).await {
+            Ok(handshake) => handshake,
             Err(why) => {
                 kill(pid, &died);
                 let how = wait_for_death(&died).await;
@@ -138,7 +138,13 @@ impl Launch {
             }
         };
         let on_lost = lost_hook(plugin.clone(), pid, died.clone(), stopped_because.clone());
-        let runtime = match RemoteRuntime::connect_with(&address, on_lost).await {
+        let connected = match (&handshake.address, handshake.transport) {
+            (Address::Unix(path), Transport::Framed) => {
+                RemoteRuntime::connect_framed(path, on_lost).await
+            }
+            (address, _) => RemoteRuntime::connect_with(address, on_lost).await,
+        };
+        let runtime = match connected {
             Ok(runtime) => runtime,
             Err(error) => {
                 kill(pid, &died);
@@ -186,7 +192,7 @@ impl Launch {
                     .arg(file)
                     .arg("--options-json")
                     .arg(serde_json::Value::Object(self.options.clone()).to_string())
-                    .arg("--stop-on-stdin-eof");
+                    .args(["--stop-on-stdin-eof", "--framed"]);
                 if let Some(digest) = sha256 {
                     command.arg("--sha256").arg(digest);
                 }
@@ -266,7 +272,10 @@ fn death_text(plugin: &str, how: &str, stopped_because: &Mutex<Option<String>>) 
 
 /// The first line of the child's stdout, read within [`HANDSHAKE_WITHIN`]; the rest of
 /// its stdout (a plugin that prints) goes to the host's stderr, so the pipe never fills.
-async fn read_handshake(stdout: Option<ChildStdout>, plugin: &str) -> Result<Address, String> {
+async fn read_handshake(
+    stdout: Option<ChildStdout>,
+    plugin: &str,
+) -> Result<HandshakeLine, String> {
     let stdout = stdout.ok_or("its stdout is not a pipe")?;
     let mut lines = BufReader::new(stdout).lines();
     let first = tokio::time::timeout(HANDSHAKE_WITHIN, lines.next_line())
@@ -281,7 +290,7 @@ async fn read_handshake(stdout: Option<ChildStdout>, plugin: &str) -> Result<Add
             eprintln!("[plugin {plugin} stdout] {line}");
         }
     });
-    Ok(handshake.address)
+    Ok(handshake)
 }
 
 /// Copies the child's stderr to the host's, line by line as it comes; the task ends

@@ -10,16 +10,17 @@ use agent_plugin_api::plugin::ChatEventSender;
 use agent_plugin_api::types::ChatEvent;
 use agent_plugin_api::types::{Error, Tools};
 use futures::future::BoxFuture;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::Channel;
-use tonic::Streaming;
 
+use super::channel::source_of;
 use crate::batches::ready_batches;
 use crate::convert::{
     broken, error_from_proto, event_from_proto, result_from_proto, text_run_to_batch,
 };
+use crate::framed;
 use crate::proto::call::Method;
 use crate::proto::event::Kind as EventKind;
 use crate::proto::reply::Outcome;
@@ -79,13 +80,44 @@ impl Connection {
                 Error::ConnectionError(format!("the server refused the session: {status}"))
             })?
             .into_inner();
+        let incoming = incoming.map(|message| message.map_err(|status| source_of(&status)));
+        Ok(Connection::start(out, incoming, on_lost))
+    }
+
+    /// Opens the session on a framed socket (`crate::framed`): what the client sends is
+    /// written by a task of its own, and what the server sends is read by another.
+    pub(crate) fn open_framed(
+        socket: tokio::net::UnixStream,
+        on_lost: OnLost,
+    ) -> (Arc<Connection>, tokio::task::JoinHandle<()>) {
+        let (read, write) = socket.into_split();
+        let (out, outgoing) = mpsc::unbounded_channel();
+        let requests = ready_batches(UnboundedReceiverStream::new(outgoing), MAX_BATCH)
+            .map(|items| ClientMessage { items });
+        let writer = tokio::spawn(framed::write_all(write, requests));
+        let incoming = framed::read_messages::<ServerMessage, _>(read)
+            .map(|message| message.map_err(|error| error.to_string()));
+        let (connection, reader) = Connection::start(out, incoming, on_lost);
+        // The reader's end is the session's end: the writer goes with it.
+        let reader = tokio::spawn(async move {
+            let _ = reader.await;
+            writer.abort();
+        });
+        (connection, reader)
+    }
+
+    fn start(
+        out: mpsc::UnboundedSender<ClientItem>,
+        incoming: impl Stream<Item = Result<ServerMessage, String>> + Unpin + Send + 'static,
+        on_lost: OnLost,
+    ) -> (Arc<Connection>, tokio::task::JoinHandle<()>) {
         let connection = Arc::new(Connection {
             out,
             state: Mutex::new(State::default()),
             next_id: AtomicU64::new(1),
         });
         let reader = tokio::spawn(connection.clone().read(incoming, on_lost));
-        Ok((connection, reader))
+        (connection, reader)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -172,16 +204,20 @@ impl Connection {
         self.state().tools.remove(&id);
     }
 
-    async fn read(self: Arc<Self>, mut incoming: Streaming<ServerMessage>, on_lost: OnLost) {
+    async fn read(
+        self: Arc<Self>,
+        mut incoming: impl Stream<Item = Result<ServerMessage, String>> + Unpin,
+        on_lost: OnLost,
+    ) {
         let why = loop {
-            match incoming.message().await {
-                Ok(Some(message)) => {
+            match incoming.next().await {
+                Some(Ok(message)) => {
                     for item in message.items {
                         self.dispatch(item);
                     }
                 }
-                Ok(None) => break "the server ended the session".to_owned(),
-                Err(status) => break super::channel::source_of(&status),
+                None => break "the server ended the session".to_owned(),
+                Some(Err(why)) => break why,
             }
         };
         let error = on_lost(why).await;

@@ -142,7 +142,54 @@ impl RemoteRuntime {
         check_protocol(&handshake.protocol_version)
             .map_err(|why| Error::InvalidConfig(format!("the server at {address}: {why}")))?;
         let (connection, reader) = Connection::open(channel, destination, on_lost).await?;
-        Ok(RemoteRuntime {
+        Ok(RemoteRuntime::opened(handshake, connection, reader))
+    }
+
+    /// Like [`connect_with`](Self::connect_with), on the framed transport
+    /// ([`crate::framed`]) of a child that serves it on the Unix socket at `path`.
+    pub async fn connect_framed(
+        path: &std::path::Path,
+        on_lost: OnLost,
+    ) -> Result<RemoteRuntime, Error> {
+        let shown = path.display();
+        let unreachable = |error: std::io::Error| {
+            Error::ConnectionError(format!("cannot reach unix:{shown}: {error}"))
+        };
+        let (socket, handshake) = tokio::time::timeout(HANDSHAKE_WITHIN, async {
+            let mut socket = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(unreachable)?;
+            let (read, write) = socket.split();
+            crate::framed::MessageWriter::new(write)
+                .send(&HandshakeRequest {
+                    protocol_version: PROTOCOL_VERSION.to_owned(),
+                })
+                .await
+                .map_err(unreachable)?;
+            let reply = crate::framed::read_handshake_reply(read)
+                .await
+                .map_err(unreachable)?;
+            Ok::<_, Error>((socket, reply))
+        })
+        .await
+        .map_err(|_| {
+            Error::ConnectionError(format!(
+                "unix:{shown} gave no handshake within {} s",
+                HANDSHAKE_WITHIN.as_secs()
+            ))
+        })??;
+        check_protocol(&handshake.protocol_version)
+            .map_err(|why| Error::InvalidConfig(format!("the server at unix:{shown}: {why}")))?;
+        let (connection, reader) = Connection::open_framed(socket, on_lost);
+        Ok(RemoteRuntime::opened(handshake, connection, reader))
+    }
+
+    fn opened(
+        handshake: proto::HandshakeReply,
+        connection: Arc<Connection>,
+        reader: tokio::task::JoinHandle<()>,
+    ) -> RemoteRuntime {
+        RemoteRuntime {
             connection,
             reader,
             server: ServerInfo {
@@ -155,7 +202,7 @@ impl RemoteRuntime {
             },
             tools: Tools::new(),
             quota: QuotaRegistry::default(),
-        })
+        }
     }
 
     /// Tools for every agent of this runtime, as [`PluginRuntime::with_tools`](agent_plugin_api::host::PluginRuntime::with_tools).

@@ -1,6 +1,7 @@
 //! Serving any `Runtime` over the protocol: a Unix socket or TCP, a handshake, the
 //! multiplexed session, gRPC health, and a shutdown that ends turns `Cancelled`.
 
+mod framed_listener;
 mod host_tools;
 mod service;
 mod session;
@@ -16,7 +17,7 @@ use tonic::transport::server::{ServerTlsConfig, TcpIncoming};
 use tonic::transport::{Certificate, Identity};
 
 use crate::proto::runtime_server::RuntimeServer;
-use crate::{Address, HandshakeLine, ServerSecurity, ServerTls, PROTOCOL_VERSION};
+use crate::{Address, HandshakeLine, ServerSecurity, ServerTls, Transport, PROTOCOL_VERSION};
 
 /// Who is served, as the handshake tells clients.
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub enum ServeError {
     },
     #[error("the TLS certificate or key for {address}: {reason}")]
     Tls { address: Address, reason: String },
+    #[error("{address}: the framed transport is for Unix sockets (TCP speaks gRPC)")]
+    Framed { address: Address },
     #[error("serving on {address} failed: {source}")]
     Serve {
         address: Address,
@@ -52,6 +55,8 @@ pub struct Server {
     listener: Listener,
     address: Address,
     security: ServerSecurity,
+    /// Serve the framed transport instead of gRPC (a Unix socket only).
+    framed: bool,
 }
 
 enum Listener {
@@ -90,7 +95,21 @@ impl Server {
             listener,
             address,
             security: ServerSecurity::default(),
+            framed: false,
         })
+    }
+
+    /// Serves the framed transport ([`crate::framed`]) instead of gRPC, for a parent
+    /// `agent-host` on a Unix socket; the handshake line says `framed`. On TCP it is
+    /// refused: gRPC is what other machines and languages speak.
+    pub fn framed(mut self) -> Result<Self, ServeError> {
+        if !matches!(self.listener, Listener::Unix(_)) {
+            return Err(ServeError::Framed {
+                address: self.address.clone(),
+            });
+        }
+        self.framed = true;
+        Ok(self)
     }
 
     /// Serves with TLS and asks clients for a token or a certificate, as `security`
@@ -111,6 +130,11 @@ impl Server {
             protocol_version: PROTOCOL_VERSION.to_owned(),
             api_version: self.info.api_version.clone(),
             address: self.address.clone(),
+            transport: if self.framed {
+                Transport::Framed
+            } else {
+                Transport::Grpc
+            },
         }
     }
 
@@ -119,6 +143,17 @@ impl Server {
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
         let (stop, stopping) = watch::channel(false);
         let service = service::Service::new(self.runtime, self.info, stopping, self.security.token);
+        if self.framed {
+            let Listener::Unix(listener) = self.listener else {
+                unreachable!("Server::framed takes only a Unix listener");
+            };
+            let signal = async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            };
+            framed_listener::serve(listener, Arc::new(service), signal).await;
+            return Ok(());
+        }
         let (health_reporter, health) = tonic_health::server::health_reporter();
         health_reporter
             .set_serving::<RuntimeServer<service::Service>>()

@@ -51,6 +51,32 @@ impl Service {
         }
     }
 
+    /// Who the server is, as a handshake tells a client.
+    pub(crate) fn handshake_reply(&self) -> proto::HandshakeReply {
+        proto::HandshakeReply {
+            protocol_version: PROTOCOL_VERSION.to_owned(),
+            api_version: self.info.api_version.clone(),
+            backend: self.info.name.clone(),
+            backend_version: self.info.version.clone(),
+            description: self.info.description.clone(),
+            host_tools_unavailable: self.runtime.host_tools_unavailable(),
+        }
+    }
+
+    /// A session on `incoming`, whose client reads text runs or not.
+    pub(crate) fn session_on(
+        &self,
+        incoming: impl Stream<Item = Result<ClientMessage, Status>> + Send + Unpin + 'static,
+        packs_text: bool,
+    ) -> impl Stream<Item = Result<ServerMessage, Status>> + Send + 'static {
+        Session::start(
+            self.runtime.clone(),
+            incoming,
+            self.stopping.clone(),
+            packs_text,
+        )
+    }
+
     /// Refuses a request without the server's client token (when it has one).
     fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
         let Some(token) = &self.token else {
@@ -83,14 +109,7 @@ impl proto::runtime_server::Runtime for Service {
     ) -> Result<Response<proto::HandshakeReply>, Status> {
         self.authorize(&request)?;
         check_protocol(&request.get_ref().protocol_version).map_err(Status::failed_precondition)?;
-        Ok(Response::new(proto::HandshakeReply {
-            protocol_version: PROTOCOL_VERSION.to_owned(),
-            api_version: self.info.api_version.clone(),
-            backend: self.info.name.clone(),
-            backend_version: self.info.version.clone(),
-            description: self.info.description.clone(),
-            host_tools_unavailable: self.runtime.host_tools_unavailable(),
-        }))
+        Ok(Response::new(self.handshake_reply()))
     }
 
     type SessionStream = ServerStream;
@@ -101,12 +120,7 @@ impl proto::runtime_server::Runtime for Service {
     ) -> Result<Response<Self::SessionStream>, Status> {
         self.authorize(&request)?;
         let packs_text = reads_text_runs(&request);
-        let replies = Session::start(
-            self.runtime.clone(),
-            request.into_inner(),
-            self.stopping.clone(),
-            packs_text,
-        );
+        let replies = self.session_on(request.into_inner(), packs_text);
         Ok(Response::new(Box::pin(replies)))
     }
 }

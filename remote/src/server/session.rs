@@ -3,8 +3,10 @@
 //! the session's turns are cancelled and its agents shut down.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use agent_plugin_api::types::{AgentId, Error, ToolError};
@@ -13,7 +15,7 @@ use futures::{Stream, StreamExt};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio_stream::wrappers::UnboundedReceiverStream;
-use tonic::{Status, Streaming};
+use tonic::Status;
 
 use super::{host_tools, turn_pump};
 use crate::batches::ready_batches;
@@ -60,10 +62,10 @@ impl Session {
     /// Starts serving `incoming`; returns the stream of what the server sends back.
     pub(crate) fn start(
         runtime: Arc<dyn Runtime>,
-        incoming: Streaming<ClientMessage>,
+        incoming: impl Stream<Item = Result<ClientMessage, Status>> + Send + Unpin + 'static,
         stopping: watch::Receiver<bool>,
         packs_text: bool,
-    ) -> impl Stream<Item = Result<ServerMessage, Status>> + Send {
+    ) -> impl Stream<Item = Result<ServerMessage, Status>> + Send + 'static {
         let (out, outgoing) = mpsc::unbounded_channel();
         let session = Arc::new(Session {
             runtime,
@@ -114,19 +116,19 @@ impl Session {
 
     async fn run(
         self: Arc<Self>,
-        mut incoming: Streaming<ClientMessage>,
+        mut incoming: impl Stream<Item = Result<ClientMessage, Status>> + Unpin,
         mut stopping: watch::Receiver<bool>,
     ) {
         let server_stopping = loop {
             tokio::select! {
-                message = incoming.message() => match message {
-                    Ok(Some(message)) => {
+                message = incoming.next() => match message {
+                    Some(Ok(message)) => {
                         for item in message.items {
                             self.handle(item);
                         }
                     }
-                    Ok(None) => break false,
-                    Err(status) => {
+                    None => break false,
+                    Some(Err(status)) => {
                         tracing::warn!("a client's session ended with an error: {status}");
                         break false;
                     }
@@ -140,7 +142,14 @@ impl Session {
     fn handle(self: &Arc<Self>, item: proto::ClientItem) {
         match item.item {
             Some(client_item::Item::Call(call)) => {
-                tokio::spawn(self.clone().answer(call));
+                // Most calls are ready at once (a count, a turn's start): answered here,
+                // they cost no task and no hand-off; one that waits goes on as a task
+                // (which polls it again, so the no-op waker of this poll loses nothing).
+                let mut answer = Box::pin(self.clone().answer(call));
+                let mut first_poll = Context::from_waker(Waker::noop());
+                if answer.as_mut().poll(&mut first_poll).is_pending() {
+                    tokio::spawn(answer);
+                }
             }
             Some(client_item::Item::CancelTurn(turn_id)) => {
                 if let Some(cancel) = self.state().turns.get(&turn_id) {
