@@ -395,7 +395,6 @@ impl Host {
                 file: candidate.path.clone(),
                 sha256: pin.sha256.clone(),
                 allow_insecure: self.policy.allow_insecure,
-                call_timeout_ms: pin.call_timeout_ms,
             },
             options: self.options(name, &metadata.path_options, overrides),
         };

@@ -59,8 +59,6 @@ pub struct ChildArgs {
     plugin_file: Option<PathBuf>,
     #[arg(long, hide = true, requires = "plugin_file", value_name = "HEX")]
     sha256: Option<String>,
-    #[arg(long, hide = true, requires = "plugin_file", value_name = "MS")]
-    call_timeout_ms: Option<u64>,
     /// Also read from `$AGENT_HOST_OPTIONS`, as a host sets it for a `command` backend.
     #[arg(long, hide = true, value_name = "JSON", env = agent_host::OPTIONS_ENV)]
     options_json: Option<String>,
@@ -87,7 +85,6 @@ pub async fn run(
                 PluginPin {
                     path: Some(file.clone()),
                     sha256: args.child.sha256.clone(),
-                    call_timeout_ms: args.child.call_timeout_ms,
                     ..PluginPin::default()
                 },
             );

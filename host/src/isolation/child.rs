@@ -46,9 +46,6 @@ pub enum Program {
         /// The digest the config pins, checked again by the child on its own open file.
         sha256: Option<String>,
         allow_insecure: bool,
-        /// The pin's `call_timeout_ms`, which the child applies as an in-process host
-        /// does: a turn that outlasts it ends `Timeout` (the parent bounds the calls).
-        call_timeout_ms: Option<u64>,
     },
     /// A backend of its own (`[plugins.<name>] command`, any language): told where to
     /// listen and its options through the environment ([`LISTEN_ENV`], [`OPTIONS_ENV`],
@@ -178,7 +175,6 @@ impl Launch {
                 file,
                 sha256,
                 allow_insecure,
-                call_timeout_ms,
             } => {
                 let mut command = tokio::process::Command::new(executable);
                 if *allow_insecure {
@@ -199,9 +195,6 @@ impl Launch {
                     .args(["--stop-on-stdin-eof", "--framed"]);
                 if let Some(digest) = sha256 {
                     command.arg("--sha256").arg(digest);
-                }
-                if let Some(limit) = call_timeout_ms {
-                    command.arg("--call-timeout-ms").arg(limit.to_string());
                 }
                 command
             }
