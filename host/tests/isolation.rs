@@ -372,3 +372,45 @@ fn a_command_backend_is_started_told_its_options_and_checked() {
         "{stderr}"
     );
 }
+
+/// `call_timeout_ms` bounds an isolated turn as it bounds one in-process: the turn ends
+/// `Timeout`, the child cancels it and lives on, and the agent takes the next one.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_isolated_turn_that_outlasts_the_call_timeout_ends_timeout() {
+    let dir = common::plugin_dir(&[(common::mock_plugin(), "libagent_plugin_mock.so")]);
+    let config = Config::from_toml(
+        "[plugins.mock]\nisolation = \"process\"\ncall_timeout_ms = 1000\n\
+         [backends.mock]\nchunk_delay_ms = 400\n",
+    )
+    .unwrap();
+    let host = Host::builder()
+        .config(config)
+        .plugin_dir(dir.path())
+        .without_env()
+        .without_exe_dir()
+        .serve_executable(common::staged_binary())
+        .build();
+    let runtime = host
+        .start_runtime("mock", Default::default())
+        .await
+        .unwrap();
+    let agent = runtime.create_agent(agent_config()).await.unwrap();
+    let started = Instant::now();
+    let handle = runtime
+        .chat(agent, &"a message that takes seconds".into())
+        .await
+        .unwrap();
+    let error = handle.text().await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(&error, Error::Timeout { operation, .. } if operation.contains("chat turn")),
+        "{error}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(1000) && elapsed < Duration::from_millis(3000),
+        "fired after {elapsed:?}"
+    );
+    runtime.wait_for_idle(agent).await.unwrap();
+    let answer = runtime.chat(agent, &"k".into()).await.unwrap();
+    assert_eq!(answer.text().await.unwrap().text, "echo: k");
+}

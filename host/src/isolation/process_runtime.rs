@@ -292,8 +292,18 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn chat(&self, agent: AgentId, content: &Content) -> Result<ChatResponseHandle, Error> {
+        // The turn's length is bounded as in-process, counted from the call; a turn that
+        // outlasts it ends `Timeout` and is cancelled in the child, which lives on (it
+        // answered: it is not wedged).
+        let deadline = self.call_timeout.map(|limit| {
+            let timeout = Error::Timeout {
+                duration: limit,
+                operation: format!("plugin {} chat turn of agent {agent}", self.launch.plugin),
+            };
+            (tokio::time::Instant::now() + limit, timeout)
+        });
         self.on_agent(agent, "chat", true, |child, id| async move {
-            child.runtime.chat(id, content).await
+            child.runtime.chat_until(id, content, deadline).await
         })
         .await
     }

@@ -192,6 +192,28 @@ impl Connection {
         Ok(())
     }
 
+    /// Ends turn `id` with `timeout` at `deadline` if it is still running then (and tells
+    /// the server to cancel it).
+    pub(crate) fn bound_turn(
+        self: &Arc<Self>,
+        id: u64,
+        deadline: tokio::time::Instant,
+        timeout: Error,
+    ) {
+        let connection = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(deadline).await;
+            let Some(connection) = connection.upgrade() else {
+                return;
+            };
+            let running = connection.state().turns.remove(&id);
+            if let Some(sender) = running {
+                connection.send(client_item::Item::CancelTurn(id));
+                sender.finish(Err(timeout));
+            }
+        });
+    }
+
     pub(crate) fn forget_turn(&self, id: u64) {
         self.state().turns.remove(&id);
     }

@@ -114,17 +114,16 @@ impl RemoteRuntime {
                     // A transport failure (a TLS alert after the handshake, a reset)
                     // says what it was only in its sources.
                     let mut why = status.message().to_owned();
-                    if let Some(source) = std::error::Error::source(&status) {
+                    let transport = std::error::Error::source(&status);
+                    if let Some(source) = transport {
                         why = format!("{why}: {}", source_of(source));
                     }
-                    // Which of the two a client without a certificate sees depends on
-                    // whether the server's alert arrives before its close.
-                    let certificate_wanted =
-                        why.contains("CertificateRequired") || why.ends_with("connection closed");
-                    if destination.is_tls() && certificate_wanted {
+                    // A mutual-TLS server ends TLS with a client that has no certificate;
+                    // the client sees its alert, a close or a broken pipe, by timing.
+                    if destination.is_tls() && transport.is_some() {
                         why.push_str(
-                            " (a server that asks for a client certificate ends TLS with a \
-                             client that has none: see tls_cert and tls_key)",
+                            " (if the server asks for a client certificate: see tls_cert and \
+                             tls_key)",
                         );
                     }
                     Error::ConnectionError(format!("handshake with {address} failed: {why}"))
@@ -202,6 +201,39 @@ impl RemoteRuntime {
             },
             tools: Tools::new(),
             quota: QuotaRegistry::default(),
+        }
+    }
+
+    /// [`Runtime::chat`], with the turn ended by the given error at the deadline if it
+    /// is still running then (its server is told to cancel it): a supervisor's bound on
+    /// a turn's length, as `PluginRuntime::with_call_timeout` bounds one in-process.
+    pub async fn chat_until(
+        &self,
+        agent_id: AgentId,
+        content: &Content,
+        deadline: Option<(tokio::time::Instant, Error)>,
+    ) -> Result<ChatResponseHandle, Error> {
+        let (sender, handle) = channel();
+        let id = self.connection.next_id();
+        self.connection.register_turn(id, sender)?;
+        match self
+            .connection
+            .call_with_id(id, Method::Chat(chat(agent_id, content)))
+            .await
+        {
+            Ok(Outcome::Done(_)) => {
+                if let Some((deadline, timeout)) = deadline {
+                    self.connection.bound_turn(id, deadline, timeout);
+                }
+                Ok(handle)
+            }
+            outcome => {
+                self.connection.forget_turn(id);
+                Err(match outcome {
+                    Ok(other) => unexpected(&other),
+                    Err(error) => error,
+                })
+            }
         }
     }
 
@@ -313,23 +345,7 @@ impl Runtime for RemoteRuntime {
         agent_id: AgentId,
         content: &Content,
     ) -> Result<ChatResponseHandle, Error> {
-        let (sender, handle) = channel();
-        let id = self.connection.next_id();
-        self.connection.register_turn(id, sender)?;
-        match self
-            .connection
-            .call_with_id(id, Method::Chat(chat(agent_id, content)))
-            .await
-        {
-            Ok(Outcome::Done(_)) => Ok(handle),
-            outcome => {
-                self.connection.forget_turn(id);
-                Err(match outcome {
-                    Ok(other) => unexpected(&other),
-                    Err(error) => error,
-                })
-            }
-        }
+        self.chat_until(agent_id, content, None).await
     }
 
     async fn shutdown_agent(&self, agent_id: AgentId) -> Result<(), Error> {
