@@ -15,18 +15,25 @@ use agent_remote::{HandshakeLine, RemoteRuntime};
 /// A host whose only plugin is the misbehaving fixture, isolated, with `options`.
 fn isolated_misbehaving(options: &str, pin: &str) -> (Host, tempfile::TempDir) {
     let dir = common::plugin_dir(&[(common::fixture("misbehaving"), "libfixture_misbehaving.so")]);
-    let config = Config::from_toml(&format!(
-        "[plugins.misbehaving]\nisolation = \"process\"\n{pin}\n[backends.misbehaving]\n{options}\n"
-    ))
-    .unwrap();
-    let host = Host::builder()
-        .config(config)
-        .plugin_dir(dir.path())
+    let host = isolated_host(
+        &format!(
+            "[plugins.misbehaving]\nisolation = \"process\"\n{pin}\n[backends.misbehaving]\n{options}\n"
+        ),
+        dir.path(),
+    );
+    (host, dir)
+}
+
+/// A host with `config`, its plugins only those in `dir`, serving isolated ones with the
+/// staged binary.
+fn isolated_host(config: &str, dir: &std::path::Path) -> Host {
+    Host::builder()
+        .config(Config::from_toml(config).unwrap())
+        .plugin_dir(dir)
         .without_env()
         .without_exe_dir()
         .serve_executable(common::staged_binary())
-        .build();
-    (host, dir)
+        .build()
 }
 
 fn agent_config() -> AgentConfig {
@@ -378,18 +385,11 @@ fn a_command_backend_is_started_told_its_options_and_checked() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_isolated_turn_that_outlasts_the_call_timeout_ends_timeout() {
     let dir = common::plugin_dir(&[(common::mock_plugin(), "libagent_plugin_mock.so")]);
-    let config = Config::from_toml(
+    let host = isolated_host(
         "[plugins.mock]\nisolation = \"process\"\ncall_timeout_ms = 1000\n\
          [backends.mock]\nchunk_delay_ms = 400\n",
-    )
-    .unwrap();
-    let host = Host::builder()
-        .config(config)
-        .plugin_dir(dir.path())
-        .without_env()
-        .without_exe_dir()
-        .serve_executable(common::staged_binary())
-        .build();
+        dir.path(),
+    );
     let runtime = host
         .start_runtime("mock", Default::default())
         .await

@@ -61,6 +61,29 @@ impl Pki {
     fn arg(&self, name: &str) -> String {
         self.path(name).display().to_string()
     }
+
+    /// The staged mock served with TLS on a free loopback port, clients authenticated by
+    /// `flag` with the file `file`; the server and its port.
+    fn serve_tls(&self, flag: &str, file: &str) -> (std::process::Child, String) {
+        let (serve, handshake) = common::serve(
+            &[
+                "--option",
+                "chunk_delay_ms=0",
+                "--listen",
+                "tcp:127.0.0.1:0",
+                "--tls-cert",
+                &self.arg("server.pem"),
+                "--tls-key",
+                &self.arg("server-key.pem"),
+                flag,
+                &self.arg(file),
+            ],
+            self.dir.path(),
+        );
+        let address = handshake.address.to_string();
+        let port = address.rsplit(':').next().unwrap().to_owned();
+        (serve, port)
+    }
 }
 
 /// `agent-host chat` from `dir`, whose agent-host.toml is `config`.
@@ -78,16 +101,6 @@ fn chat(dir: &Path, config: &str, message: &str) -> Output {
         .unwrap()
 }
 
-fn port_of(handshake: &agent_remote::HandshakeLine) -> String {
-    handshake
-        .address
-        .to_string()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
 fn stop(mut serve: std::process::Child) {
     let _ = serve.kill();
     let _ = serve.wait();
@@ -96,22 +109,7 @@ fn stop(mut serve: std::process::Child) {
 #[test]
 fn a_host_with_the_token_chats_over_tls_and_others_are_turned_away() {
     let pki = Pki::new();
-    let (serve, handshake) = common::serve(
-        &[
-            "--option",
-            "chunk_delay_ms=0",
-            "--listen",
-            "tcp:127.0.0.1:0",
-            "--tls-cert",
-            &pki.arg("server.pem"),
-            "--tls-key",
-            &pki.arg("server-key.pem"),
-            "--token-file",
-            &pki.arg("token"),
-        ],
-        pki.dir.path(),
-    );
-    let port = port_of(&handshake);
+    let (serve, port) = pki.serve_tls("--token-file", "token");
     let client = tempfile::tempdir().unwrap();
     let config = |extra: &str| {
         format!(
@@ -175,22 +173,7 @@ fn a_host_with_the_token_chats_over_tls_and_others_are_turned_away() {
 #[test]
 fn mutual_tls_lets_in_only_a_client_with_a_certificate_from_the_ca() {
     let pki = Pki::new();
-    let (serve, handshake) = common::serve(
-        &[
-            "--option",
-            "chunk_delay_ms=0",
-            "--listen",
-            "tcp:127.0.0.1:0",
-            "--tls-cert",
-            &pki.arg("server.pem"),
-            "--tls-key",
-            &pki.arg("server-key.pem"),
-            "--client-ca",
-            &pki.arg("ca.pem"),
-        ],
-        pki.dir.path(),
-    );
-    let port = port_of(&handshake);
+    let (serve, port) = pki.serve_tls("--client-ca", "ca.pem");
     let client = tempfile::tempdir().unwrap();
     let config = |extra: &str| {
         format!(
