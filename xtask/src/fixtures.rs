@@ -66,7 +66,12 @@ fn build_frozen(workspace: &Path, dir: &Path) -> Result<()> {
     let target = target_dir().join("frozen");
     let mut build = cargo();
     build
-        .args(["build", "--config", "profile.dev.debug=false", "--manifest-path"])
+        .args([
+            "build",
+            "--config",
+            "profile.dev.debug=false",
+            "--manifest-path",
+        ])
         .arg(workspace.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target);
