@@ -41,6 +41,18 @@ pub(crate) struct Connection {
     out: mpsc::UnboundedSender<ClientItem>,
     state: Mutex<State>,
     next_id: AtomicU64,
+    /// A framed session's writer task: stopped with the connection, so the socket closes
+    /// (and the server ends the session) when the client goes, whoever still holds a
+    /// sender of its queue.
+    writer: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(writer) = &self.writer {
+            writer.abort();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -81,7 +93,7 @@ impl Connection {
             })?
             .into_inner();
         let incoming = incoming.map(|message| message.map_err(|status| source_of(&status)));
-        Ok(Connection::start(out, incoming, on_lost))
+        Ok(Connection::start(out, None, incoming, on_lost))
     }
 
     /// Opens the session on a framed socket (`crate::framed`): what the client sends is
@@ -94,20 +106,15 @@ impl Connection {
         let (out, outgoing) = mpsc::unbounded_channel();
         let requests = ready_batches(UnboundedReceiverStream::new(outgoing), MAX_BATCH)
             .map(|items| ClientMessage { items });
-        let writer = tokio::spawn(framed::write_all(write, requests));
+        let writer = tokio::spawn(framed::write_all(write, requests)).abort_handle();
         let incoming = framed::read_messages::<ServerMessage, _>(read)
             .map(|message| message.map_err(|error| error.to_string()));
-        let (connection, reader) = Connection::start(out, incoming, on_lost);
-        // The reader's end is the session's end: the writer goes with it.
-        let reader = tokio::spawn(async move {
-            let _ = reader.await;
-            writer.abort();
-        });
-        (connection, reader)
+        Connection::start(out, Some(writer), incoming, on_lost)
     }
 
     fn start(
         out: mpsc::UnboundedSender<ClientItem>,
+        writer: Option<tokio::task::AbortHandle>,
         incoming: impl Stream<Item = Result<ServerMessage, String>> + Unpin + Send + 'static,
         on_lost: OnLost,
     ) -> (Arc<Connection>, tokio::task::JoinHandle<()>) {
@@ -115,6 +122,7 @@ impl Connection {
             out,
             state: Mutex::new(State::default()),
             next_id: AtomicU64::new(1),
+            writer,
         });
         let reader = tokio::spawn(connection.clone().read(incoming, on_lost));
         (connection, reader)
