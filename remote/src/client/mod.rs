@@ -98,7 +98,6 @@ impl RemoteRuntime {
     }
 
     async fn open(destination: &Destination, on_lost: OnLost) -> Result<RemoteRuntime, Error> {
-        let address = destination;
         // Something that accepts connections and never answers (not a server of ours,
         // a wedged one) must not hold the caller forever.
         let (channel, handshake) = tokio::time::timeout(HANDSHAKE_WITHIN, async {
@@ -126,7 +125,7 @@ impl RemoteRuntime {
                              tls_key)",
                         );
                     }
-                    Error::ConnectionError(format!("handshake with {address} failed: {why}"))
+                    Error::ConnectionError(format!("handshake with {destination} failed: {why}"))
                 })?
                 .into_inner();
             Ok::<_, Error>((channel, handshake))
@@ -134,12 +133,12 @@ impl RemoteRuntime {
         .await
         .map_err(|_| {
             Error::ConnectionError(format!(
-                "{address} gave no handshake within {} s (is `agent-host serve` listening there?)",
+                "{destination} gave no handshake within {} s (is `agent-host serve` listening there?)",
                 HANDSHAKE_WITHIN.as_secs()
             ))
         })??;
         check_protocol(&handshake.protocol_version)
-            .map_err(|why| Error::InvalidConfig(format!("the server at {address}: {why}")))?;
+            .map_err(|why| Error::InvalidConfig(format!("the server at {destination}: {why}")))?;
         let (connection, reader) = Connection::open(channel, destination, on_lost).await?;
         Ok(RemoteRuntime::opened(handshake, connection, reader))
     }
