@@ -4,14 +4,15 @@
 //!
 //! It is for the host's own children (`isolation = "process"`), where the peer is the
 //! same `agent-host` and HTTP/2 buys nothing: with gRPC a round trip passes through
-//! hyper's body and connection tasks on both sides, here only through one reader and
-//! one writer per side. A child says which transport it serves in its handshake line's
+//! hyper's body and connection tasks on both sides, here only through one reader per
+//! side, the client's calls written from the caller's thread
+//! (`client::direct_writer`) and the server's by one writer task. A child says which transport it serves in its handshake line's
 //! last field (`grpc` or `framed`); `url` backends and backends in other languages speak
 //! gRPC.
 
 use std::io;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use futures::{SinkExt, Stream, StreamExt};
 use prost::Message;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -77,6 +78,23 @@ pub(crate) async fn read_handshake_reply(
         .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))
 }
 
+/// Appends `message` to `bytes` as one frame; a message over [`MAX_FRAME`] is an error
+/// and appends nothing.
+pub(crate) fn encode_frame(message: &impl Message, bytes: &mut BytesMut) -> io::Result<()> {
+    let length = message.encoded_len();
+    if length > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("a message of {length} bytes is over the frame bound of {MAX_FRAME} bytes"),
+        ));
+    }
+    bytes.reserve(4 + length);
+    bytes.put_u32(length as u32);
+    message
+        .encode(bytes)
+        .map_err(|error| io::Error::other(error.to_string()))
+}
+
 /// A writer of messages on `write`.
 pub(crate) struct MessageWriter<W> {
     frames: FramedWrite<W, LengthDelimitedCodec>,
@@ -96,20 +114,6 @@ impl<W: AsyncWrite + Unpin> MessageWriter<W> {
             .encode(&mut bytes)
             .map_err(|error| io::Error::other(error.to_string()))?;
         self.frames.send(bytes.freeze()).await
-    }
-}
-
-/// Writes every message of `messages` on `write` until the stream or the socket ends.
-pub(crate) async fn write_all<M: Message>(
-    write: impl AsyncWrite + Unpin,
-    mut messages: impl Stream<Item = M> + Unpin,
-) {
-    let mut writer = MessageWriter::new(write);
-    while let Some(message) = messages.next().await {
-        if let Err(error) = writer.send(&message).await {
-            tracing::debug!("a framed session's writer stopped: {error}");
-            return;
-        }
     }
 }
 

@@ -16,6 +16,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::Channel;
 
 use super::channel::source_of;
+use super::direct_writer::DirectWriter;
 use crate::batches::ready_batches;
 use crate::convert::{
     broken, error_from_proto, event_from_proto, result_from_proto, text_run_to_batch,
@@ -38,19 +39,51 @@ const MAX_BATCH: usize = 512;
 pub type OnLost = Arc<dyn Fn(String) -> BoxFuture<'static, Error> + Send + Sync>;
 
 pub(crate) struct Connection {
-    out: mpsc::UnboundedSender<ClientItem>,
+    out: Outbox,
     state: Mutex<State>,
     next_id: AtomicU64,
-    /// A framed session's writer task: stopped with the connection, so the socket closes
-    /// (and the server ends the session) when the client goes, whoever still holds a
-    /// sender of its queue.
-    writer: Option<tokio::task::AbortHandle>,
+    /// A framed session's flusher task: stopped with the connection, so the socket
+    /// closes (and the server ends the session) when the client goes.
+    flusher: Option<tokio::task::AbortHandle>,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        if let Some(writer) = &self.writer {
-            writer.abort();
+        if let Some(flusher) = &self.flusher {
+            flusher.abort();
+        }
+    }
+}
+
+/// Where what the client sends goes.
+enum Outbox {
+    /// gRPC's request stream, written by tonic's tasks in batches.
+    Stream(mpsc::UnboundedSender<ClientItem>),
+    /// A framed socket, written from the sender's thread.
+    Framed(Arc<DirectWriter>),
+}
+
+impl Outbox {
+    /// An error only for an item that can never be sent (over the frame bound): on a
+    /// session that is closing, what waits for an answer is failed by the reader, with
+    /// the cause (a dead child's signal).
+    fn send(&self, item: client_item::Item) -> Result<(), Error> {
+        let item = ClientItem { item: Some(item) };
+        let sent = match self {
+            Outbox::Stream(out) => out
+                .send(item)
+                .map_err(|_| std::io::Error::other("the session's stream ended")),
+            Outbox::Framed(writer) => writer.send(&ClientMessage { items: vec![item] }),
+        };
+        match sent {
+            Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => {
+                Err(Error::Io(error.to_string()))
+            }
+            Err(error) => {
+                tracing::debug!("cannot send to the server: {error}");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
         }
     }
 }
@@ -77,6 +110,7 @@ impl Connection {
         let (out, outgoing) = mpsc::unbounded_channel();
         let requests = ready_batches(UnboundedReceiverStream::new(outgoing), MAX_BATCH)
             .map(|items| ClientMessage { items });
+        let out = Outbox::Stream(out);
         let mut request = tonic::Request::new(requests);
         request.metadata_mut().insert(
             PROTOCOL_METADATA,
@@ -97,24 +131,35 @@ impl Connection {
     }
 
     /// Opens the session on a framed socket (`crate::framed`): what the client sends is
-    /// written by a task of its own, and what the server sends is read by another.
+    /// written from the sender's thread ([`DirectWriter`]), and what the server sends is
+    /// read by a task.
     pub(crate) fn open_framed(
         socket: tokio::net::UnixStream,
         on_lost: OnLost,
-    ) -> (Arc<Connection>, tokio::task::JoinHandle<()>) {
-        let (read, write) = socket.into_split();
-        let (out, outgoing) = mpsc::unbounded_channel();
-        let requests = ready_batches(UnboundedReceiverStream::new(outgoing), MAX_BATCH)
-            .map(|items| ClientMessage { items });
-        let writer = tokio::spawn(framed::write_all(write, requests)).abort_handle();
+    ) -> Result<(Arc<Connection>, tokio::task::JoinHandle<()>), Error> {
+        let cannot = |error: std::io::Error| {
+            Error::ConnectionError(format!("cannot use the session's socket: {error}"))
+        };
+        // Two descriptors of the one socket: the reader's, and the writer's.
+        let read = socket.into_std().map_err(cannot)?;
+        let write = read.try_clone().map_err(cannot)?;
+        let read = tokio::net::UnixStream::from_std(read).map_err(cannot)?;
+        let write = tokio::net::UnixStream::from_std(write).map_err(cannot)?;
+        let (writer, flusher) = DirectWriter::new(write);
+        let flusher = tokio::spawn(flusher).abort_handle();
         let incoming = framed::read_messages::<ServerMessage, _>(read)
             .map(|message| message.map_err(|error| error.to_string()));
-        Connection::start(out, Some(writer), incoming, on_lost)
+        Ok(Connection::start(
+            Outbox::Framed(writer),
+            Some(flusher),
+            incoming,
+            on_lost,
+        ))
     }
 
     fn start(
-        out: mpsc::UnboundedSender<ClientItem>,
-        writer: Option<tokio::task::AbortHandle>,
+        out: Outbox,
+        flusher: Option<tokio::task::AbortHandle>,
         incoming: impl Stream<Item = Result<ServerMessage, String>> + Unpin + Send + 'static,
         on_lost: OnLost,
     ) -> (Arc<Connection>, tokio::task::JoinHandle<()>) {
@@ -122,7 +167,7 @@ impl Connection {
             out,
             state: Mutex::new(State::default()),
             next_id: AtomicU64::new(1),
-            writer,
+            flusher,
         });
         let reader = tokio::spawn(connection.clone().read(incoming, on_lost));
         (connection, reader)
@@ -139,7 +184,9 @@ impl Connection {
     }
 
     fn send(&self, item: client_item::Item) {
-        let _ = self.out.send(ClientItem { item: Some(item) });
+        if let Err(error) = self.out.send(item) {
+            tracing::warn!("a message to the server was dropped: {error}");
+        }
     }
 
     /// Sends a call that nobody waits for.
@@ -161,10 +208,14 @@ impl Connection {
             }
             state.calls.insert(id, answer);
         }
-        self.send(client_item::Item::Call(proto::Call {
+        let sent = self.out.send(client_item::Item::Call(proto::Call {
             id,
             method: Some(method),
         }));
+        if let Err(error) = sent {
+            self.state().calls.remove(&id);
+            return Err(error);
+        }
         let outcome = match answered.await {
             Ok(outcome) => outcome?,
             Err(_) => return Err(self.lost_error()),
@@ -185,12 +236,17 @@ impl Connection {
 
     /// Feeds turn `id` from the server's events once its `chat` call is sent; a cancel of
     /// its handle is sent to the server.
-    pub(crate) fn register_turn(&self, id: u64, sender: ChatEventSender) -> Result<(), Error> {
-        let out = self.out.clone();
+    pub(crate) fn register_turn(
+        self: &Arc<Self>,
+        id: u64,
+        sender: ChatEventSender,
+    ) -> Result<(), Error> {
+        // Weak: a handle the application keeps must not keep the session open.
+        let connection = Arc::downgrade(self);
         sender.on_cancel(move || {
-            let _ = out.send(ClientItem {
-                item: Some(client_item::Item::CancelTurn(id)),
-            });
+            if let Some(connection) = connection.upgrade() {
+                connection.send(client_item::Item::CancelTurn(id));
+            }
         });
         let mut state = self.state();
         if let Some(lost) = &state.lost {

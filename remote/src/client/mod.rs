@@ -4,6 +4,7 @@
 mod channel;
 mod connection;
 mod destination;
+mod direct_writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -178,7 +179,7 @@ impl RemoteRuntime {
         })??;
         check_protocol(&handshake.protocol_version)
             .map_err(|why| Error::InvalidConfig(format!("the server at unix:{shown}: {why}")))?;
-        let (connection, reader) = Connection::open_framed(socket, on_lost);
+        let (connection, reader) = Connection::open_framed(socket, on_lost)?;
         Ok(RemoteRuntime::opened(handshake, connection, reader))
     }
 

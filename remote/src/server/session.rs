@@ -37,8 +37,8 @@ pub(crate) struct Session {
     out: mpsc::UnboundedSender<Outgoing>,
     state: Mutex<State>,
     next_tool_call: AtomicU64,
-    /// The number of turns still being pumped.
-    active_turns: watch::Sender<usize>,
+    /// Told when the last turn of an ended session ends.
+    last_turn_ended: Notify,
     /// The client reads `TextRun`s (protocol 1.1 or later).
     packs_text: bool,
 }
@@ -72,7 +72,7 @@ impl Session {
             out,
             state: Mutex::new(State::default()),
             next_tool_call: AtomicU64::new(1),
-            active_turns: watch::Sender::new(0),
+            last_turn_ended: Notify::new(),
             packs_text,
         });
         tokio::spawn(session.run(incoming, stopping));
@@ -292,13 +292,16 @@ impl Session {
             return false;
         }
         state.turns.insert(turn_id, cancel);
-        self.active_turns.send_modify(|active| *active += 1);
         true
     }
 
     pub(super) fn turn_ended(&self, turn_id: u64) {
-        self.state().turns.remove(&turn_id);
-        self.active_turns.send_modify(|active| *active -= 1);
+        let mut state = self.state();
+        state.turns.remove(&turn_id);
+        if state.ended && state.turns.is_empty() {
+            // A permit if `end` is not waiting yet: it is not lost.
+            self.last_turn_ended.notify_one();
+        }
     }
 
     /// Asks the application to run one of its tools, and waits for the answer.
@@ -353,8 +356,12 @@ impl Session {
         }
         if server_stopping {
             // Their ends (`Cancelled`) reach the client before the stream closes.
-            let mut active = self.active_turns.subscribe();
-            let _ = tokio::time::timeout(TURNS_END_WITHIN, active.wait_for(|n| *n == 0)).await;
+            let all_ended = async {
+                while !self.state().turns.is_empty() {
+                    self.last_turn_ended.notified().await;
+                }
+            };
+            let _ = tokio::time::timeout(TURNS_END_WITHIN, all_ended).await;
         }
         for agent_id in agents {
             if let Err(error) = self.runtime.shutdown_agent(agent_id).await {
