@@ -1,8 +1,12 @@
 //! The bundled `agent_host` Python package, compiled into the plugin and imported from
-//! memory, so the plugin is one file and its Python half can never go missing.
+//! memory, so the plugin is one file and its Python half can never go missing. Its
+//! modules also come compiled (by the build's Python, see `build.rs`): unmarshalled when
+//! the running Python has the same bytecode magic, compiled from source otherwise.
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
+
+include!(concat!(env!("OUT_DIR"), "/bytecode.rs"));
 
 /// `(module name, source, is a package)`.
 const MODULES: &[(&str, &str, bool)] = &[
@@ -97,25 +101,29 @@ const MODULES: &[(&str, &str, bool)] = &[
 const IMPORTER: &str = r#"
 import importlib.abc
 import importlib.util
+import marshal
 import sys
 
 
 class EmbeddedImporter(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
     """Imports the modules compiled into the agent-host Python plugin."""
 
-    def __init__(self, modules):
+    def __init__(self, modules, magic):
         self._modules = modules
+        # Bytecode from the build is used only by a Python that reads it, and compiles
+        # as the source would here (`-O` drops asserts).
+        self._use_bytecode = magic == importlib.util.MAGIC_NUMBER and not sys.flags.optimize
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in self._modules:
             return None
-        _, is_package = self._modules[fullname]
+        _, is_package, _ = self._modules[fullname]
         return importlib.util.spec_from_loader(
             fullname, self, origin=self._origin(fullname), is_package=is_package
         )
 
     def _origin(self, fullname):
-        _, is_package = self._modules[fullname]
+        _, is_package, _ = self._modules[fullname]
         path = fullname.replace(".", "/")
         return f"<agent-host plugin>/{path}/__init__.py" if is_package else f"<agent-host plugin>/{path}.py"
 
@@ -126,6 +134,12 @@ class EmbeddedImporter(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader
         return self._modules[fullname][1]
 
     def get_code(self, fullname):
+        bytecode = self._modules[fullname][2]
+        if self._use_bytecode and bytecode is not None:
+            try:
+                return marshal.loads(bytecode)
+            except (EOFError, ValueError, TypeError):
+                pass
         return compile(self.get_source(fullname), self._origin(fullname), "exec", dont_inherit=True)
 
     def exec_module(self, module):
@@ -135,15 +149,19 @@ class EmbeddedImporter(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader
         exec(self.get_code(module.__name__), module.__dict__)
 
 
-def install(modules):
-    sys.meta_path.insert(0, EmbeddedImporter(modules))
+def install(modules, magic):
+    sys.meta_path.insert(0, EmbeddedImporter(modules, magic))
 "#;
 
 /// Makes `import agent_host` find the bundled package.
 pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     let modules = PyDict::new(py);
     for (name, source, is_package) in MODULES {
-        modules.set_item(name, (source, is_package))?;
+        let bytecode = BYTECODE
+            .iter()
+            .find(|(compiled, _)| compiled == name)
+            .map(|(_, code)| PyBytes::new(py, code));
+        modules.set_item(name, (source, is_package, bytecode))?;
     }
     let importer = PyModule::from_code(
         py,
@@ -151,7 +169,7 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
         c"<agent-host plugin>/importer.py",
         c"agent_host_importer",
     )?;
-    importer.call_method1("install", (modules,))?;
+    importer.call_method1("install", (modules, PyBytes::new(py, BYTECODE_MAGIC)))?;
     Ok(())
 }
 
@@ -180,5 +198,18 @@ mod tests {
             .collect();
         bundled.sort();
         assert_eq!(bundled, on_disk);
+    }
+
+    #[test]
+    fn every_module_comes_compiled_by_the_build_python() {
+        assert!(
+            !super::BYTECODE_MAGIC.is_empty(),
+            "build.rs could not compile the package with the build's Python"
+        );
+        let mut compiled: Vec<&str> = super::BYTECODE.iter().map(|(name, _)| *name).collect();
+        compiled.sort();
+        let mut bundled: Vec<&str> = MODULES.iter().map(|(name, ..)| *name).collect();
+        bundled.sort();
+        assert_eq!(compiled, bundled);
     }
 }
