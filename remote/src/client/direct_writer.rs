@@ -20,10 +20,6 @@ use tokio::sync::Notify;
 
 use crate::framed::encode_frame;
 
-/// How many times a sender writes what is pending before it leaves the rest to the
-/// flusher.
-const WRITE_ROUNDS: usize = 4;
-
 pub(crate) struct DirectWriter {
     socket: UnixStream,
     state: Mutex<Pending>,
@@ -61,8 +57,8 @@ impl DirectWriter {
     }
 
     /// Sends one message as one frame. An error means it was not sent (the session is
-    /// closed, or the message is over the frame bound); a write that fails later stops
-    /// the writer, and the reader reports the session lost.
+    /// closed, or the message is over the frame bound); a write that fails later closes
+    /// the socket, and the reader reports the session lost.
     pub(crate) fn send(&self, message: &impl Message) -> io::Result<()> {
         let mut bytes = {
             let mut pending = self.state();
@@ -76,29 +72,19 @@ impl DirectWriter {
             pending.writing = true;
             pending.bytes.split()
         };
-        // What others append meanwhile is written too, a few rounds at most, so that
-        // one sender does not write for everyone for long.
-        for _ in 0..WRITE_ROUNDS {
-            match self.write_what_it_takes(&bytes) {
-                Ok(written) => bytes.advance(written),
-                Err(error) => {
-                    self.close_after(&error);
-                    return Ok(());
-                }
-            }
-            let mut pending = self.state();
-            if !bytes.is_empty() {
-                // The socket is full.
-                break;
-            }
-            if pending.bytes.is_empty() {
-                pending.writing = false;
+        match self.write_what_it_takes(&bytes) {
+            Ok(written) => bytes.advance(written),
+            Err(error) => {
+                self.close_after(&error);
                 return Ok(());
             }
-            bytes = pending.bytes.split();
         }
-        // The rest is the flusher's, in order before what others append.
         let mut pending = self.state();
+        if bytes.is_empty() && pending.bytes.is_empty() {
+            pending.writing = false;
+            return Ok(());
+        }
+        // The rest (the socket is full, or others appended meanwhile) is the flusher's.
         bytes.unsplit(pending.bytes.split());
         pending.bytes = bytes;
         pending.flusher_owns = true;
