@@ -57,8 +57,8 @@ impl DirectWriter {
     }
 
     /// Sends one message as one frame. An error means it was not sent (the session is
-    /// closed, or the message is over the frame bound); a write that fails later closes
-    /// the socket, and the reader reports the session lost.
+    /// closed, or the message is over the frame bound); a write that fails later stops
+    /// the writer, and the reader reports the session lost.
     pub(crate) fn send(&self, message: &impl Message) -> io::Result<()> {
         let mut bytes = {
             let mut pending = self.state();
