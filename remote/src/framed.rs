@@ -5,18 +5,18 @@
 //! It is for the host's own children (`isolation = "process"`), where the peer is the
 //! same `agent-host` and HTTP/2 buys nothing: with gRPC a round trip passes through
 //! hyper's body and connection tasks on both sides, here only through one reader per
-//! side, the client's calls written from the caller's thread
-//! (`client::direct_writer`) and the server's by one writer task. A child says which transport it serves in its handshake line's
-//! last field (`grpc` or `framed`); `url` backends and backends in other languages speak
-//! gRPC.
+//! side, the client's calls written from the caller's thread (`client::direct_writer`)
+//! and the server's by one writer task. A child says which transport it serves in its
+//! handshake line's last field (`grpc` or `framed`); `url` backends and backends in
+//! other languages speak gRPC.
 
 use std::io;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::{SinkExt, Stream, StreamExt};
+use futures::{Stream, StreamExt};
 use prost::Message;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
 /// The largest frame either side reads: a message over it (a turn's content with huge
 /// media) ends the session with an error naming the size, rather than an allocation
@@ -97,23 +97,25 @@ pub(crate) fn encode_frame(message: &impl Message, bytes: &mut BytesMut) -> io::
 
 /// A writer of messages on `write`.
 pub(crate) struct MessageWriter<W> {
-    frames: FramedWrite<W, LengthDelimitedCodec>,
+    write: W,
+    frame: BytesMut,
 }
 
 impl<W: AsyncWrite + Unpin> MessageWriter<W> {
     pub(crate) fn new(write: W) -> Self {
         MessageWriter {
-            frames: FramedWrite::new(write, codec()),
+            write,
+            frame: BytesMut::new(),
         }
     }
 
     /// Writes one message and flushes it.
     pub(crate) async fn send(&mut self, message: &impl Message) -> io::Result<()> {
-        let mut bytes = BytesMut::with_capacity(message.encoded_len());
-        message
-            .encode(&mut bytes)
-            .map_err(|error| io::Error::other(error.to_string()))?;
-        self.frames.send(bytes.freeze()).await
+        use tokio::io::AsyncWriteExt;
+        self.frame.clear();
+        encode_frame(message, &mut self.frame)?;
+        self.write.write_all(&self.frame).await?;
+        self.write.flush().await
     }
 }
 

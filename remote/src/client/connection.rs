@@ -69,21 +69,15 @@ impl Outbox {
     /// the cause (a dead child's signal).
     fn send(&self, item: client_item::Item) -> Result<(), Error> {
         let item = ClientItem { item: Some(item) };
-        let sent = match self {
-            Outbox::Stream(out) => out
-                .send(item)
-                .map_err(|_| std::io::Error::other("the session's stream ended")),
-            Outbox::Framed(writer) => writer.send(&ClientMessage { items: vec![item] }),
-        };
-        match sent {
-            Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => {
-                Err(Error::Io(error.to_string()))
-            }
-            Err(error) => {
-                tracing::debug!("cannot send to the server: {error}");
+        match self {
+            Outbox::Stream(out) => {
+                // Closed only once the session is over, which the reader reports.
+                let _ = out.send(item);
                 Ok(())
             }
-            Ok(()) => Ok(()),
+            Outbox::Framed(writer) => writer
+                .send(&ClientMessage { items: vec![item] })
+                .map_err(|error| Error::Io(error.to_string())),
         }
     }
 }

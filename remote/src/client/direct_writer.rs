@@ -4,10 +4,10 @@
 //! (measured: an eventfd write, a worker leaving `epoll_wait`, and tokio waking a second
 //! worker to look for work) and most of a call's latency to a child. Here a sender
 //! writes its frame to the socket at once when nobody else is writing and the socket
-//! takes it; a sender that finds another one writing leaves its frame in the shared
-//! buffer for that one to write next, so senders on many threads still share syscalls.
-//! Only what the socket does not take at once (a full buffer: a slow or stopped peer)
-//! goes to a flusher task, which waits for the socket to drain.
+//! takes it. A sender that finds another one writing only appends its frame to the
+//! shared buffer; what the writing sender did not write (frames appended meanwhile, or
+//! what a full socket did not take: a slow or stopped peer) goes to a flusher task,
+//! which writes the buffer in one go as the socket drains.
 
 use std::future::Future;
 use std::io;
@@ -56,14 +56,14 @@ impl DirectWriter {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Sends one message as one frame. An error means it was not sent (the session is
-    /// closed, or the message is over the frame bound); a write that fails later stops
-    /// the writer, and the reader reports the session lost.
+    /// Sends one message as one frame. The only error is a message over the frame
+    /// bound, which is never sent; on a session whose writes failed the message is
+    /// dropped, and the reader reports the session lost.
     pub(crate) fn send(&self, message: &impl Message) -> io::Result<()> {
         let mut bytes = {
             let mut pending = self.state();
             if pending.closed {
-                return Err(io::ErrorKind::BrokenPipe.into());
+                return Ok(());
             }
             encode_frame(message, &mut pending.bytes)?;
             if pending.writing {
