@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 
 use super::turn::{Cursor, EventSource, Read, Select, Turn};
-use super::{ChatEvent, ChatResult, Step, TextBatch, TextChunk, ToolCall, ToolResult};
+use super::{ChatEvent, ChatResult, PackedEvent, Step, TextBatch, TextChunk, ToolCall, ToolResult};
 use crate::types::Error;
 
 /// The application's side of one chat turn.
@@ -48,10 +48,7 @@ impl ChatResponseHandle {
                 ChatEvent::Text(text) => Some(text.clone()),
                 _ => None,
             },
-            text: Some(|batch, index, start| {
-                let (chunk, end) = batch.chunk_at(index, start);
-                (chunk.to_owned(), end)
-            }),
+            text: Some(|batch, at| batch.next_chunk(at).to_owned()),
         })
     }
 
@@ -113,10 +110,17 @@ impl ChatResponseHandle {
     pub fn events(&self) -> EventStream<ChatEvent> {
         self.stream(Select {
             event: |event| Some(event.clone()),
-            text: Some(|batch, index, start| {
-                let (chunk, end) = batch.chunk_at(index, start);
-                (ChatEvent::Text(chunk.to_owned()), end)
-            }),
+            text: Some(|batch, at| ChatEvent::Text(batch.next_chunk(at).to_owned())),
+        })
+    }
+
+    /// Every event in order, with text as it was written: each run of chunks that came
+    /// together is one [`PackedEvent::Texts`], shared with the turn where it can be. The
+    /// way to forward a turn elsewhere (a wire, a log) without a string per chunk.
+    pub fn packed_events(&self) -> EventStream<PackedEvent> {
+        self.stream(Select {
+            event: |event| Some(PackedEvent::Event(event.clone())),
+            text: Some(|batch, at| PackedEvent::Texts(batch.take_rest(at))),
         })
     }
 
@@ -245,6 +249,56 @@ mod tests {
         let chunks: Vec<_> = handle.text_stream().collect().await;
         assert_eq!(chunks, ["a", "b", "c"]);
         assert_eq!(handle.text().await.unwrap().text, "abc");
+    }
+
+    #[tokio::test]
+    async fn packed_events_keep_text_in_the_batches_it_came_in() {
+        let (mut sender, handle) = channel();
+        let mut first = super::super::TextBatch::new();
+        first.push("he");
+        first.push("llo");
+        sender.text_batch(first);
+        sender.step(1, "middle");
+        sender.text(" world");
+        sender.complete(Default::default(), None);
+
+        let events: Vec<PackedEvent> = handle.packed_events().collect().await;
+        let texts = |event: &PackedEvent| match event {
+            PackedEvent::Texts(batch) => batch.chunks().map(str::to_owned).collect(),
+            _ => Vec::new(),
+        };
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert_eq!(texts(&events[0]), ["he", "llo"]);
+        assert!(matches!(&events[1], PackedEvent::Event(ChatEvent::Step(_))));
+        assert_eq!(texts(&events[2]), [" world"]);
+        // A batch written whole is shared with the reader, not copied.
+        let PackedEvent::Texts(shared) = &events[0] else {
+            unreachable!()
+        };
+        let chunks: Vec<TextChunk> = handle.chunks().collect().await;
+        assert_eq!(chunks[0].as_ptr(), shared.as_str().as_ptr());
+    }
+
+    #[tokio::test]
+    async fn a_packed_reader_takes_a_growing_batch_as_far_as_it_is_written() {
+        let (mut sender, handle) = channel();
+        let mut events = handle.packed_events();
+        sender.text("a");
+        sender.text("b");
+        let Some(PackedEvent::Texts(first)) = events.next().await else {
+            panic!("text first")
+        };
+        sender.text("c");
+        sender.complete(Default::default(), None);
+        let rest: Vec<PackedEvent> = events.collect().await;
+        let Some(PackedEvent::Texts(second)) = rest.first() else {
+            panic!("{rest:?}")
+        };
+        assert_eq!(
+            first.chunks().chain(second.chunks()).collect::<String>(),
+            "abc"
+        );
+        assert_eq!(first.len() + second.len(), 3);
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 mod event;
 mod handle;
 mod held_wakes;
+mod packed_event;
 mod sender;
 mod text_batch;
 mod text_chunk;
@@ -17,6 +18,7 @@ pub mod wakeups;
 
 pub use event::{ChatEvent, ChatResult, Step, ToolCall, ToolResult};
 pub use handle::{ChatResponseHandle, EventStream};
+pub use packed_event::PackedEvent;
 pub use sender::{Cancellation, ChatEventSender};
 pub use text_batch::TextBatch;
 pub use text_chunk::TextChunk;

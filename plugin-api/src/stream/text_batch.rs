@@ -7,6 +7,14 @@ use std::sync::Arc;
 
 use super::TextChunk;
 
+/// Where a reader is inside a batch: a chunk, and the byte it starts at (the end of the
+/// chunk before it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TextAt {
+    pub chunk: usize,
+    pub byte: usize,
+}
+
 /// Text chunks packed end to end, with where each one ends.
 #[derive(Default)]
 pub struct TextBatch {
@@ -80,6 +88,15 @@ impl TextBatch {
             start = end;
         }
         Ok(TextBatch::owned(Packed { buffer, ends }))
+    }
+
+    /// The batch's bytes and chunk ends, as [`from_packed`](Self::from_packed) takes
+    /// them (for a wire): moved out of an owned batch, copied from a shared one.
+    pub fn into_packed(self) -> (String, Vec<u32>) {
+        match self.storage {
+            Storage::Owned(packed) => (packed.buffer, packed.ends),
+            _ => (self.as_str().to_owned(), self.ends().to_vec()),
+        }
     }
 
     fn owned(packed: Packed) -> Self {
@@ -171,16 +188,43 @@ impl TextBatch {
         split_chunks(self.as_str(), self.ends())
     }
 
-    /// Chunk `index`, which starts at byte `start` (the end of the chunk before it), and
-    /// where it ends. Offsets from a broken peer give empty chunks, never panics.
-    pub(crate) fn chunk_at(&self, index: usize, start: usize) -> (&str, usize) {
+    /// The chunk at `at`, moving `at` past it. Offsets from a broken peer give empty
+    /// chunks, never panics.
+    pub(crate) fn next_chunk(&self, at: &mut TextAt) -> &str {
         let buffer = self.as_str();
-        let start = start.min(buffer.len());
+        let start = at.byte.min(buffer.len());
         let end = self
             .ends()
-            .get(index)
+            .get(at.chunk)
             .map_or(start, |&end| (end as usize).clamp(start, buffer.len()));
-        (buffer.get(start..end).unwrap_or_default(), end)
+        at.chunk += 1;
+        at.byte = end;
+        buffer.get(start..end).unwrap_or_default()
+    }
+
+    /// Every chunk from `at` on, as a batch, moving `at` to the end: the whole batch
+    /// shared when `at` is its start and it no longer grows, else a copy of the rest.
+    pub(crate) fn take_rest(&self, at: &mut TextAt) -> TextBatch {
+        let from = std::mem::replace(
+            at,
+            TextAt {
+                chunk: self.len(),
+                byte: self.as_str().len(),
+            },
+        );
+        if from.chunk == 0 && !self.is_owned() {
+            return self.clone();
+        }
+        let buffer = self.as_str();
+        let start = from.byte.min(buffer.len());
+        let ends = self.ends().get(from.chunk..).unwrap_or_default();
+        TextBatch::owned(Packed {
+            buffer: buffer.get(start..).unwrap_or_default().to_owned(),
+            ends: ends
+                .iter()
+                .map(|&end| (end as usize).saturating_sub(start) as u32)
+                .collect(),
+        })
     }
 
     /// Whether this batch can still grow (it was not shared yet).
@@ -188,17 +232,17 @@ impl TextBatch {
         matches!(self.storage, Storage::Owned(_))
     }
 
-    /// Chunk `index`, starting at byte `start`, as a chunk of its own: shared with the
+    /// The chunk at `at` as a chunk of its own, moving `at` past it: shared with the
     /// batch once the batch no longer grows, else copied.
-    pub(crate) fn share_chunk(&self, index: usize, start: usize) -> (TextChunk, usize) {
-        let (chunk, end) = self.chunk_at(index, start);
+    pub(crate) fn share_chunk(&self, at: &mut TextAt) -> TextChunk {
+        let chunk = self.next_chunk(at);
         let shared = match &self.storage {
-            Storage::Owned(_) => return (TextChunk::owned(chunk.to_owned()), end),
+            Storage::Owned(_) => return TextChunk::owned(chunk.to_owned()),
             Storage::Frozen(packed) => Arc::clone(packed) as Arc<dyn PackedTexts>,
             Storage::Foreign(texts) => Arc::clone(texts),
         };
-        // `chunk_at` clamps to the buffer, so `end - chunk.len()` is where the chunk starts.
-        (TextChunk::shared(shared, end - chunk.len(), end), end)
+        // `next_chunk` clamps to the buffer, so `at.byte - chunk.len()` is where it starts.
+        TextChunk::shared(shared, at.byte - chunk.len(), at.byte)
     }
 
     /// Shares the batch from now on: it stops growing, and the result is the same bytes.
@@ -340,8 +384,10 @@ mod tests {
         let shared = batch.freeze();
         assert!(!batch.is_owned());
         assert_eq!(shared.buffer, "abc");
-        assert_eq!(batch.chunk_at(0, 0), ("ab", 2));
-        assert_eq!(batch.chunk_at(1, 2), ("c", 3));
+        let mut at = TextAt::default();
+        assert_eq!(batch.next_chunk(&mut at), "ab");
+        assert_eq!(batch.next_chunk(&mut at), "c");
+        assert_eq!(at, TextAt { chunk: 2, byte: 3 });
         batch.push("d");
         assert!(batch.is_owned(), "a frozen batch grows as a copy");
         assert_eq!(batch.chunks().collect::<Vec<_>>(), ["ab", "c", "d"]);
@@ -350,6 +396,28 @@ mod tests {
             SharedText::new(vec![shared.clone(), shared]).to_text(),
             "abcabc"
         );
+    }
+
+    #[test]
+    fn the_rest_of_a_batch_is_shared_whole_or_copied_from_where_a_reader_is() {
+        let mut batch = TextBatch::new();
+        for chunk in ["ab", "ç", "d"] {
+            batch.push(chunk);
+        }
+        let mut at = TextAt::default();
+        batch.next_chunk(&mut at);
+        let rest = batch.take_rest(&mut at);
+        assert_eq!(rest.chunks().collect::<Vec<_>>(), ["ç", "d"]);
+        assert_eq!(at, TextAt { chunk: 3, byte: 5 });
+        assert!(batch.take_rest(&mut at).is_empty(), "nothing is left");
+
+        let shared = batch.freeze();
+        let whole = batch.take_rest(&mut TextAt::default());
+        assert!(
+            !whole.is_owned(),
+            "a whole frozen batch is shared, not copied"
+        );
+        assert!(std::ptr::eq(whole.as_str(), shared.buffer.as_str()));
     }
 
     #[test]

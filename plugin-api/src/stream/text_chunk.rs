@@ -45,7 +45,7 @@ impl TextChunk {
 
     pub fn as_str(&self) -> &str {
         match &self.repr {
-            // The bounds come from `TextBatch::chunk_at`, which keeps them on the buffer
+            // The bounds come from `TextBatch::next_chunk`, which keeps them on the buffer
             // and on character boundaries; `get` keeps a broken peer's from panicking.
             Repr::Shared { texts, start, end } => {
                 texts.buffer().get(*start..*end).unwrap_or_default()

@@ -7,7 +7,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use smallvec::SmallVec;
 
-use super::text_batch::{Packed, SharedText};
+use super::text_batch::{Packed, SharedText, TextAt};
 use super::{ChatEvent, ChatResult, TextBatch};
 use crate::types::Error;
 
@@ -59,8 +59,7 @@ pub(crate) struct SourceBatch {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Cursor {
     entry: usize,
-    chunk: usize,
-    byte: usize,
+    text: TextAt,
     /// The text batch at `entry`, shared, once it no longer grows: its chunks are read
     /// without the turn's lock, which the writer would otherwise meet at every chunk.
     batch: Option<TextBatch>,
@@ -74,22 +73,20 @@ impl Cursor {
         }
     }
 
-    /// The next chunk of the cursor's shared batch, if one is left, advancing past it.
+    /// The next item from the cursor's shared batch, if a chunk is left, advancing past
+    /// what it took.
     fn next_shared<T>(&mut self, read: ReadText<T>) -> Option<T> {
         let batch = self.batch.as_ref()?;
-        if self.chunk >= batch.len() {
+        if self.text.chunk >= batch.len() {
             return None;
         }
-        let (item, end) = read(batch, self.chunk, self.byte);
-        self.chunk += 1;
-        self.byte = end;
-        Some(item)
+        Some(read(batch, &mut self.text))
     }
 }
 
-/// Makes a reader's item from chunk `index` of a batch, which starts at byte `start`;
-/// gives back where the chunk ends.
-pub(crate) type ReadText<T> = fn(&TextBatch, usize, usize) -> (T, usize);
+/// Makes a reader's item from the text of a batch at `at`, moving `at` past what it took:
+/// one chunk, or for a reader of packed text, the rest of the batch.
+pub(crate) type ReadText<T> = fn(&TextBatch, &mut TextAt) -> T;
 
 /// What a reader takes from the log: items made from events, and from text chunks
 /// (`None`: the reader skips text, a batch at a time).
@@ -301,10 +298,15 @@ impl Turn {
         true
     }
 
-    /// Appends a batch of text chunks, kept packed; `false` if the turn has ended.
-    pub(crate) fn push_texts(&self, batch: TextBatch) -> bool {
+    /// Appends a batch of text chunks, kept packed; `false` if the turn has ended. The
+    /// batch is written whole, so it is shared from now on: readers take its chunks
+    /// without a copy each, and without the turn's lock.
+    pub(crate) fn push_texts(&self, mut batch: TextBatch) -> bool {
         if batch.is_empty() {
             return self.lock().outcome.is_none();
+        }
+        if batch.is_owned() {
+            batch.freeze();
         }
         let wake = {
             let mut state = self.lock();
@@ -513,10 +515,12 @@ impl Turn {
                         }
                     }
                     Some(Entry::Texts(batch)) => {
-                        if cursor.chunk < batch.len() {
+                        if cursor.text.chunk < batch.len() {
                             let Some(read) = select.text else {
-                                cursor.chunk = batch.len();
-                                cursor.byte = batch.as_str().len();
+                                cursor.text = TextAt {
+                                    chunk: batch.len(),
+                                    byte: batch.as_str().len(),
+                                };
                                 continue;
                             };
                             if !batch.is_owned() {
@@ -526,10 +530,7 @@ impl Turn {
                                     return Poll::Ready(Read::Event(item));
                                 }
                             }
-                            let (item, end) = read(batch, cursor.chunk, cursor.byte);
-                            cursor.chunk += 1;
-                            cursor.byte = end;
-                            return Poll::Ready(Read::Event(item));
+                            return Poll::Ready(Read::Event(read(batch, &mut cursor.text)));
                         }
                         // The last batch may still grow while it is owned: stay at its
                         // end until another entry follows.

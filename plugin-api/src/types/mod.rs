@@ -13,7 +13,8 @@ mod usage;
 pub use crate::options::{OptionError, OptionSpec, OptionsSchema};
 pub use crate::quota::{BackoffPolicy, QuotaRegistry, MAX_BACKOFF};
 pub use crate::stream::{
-    ChatEvent, ChatResponseHandle, ChatResult, EventStream, Step, TextChunk, ToolCall, ToolResult,
+    ChatEvent, ChatResponseHandle, ChatResult, EventStream, PackedEvent, Step, TextChunk, ToolCall,
+    ToolResult,
 };
 pub use agent_config::{AgentConfig, AgentConfigBuilder, ToolDefinition, API_KEY_ENV};
 pub use content::{Content, Media};

@@ -3,44 +3,50 @@
 //! batch on the client, not 10,000 strings.
 
 use agent_plugin_api::plugin::TextBatch;
-use agent_plugin_api::types::{ChatEvent, Error};
+use agent_plugin_api::types::{Error, PackedEvent};
 
 use super::{broken, event_to_proto};
 use crate::proto::{self, event::Kind as EventKind};
 
 /// A turn's events for the wire; with `pack_text`, each run of text chunks is one
 /// `TextRun` (for a client of protocol 1.1 or later), else one `text` event per chunk.
-pub(crate) fn events_to_proto(events: Vec<ChatEvent>, pack_text: bool) -> Vec<proto::Event> {
+/// Text comes as the turn's own batches: a run is built from them with one copy of the
+/// bytes, never a string per chunk.
+pub(crate) fn events_to_proto(events: Vec<PackedEvent>, pack_text: bool) -> Vec<proto::Event> {
     let mut out = Vec::new();
-    let mut run: Option<proto::TextRun> = None;
+    let mut run = TextBatch::new();
     for event in events {
         match event {
-            ChatEvent::Text(text) if pack_text => {
+            PackedEvent::Texts(batch) if pack_text => {
                 // A run past 4 GiB cannot say where its chunks end: start another.
-                let full = run
-                    .as_ref()
-                    .is_some_and(|run| run.text.len() + text.len() > u32::MAX as usize);
-                if full {
-                    out.extend(run.take().and_then(run_event));
+                if run.as_str().len() + batch.as_str().len() > u32::MAX as usize {
+                    out.extend(run_event(&mut run));
                 }
-                let run = run.get_or_insert_with(proto::TextRun::default);
-                run.text.push_str(&text);
-                run.ends
-                    .push(u32::try_from(run.text.len()).unwrap_or(u32::MAX));
+                run.append(&batch);
             }
-            event => {
-                out.extend(run.take().and_then(run_event));
+            PackedEvent::Texts(batch) => out.extend(batch.chunks().map(|chunk| proto::Event {
+                kind: Some(EventKind::Text(chunk.to_owned())),
+            })),
+            PackedEvent::Event(event) => {
+                out.extend(run_event(&mut run));
                 out.extend(event_to_proto(event));
             }
+            // A kind this build does not know cannot be sent.
+            _ => {}
         }
     }
-    out.extend(run.and_then(run_event));
+    out.extend(run_event(&mut run));
     out
 }
 
-fn run_event(run: proto::TextRun) -> Option<proto::Event> {
-    (!run.ends.is_empty()).then_some(proto::Event {
-        kind: Some(EventKind::TextRun(run)),
+/// The run so far as one event, if it has chunks, leaving it empty.
+fn run_event(run: &mut TextBatch) -> Option<proto::Event> {
+    if run.is_empty() {
+        return None;
+    }
+    let (text, ends) = std::mem::take(run).into_packed();
+    Some(proto::Event {
+        kind: Some(EventKind::TextRun(proto::TextRun { text, ends })),
     })
 }
 
@@ -52,17 +58,22 @@ pub(crate) fn text_run_to_batch(run: proto::TextRun) -> Result<TextBatch, Error>
 
 #[cfg(test)]
 mod tests {
-    use agent_plugin_api::types::Step;
+    use agent_plugin_api::types::{ChatEvent, Step};
 
     use super::*;
 
     #[test]
     fn runs_of_text_pack_between_other_events_and_read_back() {
+        let texts = |chunks: &[&str]| {
+            let mut batch = TextBatch::new();
+            chunks.iter().for_each(|chunk| batch.push(chunk));
+            PackedEvent::Texts(batch)
+        };
         let events = vec![
-            ChatEvent::Text("he".into()),
-            ChatEvent::Text("llo".into()),
-            ChatEvent::Step(Step::new(1, "middle")),
-            ChatEvent::Text("é!".into()),
+            texts(&["he"]),
+            texts(&["l", "lo"]),
+            PackedEvent::Event(ChatEvent::Step(Step::new(1, "middle"))),
+            texts(&["é!"]),
         ];
         let packed = events_to_proto(events.clone(), true);
         assert_eq!(packed.len(), 3);
@@ -71,16 +82,16 @@ mod tests {
         };
         assert_eq!(
             (first.text.as_str(), first.ends.as_slice()),
-            ("hello", &[2, 5][..])
+            ("hello", &[2, 3, 5][..])
         );
         let chunks: Vec<String> = text_run_to_batch(first.clone())
             .unwrap()
             .chunks()
             .map(str::to_owned)
             .collect();
-        assert_eq!(chunks, ["he", "llo"]);
+        assert_eq!(chunks, ["he", "l", "lo"]);
         // An older client gets a text event per chunk.
-        assert_eq!(events_to_proto(events, false).len(), 4);
+        assert_eq!(events_to_proto(events, false).len(), 5);
     }
 
     #[test]

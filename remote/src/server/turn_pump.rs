@@ -14,7 +14,8 @@ use crate::convert::{content_from_proto, error_to_proto, events_to_proto, result
 use crate::proto::reply::Outcome;
 use crate::proto::{self, server_item, turn_end};
 
-/// At most this many events go in one batch.
+/// At most this many events go in one batch (a run of text chunks that came together
+/// counts as one).
 const MAX_EVENTS: usize = 1024;
 
 pub(super) async fn run(session: Arc<Session>, turn_id: u64, chat: proto::Chat) {
@@ -35,7 +36,7 @@ pub(super) async fn run(session: Arc<Session>, turn_id: u64, chat: proto::Chat) 
         }
     };
     session.reply(turn_id, Outcome::Done(proto::Nothing {}));
-    let mut events = ready_batches(handle.events(), MAX_EVENTS);
+    let mut events = ready_batches(handle.packed_events(), MAX_EVENTS);
     let mut cancelled = false;
     loop {
         tokio::select! {
