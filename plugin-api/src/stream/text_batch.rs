@@ -217,9 +217,13 @@ impl TextBatch {
         }
         let buffer = self.as_str();
         let start = from.byte.min(buffer.len());
-        let ends = self.ends().get(from.chunk..).unwrap_or_default();
+        // A start inside a character comes only from a broken peer's ends: nothing then,
+        // rather than ends that point past the copied bytes.
+        let (Some(rest), Some(ends)) = (buffer.get(start..), self.ends().get(from.chunk..)) else {
+            return TextBatch::new();
+        };
         TextBatch::owned(Packed {
-            buffer: buffer.get(start..).unwrap_or_default().to_owned(),
+            buffer: rest.to_owned(),
             ends: ends
                 .iter()
                 .map(|&end| (end as usize).saturating_sub(start) as u32)
