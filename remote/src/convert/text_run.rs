@@ -10,8 +10,8 @@ use crate::proto::{self, event::Kind as EventKind};
 
 /// A turn's events for the wire; with `pack_text`, each run of text chunks is one
 /// `TextRun` (for a client of protocol 1.1 or later), else one `text` event per chunk.
-/// Text comes as the turn's own batches: a run is built from them with one copy of the
-/// bytes, never a string per chunk.
+/// Text comes as the turn's own batches: a run is built from them with at most one copy
+/// of the bytes, never a string per chunk.
 pub(crate) fn events_to_proto(events: Vec<PackedEvent>, pack_text: bool) -> Vec<proto::Event> {
     let mut out = Vec::new();
     let mut run = TextBatch::new();
@@ -22,7 +22,13 @@ pub(crate) fn events_to_proto(events: Vec<PackedEvent>, pack_text: bool) -> Vec<
                 if run.as_str().len() + batch.as_str().len() > u32::MAX as usize {
                     out.extend(run_event(&mut run));
                 }
-                run.append(&batch);
+                // A run's first batch is taken as it is: an owned one (a copy already,
+                // of a batch still growing) moves onto the wire without another copy.
+                if run.is_empty() {
+                    run = batch;
+                } else {
+                    run.append(&batch);
+                }
             }
             PackedEvent::Texts(batch) => out.extend(batch.chunks().map(|chunk| proto::Event {
                 kind: Some(EventKind::Text(chunk.to_owned())),
