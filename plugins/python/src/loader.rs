@@ -15,9 +15,13 @@
 //!   handler whenever SIGINT is at its default, and Ctrl-C then raised
 //!   `KeyboardInterrupt` inside the event loop, which stopped it. So `_signal` is
 //!   imported during start-up, and every disposition libpython changed is put back.
+//! - `site`: deferred (`-S`) to the first runtime, whose `venv` says which site-packages
+//!   belong on `sys.path` (`agent_host/_venv.py`): a venv that excludes the base
+//!   packages never runs their `.pth` files.
 
 use std::ffi::{c_int, c_void, CStr, CString};
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// glibc's `RTLD_NOLOAD`: only look up an already-loaded library, never load one.
 #[cfg(target_os = "linux")]
@@ -45,6 +49,15 @@ pub(crate) fn promote_libpython() -> Result<(), String> {
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn promote_libpython() -> Result<(), String> {
     Ok(())
+}
+
+/// Set once this plugin started the interpreter with `site` deferred.
+static SITE_DEFERRED: AtomicBool = AtomicBool::new(false);
+
+/// Whether `site`'s start-up work is left to the first runtime: only when this plugin
+/// started the interpreter (a host that embeds Python ran its own `site`, or chose not to).
+pub(crate) fn site_deferred() -> bool {
+    SITE_DEFERRED.load(Ordering::Relaxed)
 }
 
 /// The home of the Python this plugin links (where `lib/pythonX.Y` is), from `build.rs`.
@@ -84,6 +97,7 @@ pub(crate) fn initialize() -> Result<(), String> {
         ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
         let mut config = config.assume_init();
         config.install_signal_handlers = 0;
+        config.site_import = 0;
         let mut status = ffi::PyStatus_Ok();
         if let Some(home) = home {
             let home = c_string(home)?;
@@ -119,6 +133,7 @@ pub(crate) fn initialize() -> Result<(), String> {
         }
     }
     keep_signals(&before);
+    SITE_DEFERRED.store(true, Ordering::Relaxed);
     // SAFETY: the interpreter is initialized and this thread holds the GIL (start-up
     // left it attached); saving the thread state releases it.
     unsafe {

@@ -174,6 +174,66 @@ fn python_starts_without_a_useful_path() {
     );
 }
 
+/// `site` runs once the first runtime's `venv` is known: with no venv, or one that
+/// includes the system site-packages, the user's site-packages and their `.pth` files
+/// are read as a plain `python` reads them; a venv that excludes them never runs them.
+#[test]
+fn site_packages_outside_an_isolated_venv_never_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let user_site = dir
+        .path()
+        .join("userbase/lib")
+        .join(format!("python{}", env!("AGENT_PYTHON_VERSION")))
+        .join("site-packages");
+    std::fs::create_dir_all(&user_site).unwrap();
+    std::fs::write(
+        user_site.join("marker.pth"),
+        "import os; os.environ['AGENT_HOST_USER_PTH'] = 'ran'\n",
+    )
+    .unwrap();
+    let agents = dir.path().join("agents");
+    std::fs::create_dir(&agents).unwrap();
+    std::fs::write(
+        agents.join("pth_probe.py"),
+        "import os\n\n\nclass Agent:\n    def __init__(self, config):\n        pass\n\n    async def chat(self, content):\n        yield os.environ.get('AGENT_HOST_USER_PTH', 'not run')\n",
+    )
+    .unwrap();
+    let venv = |name: &str, system_site_packages: bool| {
+        let venv = dir.path().join(name);
+        let mut make = Command::new(env!("AGENT_PYTHON_EXECUTABLE"));
+        make.args(["-m", "venv", "--without-pip"]);
+        if system_site_packages {
+            make.arg("--system-site-packages");
+        }
+        assert!(make.arg(&venv).status().unwrap().success());
+        venv
+    };
+    let chat = |venv: Option<&std::path::Path>| {
+        let mut command = Command::new(staged_cli());
+        command
+            .env("PYTHONUSERBASE", dir.path().join("userbase"))
+            .args(["chat", "--backend", "python", "--option"])
+            .arg("agent=pth_probe:Agent")
+            .arg("--option")
+            .arg(format!("python_path=[{:?}]", agents.display().to_string()));
+        if let Some(venv) = venv {
+            command
+                .arg("--option")
+                .arg(format!("venv={:?}", venv.display().to_string()));
+        }
+        let output = command.arg("hi").current_dir(dir.path()).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    assert_eq!(chat(None), "ran");
+    assert_eq!(chat(Some(&venv("including", true))), "ran");
+    assert_eq!(chat(Some(&venv("isolated", false))), "not run");
+}
+
 #[test]
 fn inspect_names_the_embedded_python() {
     let dir = tempfile::tempdir().unwrap();

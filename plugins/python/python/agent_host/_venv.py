@@ -1,14 +1,19 @@
-"""A virtualenv's packages in the interpreter that is already running, as that venv's own
-``python`` would see them.
+"""``site``, and a virtualenv's packages in the interpreter that is already running, as
+that venv's own ``python`` would see them.
 
-The plugin's interpreter starts as the base Python (the one the plugin links), so its
-``site`` module has already put the base site-packages (and the user's, and whatever
-their ``.pth`` files name) on ``sys.path``. A venv made with
-``include-system-site-packages = false`` (``python -m venv``'s default) promises that
-none of those are visible, so they are taken off ``sys.path`` here; with ``true`` they
-stay, after the venv's. ``sys.path`` is the process's: this applies to every runtime
-of the plugin, and a module already imported from the base site-packages stays
-imported.
+The plugin starts its interpreter as the base Python (the one the plugin links) with
+``site`` deferred (``-S``): which site-packages belong on ``sys.path`` depends on the
+first runtime's ``venv``, known only when that runtime is made (``prepare``). A venv
+made with ``include-system-site-packages = false`` (``python -m venv``'s default)
+promises that none of the base site-packages, nor the user's, are visible: for it the
+base ``.pth`` files never run (they may import whole packages: one that imports
+``certifi`` cost 26 ms of every start-up). Otherwise ``site`` runs as it would have
+at start-up, and the venv's packages go before the base ones.
+
+When a later runtime names another venv, or the host embeds Python itself (its
+``site`` already ran), the base site-packages are taken off ``sys.path`` instead
+(``activate``). ``sys.path`` is the process's: this applies to every runtime of the
+plugin, and a module already imported from the base site-packages stays imported.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from __future__ import annotations
 import os
 import site
 import sys
-from typing import Iterable, List
+from typing import Iterable, List, Optional
 
-__all__ = ["activate", "base_site_dirs", "includes_system_site_packages"]
+__all__ = ["activate", "base_site_dirs", "includes_system_site_packages", "prepare"]
+
+#: Whether ``site``'s deferred start-up work has been done (by the first ``prepare``).
+_site_done = False
 
 
 def includes_system_site_packages(venv: str) -> bool:
@@ -98,3 +106,25 @@ def activate(venv: str, site_packages: str) -> None:
     added = path[known:]
     del path[known:]
     path[first_site:first_site] = added
+
+
+def _run_site(venv: Optional[str]) -> None:
+    """Does what ``site`` would have done at start-up, as a venv's own ``python`` does it
+    when ``venv`` excludes the base packages: neither the base site-packages nor the
+    user's are read (their ``.pth`` files do not run); ``sitecustomize`` still runs."""
+    if venv is not None and not includes_system_site_packages(venv):
+        site.ENABLE_USER_SITE = False
+        site.PREFIXES = []
+    site.main()
+
+
+def prepare(venv: Optional[str], site_packages: Optional[str], site_deferred: bool) -> None:
+    """Makes ``sys.path`` what a runtime with this ``venv`` (or none) needs: ``site``'s
+    deferred work on the first call when the plugin started the interpreter
+    (``site_deferred``), then the venv's packages."""
+    global _site_done
+    if site_deferred and not _site_done:
+        _site_done = True
+        _run_site(venv)
+    if venv is not None and site_packages is not None:
+        activate(venv, site_packages)
