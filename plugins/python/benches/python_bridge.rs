@@ -25,14 +25,23 @@ mod common;
 
 const STARTUP_CHILD: &str = "AGENT_BENCH_STARTUP_CHILD";
 
+/// The venv the start-up child's runtime names, if any.
+const STARTUP_VENV: &str = "AGENT_BENCH_STARTUP_VENV";
+
 fn runtime(agent: &str) -> PluginRuntime {
+    runtime_in(agent, None)
+}
+
+fn runtime_in(agent: &str, venv: Option<&Path>) -> PluginRuntime {
     let agents = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/agents");
-    common::staged_plugin()
-        .new_runtime(&serde_json::json!({
-            "agent": format!("bench_agents:{agent}"),
-            "python_path": [agents],
-        }))
-        .unwrap()
+    let mut options = serde_json::json!({
+        "agent": format!("bench_agents:{agent}"),
+        "python_path": [agents],
+    });
+    if let Some(venv) = venv {
+        options["venv"] = serde_json::json!(venv);
+    }
+    common::staged_plugin().new_runtime(&options).unwrap()
 }
 
 fn tokio() -> tokio::runtime::Runtime {
@@ -209,14 +218,32 @@ fn memory_report() {
     }));
 }
 
-/// Start-up in a fresh process: open the plugin, start the interpreter, load an agent.
-fn startup_report() {
+/// Start-up in a fresh process: open the plugin, start the interpreter, load an agent;
+/// with no venv (`python_startup_ms`: the base Python's `site`, with whatever its
+/// site-packages' `.pth` files import) and with an empty venv of the default kind, which
+/// excludes the base site-packages (`python_startup_venv_ms`).
+fn startup_reports() {
+    startup_report("python_startup_ms", None, "");
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv");
+    let made = std::process::Command::new(env!("AGENT_PYTHON_EXECUTABLE"))
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .unwrap();
+    assert!(made.success(), "cannot make a venv at {}", venv.display());
+    startup_report("python_startup_venv_ms", Some(&venv), ", in an empty venv");
+}
+
+fn startup_report(name: &str, venv: Option<&Path>, case: &str) {
     let mut samples: Vec<Duration> = (0..7)
         .map(|_| {
-            let output = std::process::Command::new(std::env::current_exe().unwrap())
-                .env(STARTUP_CHILD, "1")
-                .output()
-                .unwrap();
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+            child.env(STARTUP_CHILD, "1");
+            if let Some(venv) = venv {
+                child.env(STARTUP_VENV, venv);
+            }
+            let output = child.output().unwrap();
             let nanos: u64 = String::from_utf8_lossy(&output.stdout)
                 .trim()
                 .parse()
@@ -227,7 +254,7 @@ fn startup_report() {
     samples.sort();
     let milliseconds = |sample: Duration| sample.as_secs_f64() * 1e3;
     write_report(serde_json::json!({
-        "name": "python_startup_ms",
+        "name": name,
         "unit": "ms",
         "value": milliseconds(samples[3]),
         // The fastest of the seven, for the spread.
@@ -235,7 +262,7 @@ fn startup_report() {
         "baseline_value": milliseconds(samples[0]),
     }));
     println!(
-        "start-up (plugin load + interpreter + agent import), median of 7 fresh processes: {:.1} ms (min {:.1} ms)",
+        "start-up (plugin load + interpreter + agent import){case}, median of 7 fresh processes: {:.1} ms (min {:.1} ms)",
         samples[3].as_secs_f64() * 1e3,
         samples[0].as_secs_f64() * 1e3
     );
@@ -255,8 +282,9 @@ criterion_group!(benches, bridge);
 
 fn main() {
     if std::env::var_os(STARTUP_CHILD).is_some() {
+        let venv = std::env::var_os(STARTUP_VENV).map(std::path::PathBuf::from);
         let start = Instant::now();
-        let _runtime = runtime("FastAgent");
+        let _runtime = runtime_in("FastAgent", venv.as_deref());
         println!("{}", start.elapsed().as_nanos());
         return;
     }
@@ -269,5 +297,5 @@ fn main() {
         return;
     }
     memory_report();
-    startup_report();
+    startup_reports();
 }
