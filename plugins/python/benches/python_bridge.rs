@@ -226,12 +226,7 @@ fn startup_reports() {
     startup_report("python_startup_ms", None, "");
     let dir = tempfile::tempdir().unwrap();
     let venv = dir.path().join("venv");
-    let made = std::process::Command::new(env!("AGENT_PYTHON_EXECUTABLE"))
-        .args(["-m", "venv", "--without-pip"])
-        .arg(&venv)
-        .status()
-        .unwrap();
-    assert!(made.success(), "cannot make a venv at {}", venv.display());
+    common::make_venv(&venv, false);
     startup_report("python_startup_venv_ms", Some(&venv), ", in an empty venv");
 }
 

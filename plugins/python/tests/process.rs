@@ -200,12 +200,7 @@ fn site_packages_outside_an_isolated_venv_never_run() {
     .unwrap();
     let venv = |name: &str, system_site_packages: bool| {
         let venv = dir.path().join(name);
-        let mut make = Command::new(env!("AGENT_PYTHON_EXECUTABLE"));
-        make.args(["-m", "venv", "--without-pip"]);
-        if system_site_packages {
-            make.arg("--system-site-packages");
-        }
-        assert!(make.arg(&venv).status().unwrap().success());
+        common::make_venv(&venv, system_site_packages);
         venv
     };
     let chat = |venv: Option<&std::path::Path>| {

@@ -280,16 +280,7 @@ async fn c_extension_modules_import_inside_the_plugin() {
 async fn a_venv_site_packages_join_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let venv = dir.path().join("venv");
-    let created = std::process::Command::new(env!("AGENT_PYTHON_EXECUTABLE"))
-        .args(["-m", "venv", "--without-pip"])
-        .arg(&venv)
-        .status()
-        .unwrap();
-    assert!(created.success());
-    let site = venv
-        .join("lib")
-        .join(format!("python{}", env!("AGENT_PYTHON_VERSION")))
-        .join("site-packages");
+    let site = common::make_venv(&venv, false);
     std::fs::write(
         site.join("venv_only_agent.py"),
         "class Agent:\n    def __init__(self, config):\n        pass\n\n    async def chat(self, content):\n        yield 'from the venv'\n",
@@ -313,16 +304,7 @@ async fn a_venv_site_packages_join_the_path() {
 /// site-packages that reports what it can see.
 fn venv_with_probe(dir: &Path, name: &str, system_site_packages: bool) -> std::path::PathBuf {
     let venv = dir.join(name);
-    let mut make = std::process::Command::new(env!("AGENT_PYTHON_EXECUTABLE"));
-    make.args(["-m", "venv", "--without-pip"]);
-    if system_site_packages {
-        make.arg("--system-site-packages");
-    }
-    assert!(make.arg(&venv).status().unwrap().success());
-    let site = venv
-        .join("lib")
-        .join(format!("python{}", env!("AGENT_PYTHON_VERSION")))
-        .join("site-packages");
+    let site = common::make_venv(&venv, system_site_packages);
     std::fs::write(
         site.join(format!("{name}_probe.py")),
         "import importlib.util, json, sys\n\n\nclass Agent:\n    def __init__(self, config):\n        pass\n\n    async def chat(self, content):\n        yield json.dumps({'pip': importlib.util.find_spec('pip') is not None, 'path': sys.path})\n",

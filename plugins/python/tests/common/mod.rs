@@ -51,3 +51,22 @@ pub fn staged_plugin() -> PluginLibrary {
     );
     PluginLibrary::open(&path).expect("the staged Python plugin loads")
 }
+
+/// Makes an empty venv at `venv` with the Python the plugin embeds (`python -m venv
+/// --without-pip`, `--system-site-packages` when asked); returns its site-packages.
+#[allow(dead_code)] // Not every test binary needs it.
+pub fn make_venv(venv: &Path, system_site_packages: bool) -> PathBuf {
+    let mut make = std::process::Command::new(env!("AGENT_PYTHON_EXECUTABLE"));
+    make.args(["-m", "venv", "--without-pip"]);
+    if system_site_packages {
+        make.arg("--system-site-packages");
+    }
+    assert!(
+        make.arg(venv).status().unwrap().success(),
+        "cannot make a venv at {}",
+        venv.display()
+    );
+    venv.join("lib")
+        .join(format!("python{}", env!("AGENT_PYTHON_VERSION")))
+        .join("site-packages")
+}
