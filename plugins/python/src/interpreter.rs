@@ -317,21 +317,19 @@ fn new_bridge(py: Python<'_>, options: &PythonOptions) -> Result<BridgeEntry, Er
     // Importing the agent's module blocks the loop too (pydantic-ai's takes a second).
     watchdog::started(Tag::loading_agent_class(runtime));
     let build = || -> PyResult<BridgeEntry> {
-        let site = match &options.venv {
-            Some(venv) => Some(
-                options
-                    .site_packages(venv)
-                    .map_err(|error| pyo3::exceptions::PyValueError::new_err(error.to_string()))?,
-            ),
-            None => None,
-        };
+        let site = options
+            .venv
+            .as_ref()
+            .map(|venv| options.site_packages(venv))
+            .transpose()
+            .map_err(|error| pyo3::exceptions::PyValueError::new_err(error.to_string()))?;
         let path = |path: &std::path::Path| path.to_string_lossy().into_owned();
         py.import("agent_host._venv")?.call_method1(
             "prepare",
             (
                 options.venv.as_deref().map(path),
                 site.as_deref().map(path),
-                loader::site_deferred(),
+                loader::take_deferred_site(),
             ),
         )?;
         let sys_path = py.import("sys")?.getattr("path")?.cast_into::<PyList>()?;

@@ -51,13 +51,15 @@ pub(crate) fn promote_libpython() -> Result<(), String> {
     Ok(())
 }
 
-/// Set once this plugin started the interpreter with `site` deferred.
+/// Set when this plugin started the interpreter with `site` deferred, until the first
+/// runtime takes that work.
 static SITE_DEFERRED: AtomicBool = AtomicBool::new(false);
 
-/// Whether `site`'s start-up work is left to the first runtime: only when this plugin
-/// started the interpreter (a host that embeds Python ran its own `site`, or chose not to).
-pub(crate) fn site_deferred() -> bool {
-    SITE_DEFERRED.load(Ordering::Relaxed)
+/// Whether `site`'s start-up work falls to the caller: `true` once, for the first
+/// runtime, and only when this plugin started the interpreter (a host that embeds
+/// Python ran its own `site`, or chose not to).
+pub(crate) fn take_deferred_site() -> bool {
+    SITE_DEFERRED.swap(false, Ordering::Relaxed)
 }
 
 /// The home of the Python this plugin links (where `lib/pythonX.Y` is), from `build.rs`.

@@ -25,9 +25,6 @@ from typing import Iterable, List, Optional
 
 __all__ = ["activate", "base_site_dirs", "includes_system_site_packages", "prepare"]
 
-#: Whether ``site``'s deferred start-up work has been done (by the first ``prepare``).
-_site_done = False
-
 
 def includes_system_site_packages(venv: str) -> bool:
     """What the venv's ``pyvenv.cfg`` says (read as ``site`` reads it); a directory
@@ -118,13 +115,11 @@ def _run_site(venv: Optional[str]) -> None:
     site.main()
 
 
-def prepare(venv: Optional[str], site_packages: Optional[str], site_deferred: bool) -> None:
-    """Makes ``sys.path`` what a runtime with this ``venv`` (or none) needs: ``site``'s
-    deferred work on the first call when the plugin started the interpreter
-    (``site_deferred``), then the venv's packages."""
-    global _site_done
-    if site_deferred and not _site_done:
-        _site_done = True
+def prepare(venv: Optional[str], site_packages: Optional[str], run_site: bool) -> None:
+    """Makes ``sys.path`` what a runtime with this ``venv`` (and its ``site_packages``)
+    or none needs: ``site``'s deferred work first when ``run_site`` (the first runtime of
+    an interpreter the plugin started), then the venv's packages."""
+    if run_site:
         _run_site(venv)
     if venv is not None and site_packages is not None:
         activate(venv, site_packages)
