@@ -368,16 +368,26 @@ fn a_command_backend_is_started_told_its_options_and_checked() {
             && stderr.contains("No such file"),
         "{stderr}"
     );
-    write_config("command = [\"/bin/sh\", \"-c\", \"echo hello; echo gone >&2; exit 4\"]");
+    // It is given a moment to say why and end by itself (here after its wrong line)...
+    write_config(
+        "command = [\"/bin/sh\", \"-c\", \"echo hello; sleep 0.2; echo gone >&2; exit 4\"]",
+    );
     let output = run(&["chat", "hi"]);
     let stderr = common::text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("did not start: expected `agent-host-serve|")
-            && stderr.contains("got `hello`")
-            && stderr.contains("gone"),
+            && stderr.contains("got `hello` (exit status 4): gone"),
         "{stderr}"
     );
+    // ... and one that lives on after it is killed.
+    write_config("command = [\"/bin/sh\", \"-c\", \"echo hello; exec sleep 60\"]");
+    let started = Instant::now();
+    let output = run(&["chat", "hi"]);
+    let stderr = common::text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("got `hello` (SIGKILL)"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
 }
 
 /// `call_timeout_ms` bounds an isolated turn as it bounds one in-process: the turn ends

@@ -23,6 +23,11 @@ const HANDSHAKE_WITHIN: Duration = Duration::from_secs(30);
 /// How long a lost session waits for the child's exit status before calling it hung.
 const DEATH_NOTICE_WITHIN: Duration = Duration::from_secs(2);
 
+/// How long a child that failed its handshake may take to end by itself before it is
+/// killed: one that cannot start usually says why on stderr and exits, and its own words
+/// and exit status tell more than the host's SIGKILL.
+const FAREWELL_WITHIN: Duration = Duration::from_secs(1);
+
 /// How to start a child for one plugin.
 #[derive(Debug, Clone)]
 pub struct Launch {
@@ -126,8 +131,10 @@ impl Launch {
         let handshake = match read_handshake(stdout, plugin).await {
             Ok(handshake) => handshake,
             Err(why) => {
-                kill(pid, &died);
-                let how = wait_for_death(&died).await;
+                if wait_for_death(&died, FAREWELL_WITHIN).await.is_none() {
+                    kill(pid, &died);
+                }
+                let how = wait_for_death(&died, DEATH_NOTICE_WITHIN).await;
                 let how = how.map(|how| format!(" ({how})")).unwrap_or_default();
                 // Its stderr is read to its end once it is dead: its last line says why.
                 let said = match last_words.await {
@@ -324,9 +331,12 @@ fn kill(pid: Option<u32>, died: &watch::Receiver<Option<String>>) {
     }
 }
 
-async fn wait_for_death(died: &watch::Receiver<Option<String>>) -> Option<String> {
+async fn wait_for_death(
+    died: &watch::Receiver<Option<String>>,
+    within: Duration,
+) -> Option<String> {
     let mut died = died.clone();
-    let seen = tokio::time::timeout(DEATH_NOTICE_WITHIN, died.wait_for(Option::is_some)).await;
+    let seen = tokio::time::timeout(within, died.wait_for(Option::is_some)).await;
     seen.ok()
         .and_then(|how| how.ok().and_then(|how| how.clone()))
 }
@@ -343,7 +353,7 @@ fn lost_hook(
         let (plugin, died, stopped_because) =
             (plugin.clone(), died.clone(), stopped_because.clone());
         async move {
-            let text = match wait_for_death(&died).await {
+            let text = match wait_for_death(&died, DEATH_NOTICE_WITHIN).await {
                 Some(how) => death_text(&plugin, &how, &stopped_because),
                 None => {
                     kill(pid, &died);
