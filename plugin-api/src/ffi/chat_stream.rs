@@ -19,7 +19,7 @@ use async_ffi::FfiFuture;
 use super::data::{FfiBatch, FfiChatEvent, FfiChatResult, FfiResult};
 use super::guard::PluginContext;
 use crate::stream::{
-    ChatResponseHandle, Ended, Entry, EventSource, Outcome, SourceBatch, COALESCE_BYTES,
+    ChatResponseHandle, Ended, Entry, EventSource, Outcome, SourceBatch, Turn, COALESCE_BYTES,
 };
 use crate::types::Error;
 
@@ -132,6 +132,12 @@ impl FfiChatStream for ExportedStream {
     }
 }
 
+/// What an immediate `chat` gives the host: see [`ImportedStream::from_start`].
+pub(crate) enum ImportedStart {
+    Ended(ChatResponseHandle),
+    Going(ImportedStream),
+}
+
 /// Host side: a plugin stream as the event source of a host-side handle.
 pub(crate) struct ImportedStream {
     /// What an immediate `chat` brought along, read before the stream.
@@ -150,15 +156,27 @@ impl ImportedStream {
         }
     }
 
-    pub(crate) fn from_start(start: FfiChatStart) -> Self {
-        let first = source_batch(FfiResult::ROk(start.first));
-        // A turn that goes on brings nothing yet: its reader goes straight to the stream.
-        let brought = !first.entries.is_empty() || first.outcome.is_some();
-        ImportedStream {
-            first: brought.then_some(first),
-            stream: start.rest.into_option(),
-            pending: None,
+    /// A turn as an immediate `chat` returned it: one that ended there is a handle on its
+    /// whole log at once (no stream, nothing to pull), one that goes on is a stream.
+    pub(crate) fn from_start(start: FfiChatStart) -> ImportedStart {
+        let mut first = source_batch(FfiResult::ROk(start.first));
+        let stream = start.rest.into_option();
+        if let Some(outcome) = first.outcome.take() {
+            // The plugin drops the stream of a turn that ended; a foreign one that sent
+            // it anyway has nothing more to say.
+            drop(stream);
+            return ImportedStart::Ended(ChatResponseHandle::new(Turn::ended(
+                first.entries,
+                outcome,
+            )));
         }
+        // A turn that goes on brings nothing yet: its reader goes straight to the stream.
+        let brought = !first.entries.is_empty();
+        ImportedStart::Going(ImportedStream {
+            first: brought.then_some(first),
+            stream,
+            pending: None,
+        })
     }
 
     pub(crate) fn into_handle(self) -> ChatResponseHandle {

@@ -19,7 +19,9 @@ use abi_stable::sabi_trait;
 use abi_stable::std_types::{RBox, ROption, RString, RVec};
 use async_ffi::FfiFuture;
 
-use super::chat_stream::{ExportedStream, FfiChatStart, FfiChatStreamBox, ImportedStream};
+use super::chat_stream::{
+    ExportedStream, FfiChatStart, FfiChatStreamBox, ImportedStart, ImportedStream,
+};
 use super::data::{
     from_result, into_result, FfiContent, FfiDuration, FfiMessage, FfiResult, FfiUsage,
 };
@@ -478,7 +480,11 @@ impl ImportedRuntime {
         let content = FfiContent::from(content);
         let stream = if self.immediate {
             let start = self.ffi.chat_now(agent_id, content);
-            ImportedStream::from_start(start.into_result().map_err(Error::from)?)
+            match ImportedStream::from_start(start.into_result().map_err(Error::from)?) {
+                // Over already: there is no deadline left to keep.
+                ImportedStart::Ended(handle) => return Ok(handle),
+                ImportedStart::Going(stream) => stream,
+            }
         } else {
             let stream = self.ffi.chat(agent_id, content).await;
             ImportedStream::from_stream(stream.into_result().map_err(Error::from)?)

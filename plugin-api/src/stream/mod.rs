@@ -26,7 +26,7 @@ pub use text_chunk::TextChunk;
 pub(crate) use held_wakes::wake_readers_per_poll;
 pub(crate) use text_batch::{Packed, PackedTexts, SharedText};
 
-pub(crate) use turn::{Ended, Entry, EventSource, Outcome, SourceBatch, COALESCE_BYTES};
+pub(crate) use turn::{Ended, Entry, EventSource, Outcome, SourceBatch, Turn, COALESCE_BYTES};
 
 /// A connected pair: the backend keeps the sender, the application gets the handle.
 pub fn channel() -> (ChatEventSender, ChatResponseHandle) {

@@ -222,25 +222,40 @@ pub(crate) enum Read<T> {
 
 impl Turn {
     pub(crate) fn new(source: Option<Box<dyn EventSource>>) -> Arc<Turn> {
+        // A backend writes here: room for a short turn's text and events (steps, text,
+        // usage), made by whoever starts the turn and not grown by the backend thread
+        // that writes it (growing memory another thread allocated takes that thread's
+        // allocator lock, which it is likely holding at that moment). A source's log
+        // takes its first batch whole.
+        let events = if source.is_some() {
+            VecDeque::new()
+        } else {
+            VecDeque::with_capacity(4)
+        };
+        Turn::with_log(events, None, source)
+    }
+
+    /// A turn that has ended already, with its whole log: one a plugin played to its end
+    /// while `chat` ran, so its readers find everything at once and nothing to pull.
+    pub(crate) fn ended(entries: Vec<Entry>, outcome: Outcome) -> Arc<Turn> {
+        Turn::with_log(VecDeque::from(entries), Some(outcome), None)
+    }
+
+    fn with_log(
+        events: VecDeque<Entry>,
+        outcome: Option<Outcome>,
+        source: Option<Box<dyn EventSource>>,
+    ) -> Arc<Turn> {
         Arc::new(Turn {
             cancelled: AtomicBool::new(false),
             state: Mutex::new(TurnState {
-                // A backend writes here: room for a short turn's text and events
-                // (steps, text, usage), made by whoever starts the turn and not grown by
-                // the backend thread that writes it (growing memory another thread
-                // allocated takes that thread's allocator lock, which it is likely
-                // holding at that moment). A source's log takes its first batch whole.
-                events: if source.is_some() {
-                    VecDeque::new()
-                } else {
-                    VecDeque::with_capacity(4)
-                },
+                events,
                 base: 0,
                 drained: Vec::new(),
                 coalescing: false,
                 holding: false,
                 held_wake: false,
-                outcome: None,
+                outcome,
                 cancelled: false,
                 cancel_waiters: Wakers::new(),
                 cancel_hooks: Vec::new(),
