@@ -66,18 +66,12 @@ impl ExportedStream {
     /// else nothing yet and its stream.
     pub(crate) fn into_start(self) -> FfiChatStart {
         let turn = self.handle.turn();
-        if turn.is_finished() {
-            let mut small = false;
-            let noop = &mut Context::from_waker(std::task::Waker::noop());
-            // An ended turn is never waited for: every entry, then its outcome.
-            if let Poll::Ready((events, Some(outcome))) =
-                turn.poll_take_batch(usize::MAX, 0, &mut small, noop)
-            {
-                return FfiChatStart {
-                    first: batch_of(events, Some(outcome)),
-                    rest: ROption::RNone,
-                };
-            }
+        // `is_finished` first pulls what a turn with a source of its own already has.
+        if let Some((events, outcome)) = turn.is_finished().then(|| turn.take_ended()).flatten() {
+            return FfiChatStart {
+                first: batch_of(events, Some(outcome)),
+                rest: ROption::RNone,
+            };
         }
         FfiChatStart {
             first: batch_of(Vec::new(), None),
@@ -250,11 +244,17 @@ impl EventSource for ImportedStream {
 fn source_batch(batch: FfiResult<FfiBatch>) -> SourceBatch {
     match batch.into_result() {
         Ok(batch) => SourceBatch {
-            entries: batch
-                .events
-                .into_iter()
-                .filter_map(FfiChatEvent::into_entry)
-                .collect(),
+            entries: {
+                // Sized once: a filtering `collect` would guess low and grow.
+                let mut entries = Vec::with_capacity(batch.events.len());
+                entries.extend(
+                    batch
+                        .events
+                        .into_iter()
+                        .filter_map(FfiChatEvent::into_entry),
+                );
+                entries
+            },
             outcome: batch
                 .outcome
                 .into_option()

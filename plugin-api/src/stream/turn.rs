@@ -616,6 +616,18 @@ impl Turn {
         }
     }
 
+    /// The whole log and the outcome of a turn that has ended, given away to a
+    /// plugin-side export that crosses it in one answer and drops the turn (an immediate
+    /// `chat`): `None` while it runs. Nothing is kept for later readers; there are none.
+    pub(crate) fn take_ended(&self) -> Option<(Vec<Entry>, Outcome)> {
+        let mut state = self.lock();
+        // The outcome stays: the turn is still seen to have ended as it is dropped.
+        let outcome = state.outcome.clone()?;
+        let events = std::mem::take(&mut state.events);
+        state.base += events.len();
+        Some((Vec::from(events), outcome))
+    }
+
     /// Moves out up to `max` unread entries for a plugin-side export, which is the turn's
     /// only reader; the outcome comes along once every entry has been taken. Text
     /// batches leave packed and shared: the turn keeps them as part of its text.

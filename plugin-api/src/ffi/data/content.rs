@@ -91,7 +91,7 @@ impl From<&Content> for FfiContent {
 
 impl From<FfiContent> for Content {
     fn from(content: FfiContent) -> Self {
-        fn build(parts: &mut std::vec::IntoIter<FfiContentPart>) -> Content {
+        fn build(parts: &mut impl Iterator<Item = FfiContentPart>) -> Content {
             // A truncated list (only from a buggy peer) reads as empty text.
             let Some(part) = parts.next() else {
                 return Content::Text(String::new());
@@ -114,7 +114,8 @@ impl From<FfiContent> for Content {
                 _ => Content::Document(media(part)),
             }
         }
-        build(&mut content.parts.into_vec().into_iter())
+        // Taken out of the plugin's vector in place: `into_vec` would copy it first.
+        build(&mut content.parts.into_iter())
     }
 }
 
