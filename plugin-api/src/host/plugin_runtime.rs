@@ -331,6 +331,31 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    async fn a_turn_that_ends_inside_chat_arrives_whole_for_every_reader() {
+        let runtime = imported();
+        let agent = runtime
+            .create_agent(AgentConfig::builder("m").build())
+            .await
+            .unwrap();
+        // "a b c" never waits: the plugin plays it to its end before `chat` returns.
+        let handle = runtime.chat(agent, &"a b c".into()).await.unwrap();
+        assert!(handle.is_finished());
+        let (thoughts, chunks, text) = tokio::join!(
+            handle.thoughts().collect::<Vec<String>>(),
+            handle.text_stream().collect::<Vec<String>>(),
+            handle.text(),
+        );
+        assert_eq!(thoughts, ["about a", "about b", "about c"]);
+        assert_eq!(chunks, ["a", "b", "c"]);
+        assert_eq!(text.unwrap().text, "abc");
+        assert_eq!(handle.text().await.unwrap().text, "abc", "read again");
+        assert_eq!(
+            runtime.last_response(agent).await.unwrap().as_deref(),
+            Some("abc")
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
     async fn an_unread_handle_learns_that_its_turn_ended() {
         let runtime = imported();
         let agent = runtime
