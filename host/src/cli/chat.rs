@@ -35,6 +35,10 @@ pub struct Args {
     /// Tools this process offers the agent: `demo` (`clock`, `calculator`).
     #[arg(long, value_name = "SET")]
     tools: Option<String>,
+    /// How many times a turn refused for quota (HTTP 429) is tried again, each after the
+    /// wait the server asked for (`AgentConfig.max_quota_retries`).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    max_quota_retries: u32,
     /// Save the conversation in this directory, one file per conversation, so that a
     /// later run can go on with it (`--conversation`). Each completed turn is on disk
     /// before its answer ends.
@@ -107,7 +111,7 @@ pub async fn run(host: &Host, args: Args, signals: &mut Signals) -> anyhow::Resu
 
 /// The agent's config and tools, from the command line.
 fn agent_config(args: &Args) -> anyhow::Result<(AgentConfig, Tools)> {
-    let mut config = AgentConfig::builder(&args.model);
+    let mut config = AgentConfig::builder(&args.model).max_quota_retries(args.max_quota_retries);
     if let Some(dir) = &args.save_dir {
         config = config.save_dir(dir);
     }

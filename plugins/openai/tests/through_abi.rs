@@ -461,3 +461,101 @@ async fn a_resumed_conversation_is_sent_to_the_model_again() {
     let total = second.total_usage(agent).await.unwrap();
     assert_eq!(total.prompt_token_count, Some(14));
 }
+
+/// `agent-host chat`, the staged host in a process of its own, waits out a 429 (twice by
+/// default, as the CLI's `--max-quota-retries` says) and answers; with no retries it
+/// fails in one line that names the quota and the wait asked for.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_waits_out_a_429_unless_told_not_to() {
+    let quota = || Reply::Status {
+        code: 429,
+        headers: vec![("retry-after", "1".to_owned())],
+        body: r#"{"error": {"message": "slow down"}}"#.to_owned(),
+    };
+    let stub = Stub::start(vec![
+        quota(),
+        quota(),
+        Reply::stream(vec![stub::text("at last")]),
+        quota(),
+    ])
+    .await;
+    let file = plugin_file();
+    let host = file.parent().unwrap().parent().unwrap().join("agent-host");
+    let base_url = format!("base_url={}", stub.url());
+    let chat = move |extra: &'static [&'static str]| {
+        let (host, file, base_url) = (host.clone(), file.clone(), base_url.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(host)
+                .arg("--plugin-dir")
+                .arg(file.parent().unwrap())
+                .args(["chat", "--backend", "openai", "--option", &base_url])
+                .args(["--option", "api_key=sk-test"])
+                .args(extra)
+                .arg("hi")
+                .env_remove("AGENT_HOST_CONFIG")
+                .output()
+                .unwrap()
+        })
+    };
+    let started = Instant::now();
+    let output = chat(&[]).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "at last\n");
+    assert!(started.elapsed() >= Duration::from_secs(2), "{stderr}");
+
+    let output = chat(&["--max-quota-retries", "0"]).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("quota exceeded (retry after 1s)") && stderr.contains("slow down"),
+        "{stderr}"
+    );
+    assert_eq!(stub.requests().len(), 4);
+}
+
+/// Media crosses the ABI and goes out as the API takes it: an image as a data URL, a
+/// document as a file part named by its description, audio as `input_audio`, and a
+/// video (which the API cannot read) as a note to the model.
+#[tokio::test(flavor = "multi_thread")]
+async fn media_goes_out_as_data_urls_and_file_parts() {
+    let stub = Stub::start(vec![Reply::stream(vec![stub::text("seen")])]).await;
+    let runtime = runtime(&stub, json!({}));
+    let agent = plain_agent(&runtime).await;
+    let mut document = agent_plugin_api::types::Media::new(b"%PDF".to_vec(), "application/pdf");
+    document.description = Some("report.pdf".to_owned());
+    let content = Content::Multi(vec![
+        Content::text("what is in these?"),
+        Content::Image(agent_plugin_api::types::Media::new(
+            vec![1, 2, 3],
+            "image/png",
+        )),
+        Content::Document(document),
+        Content::Audio(agent_plugin_api::types::Media::new(vec![0, 1], "audio/wav")),
+        Content::Video(agent_plugin_api::types::Media::new(vec![9], "video/mp4")),
+    ]);
+    let answer = runtime.chat(agent, &content).await.unwrap().text().await;
+    assert_eq!(answer.unwrap().text, "seen");
+    let parts = stub.requests()[0]["messages"][0]["content"].clone();
+    assert_eq!(
+        parts[0],
+        json!({"type": "text", "text": "what is in these?"})
+    );
+    assert_eq!(
+        parts[1],
+        json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AQID"}})
+    );
+    assert_eq!(
+        parts[2],
+        json!({"type": "file", "file": {"filename": "report.pdf",
+                                        "file_data": "data:application/pdf;base64,JVBERg=="}})
+    );
+    assert_eq!(
+        parts[3],
+        json!({"type": "input_audio", "input_audio": {"data": "AAE=", "format": "wav"}})
+    );
+    assert!(
+        parts[4]["text"].as_str().unwrap().contains("video/mp4"),
+        "{parts}"
+    );
+}
