@@ -559,3 +559,33 @@ async fn media_goes_out_as_data_urls_and_file_parts() {
         "{parts}"
     );
 }
+
+/// A connection the server drops without an answer is tried again (with backoff, within
+/// `max_attempts`); a server that is not there fails the turn with the cause.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_connection_is_retried_and_a_refused_one_says_why() {
+    let stub = Stub::start(vec![
+        Reply::Silence(Duration::ZERO),
+        Reply::stream(vec![stub::text("second try")]),
+    ])
+    .await;
+    let runtime = runtime(&stub, json!({"max_attempts": 2}));
+    let agent = plain_agent(&runtime).await;
+    let answer = ask(&runtime, agent, "hi").await;
+    assert_eq!(answer.unwrap().text, "second try");
+    assert_eq!(stub.requests().len(), 2);
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", closed.local_addr().unwrap());
+    drop(closed);
+    let library = PluginLibrary::open(plugin_file()).unwrap();
+    let nowhere = library
+        .new_runtime(&json!({"base_url": url, "api_key": "k", "max_attempts": 2}))
+        .unwrap();
+    let agent = plain_agent(&nowhere).await;
+    let outcome = ask(&nowhere, agent, "hi").await;
+    let Err(Error::ConnectionError(why)) = outcome else {
+        panic!("expected a connection error, got {outcome:?}");
+    };
+    assert!(why.contains("refused"), "{why}");
+}
