@@ -243,23 +243,17 @@ impl EventSource for ImportedStream {
 /// A batch as the host-side log takes it.
 fn source_batch(batch: FfiResult<FfiBatch>) -> SourceBatch {
     match batch.into_result() {
-        Ok(batch) => SourceBatch {
-            entries: {
-                // Sized once: a filtering `collect` would guess low and grow.
-                let mut entries = Vec::with_capacity(batch.events.len());
-                entries.extend(
-                    batch
-                        .events
-                        .into_iter()
-                        .filter_map(FfiChatEvent::into_entry),
-                );
-                entries
-            },
-            outcome: batch
-                .outcome
-                .into_option()
-                .map(|outcome| outcome.into_result().map(Ended::from).map_err(Error::from)),
-        },
+        Ok(FfiBatch { events, outcome }) => {
+            // Sized once: a filtering `collect` would guess low and grow.
+            let mut entries = Vec::with_capacity(events.len());
+            entries.extend(events.into_iter().filter_map(FfiChatEvent::into_entry));
+            SourceBatch {
+                entries,
+                outcome: outcome
+                    .into_option()
+                    .map(|outcome| outcome.into_result().map(Ended::from).map_err(Error::from)),
+            }
+        }
         Err(error) => SourceBatch {
             entries: Vec::new(),
             outcome: Some(Err(error.into())),

@@ -310,13 +310,18 @@ mod tests {
         PluginRuntime::in_process("words", AgentRuntime::new(Words)).unwrap()
     }
 
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_turn_crosses_in_batches_with_every_stream_intact() {
+    async fn imported_with_agent() -> (PluginRuntime, AgentId) {
         let runtime = imported();
         let agent = runtime
             .create_agent(AgentConfig::builder("m").build())
             .await
             .unwrap();
+        (runtime, agent)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_turn_crosses_in_batches_with_every_stream_intact() {
+        let (runtime, agent) = imported_with_agent().await;
         let words: Vec<String> = (0..3000).map(|i| i.to_string()).collect();
         let handle = runtime
             .chat(agent, &Content::text(words.join(" ")))
@@ -332,11 +337,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_turn_that_ends_inside_chat_arrives_whole_for_every_reader() {
-        let runtime = imported();
-        let agent = runtime
-            .create_agent(AgentConfig::builder("m").build())
-            .await
-            .unwrap();
+        let (runtime, agent) = imported_with_agent().await;
         // "a b c" never waits: the plugin plays it to its end before `chat` returns.
         let handle = runtime.chat(agent, &"a b c".into()).await.unwrap();
         assert!(handle.is_finished());
@@ -357,11 +358,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn an_unread_handle_learns_that_its_turn_ended() {
-        let runtime = imported();
-        let agent = runtime
-            .create_agent(AgentConfig::builder("m").build())
-            .await
-            .unwrap();
+        let (runtime, agent) = imported_with_agent().await;
         let handle = runtime.chat(agent, &"a b c".into()).await.unwrap();
         runtime.wait_for_idle(agent).await.unwrap();
         assert!(handle.is_finished());
@@ -369,11 +366,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_panicking_turn_becomes_an_error_and_the_agent_goes_on() {
-        let runtime = imported();
-        let agent = runtime
-            .create_agent(AgentConfig::builder("m").build())
-            .await
-            .unwrap();
+        let (runtime, agent) = imported_with_agent().await;
         let handle = runtime.chat(agent, &"panic".into()).await.unwrap();
         let error = handle.text().await.unwrap_err();
         assert!(error.to_string().contains("panicked"), "{error}");

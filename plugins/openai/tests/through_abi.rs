@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use agent_plugin_api::host::{PluginLibrary, PluginRuntime};
 use agent_plugin_api::types::{
-    AgentConfig, AgentId, ChatEvent, ChatResult, Content, Error, Role, ToolDefinition, Tools,
+    AgentConfig, AgentId, ChatEvent, ChatResult, Content, Error, Media, Role, ToolDefinition, Tools,
 };
 use agent_plugin_api::Runtime;
 use futures::StreamExt;
@@ -30,6 +30,16 @@ fn plugin_file() -> PathBuf {
         file.display()
     );
     file
+}
+
+/// The staged `agent-host` beside the plugin's directory.
+fn staged_host() -> PathBuf {
+    plugin_file()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("agent-host")
 }
 
 fn runtime(stub: &Stub, extra_options: Value) -> PluginRuntime {
@@ -323,7 +333,7 @@ async fn bad_options_and_extras_are_refused_by_name() {
 async fn agent_host_check_passes_against_the_stub() {
     let stub = Stub::echo_model(Duration::from_millis(10)).await;
     let file = plugin_file();
-    let host = file.parent().unwrap().parent().unwrap().join("agent-host");
+    let host = staged_host();
     let base_url = format!("base_url={}", stub.url());
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(host)
@@ -480,7 +490,7 @@ async fn the_cli_waits_out_a_429_unless_told_not_to() {
     ])
     .await;
     let file = plugin_file();
-    let host = file.parent().unwrap().parent().unwrap().join("agent-host");
+    let host = staged_host();
     let base_url = format!("base_url={}", stub.url());
     let chat = move |extra: &'static [&'static str]| {
         let (host, file, base_url) = (host.clone(), file.clone(), base_url.clone());
@@ -522,17 +532,14 @@ async fn media_goes_out_as_data_urls_and_file_parts() {
     let stub = Stub::start(vec![Reply::stream(vec![stub::text("seen")])]).await;
     let runtime = runtime(&stub, json!({}));
     let agent = plain_agent(&runtime).await;
-    let mut document = agent_plugin_api::types::Media::new(b"%PDF".to_vec(), "application/pdf");
+    let mut document = Media::new(b"%PDF".to_vec(), "application/pdf");
     document.description = Some("report.pdf".to_owned());
     let content = Content::Multi(vec![
         Content::text("what is in these?"),
-        Content::Image(agent_plugin_api::types::Media::new(
-            vec![1, 2, 3],
-            "image/png",
-        )),
+        Content::Image(Media::new(vec![1, 2, 3], "image/png")),
         Content::Document(document),
-        Content::Audio(agent_plugin_api::types::Media::new(vec![0, 1], "audio/wav")),
-        Content::Video(agent_plugin_api::types::Media::new(vec![9], "video/mp4")),
+        Content::Audio(Media::new(vec![0, 1], "audio/wav")),
+        Content::Video(Media::new(vec![9], "video/mp4")),
     ]);
     let answer = runtime.chat(agent, &content).await.unwrap().text().await;
     assert_eq!(answer.unwrap().text, "seen");
