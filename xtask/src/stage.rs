@@ -26,6 +26,8 @@ pub fn stage_with(also: &[&str]) -> Result<PathBuf> {
     for package in SHIPPED_PLUGINS.iter().chain(also) {
         build.args(["-p", package]);
     }
+    // The mock's `.so` with its own allocator; its rlib (in-process) keeps the caller's.
+    build.args(["--features", "agent-plugin-mock/allocator"]);
     exec(&mut build)?;
     let release = target_dir().join("release");
     let dist = dist_dir();

@@ -8,6 +8,11 @@ use anyhow::Result;
 use crate::workspace::{cargo, dist_dir, exec};
 use crate::{fixtures, python_env, soak, stage};
 
+/// Every test run builds with these, so the runs share one build: the plugin allocator
+/// (`agent_plugin_api::plugin::PluginAllocator`) is compiled and tested, as the staged
+/// mock uses it.
+const FEATURES: [&str; 2] = ["--features", "agent-plugin-api/allocator"];
+
 pub fn run_tests(extra: &[String]) -> Result<()> {
     let venv = python_env::venv_dir()?;
     let nextest = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
@@ -20,13 +25,14 @@ pub fn run_tests(extra: &[String]) -> Result<()> {
     } else {
         tests.args(["test", "--workspace", "--no-fail-fast"]);
     }
+    tests.args(FEATURES);
     tests.args(extra);
     with_layout(&mut tests, &venv);
     exec(&mut tests)?;
     if nextest {
         // nextest does not run doc tests.
         let mut doc = cargo();
-        doc.args(["test", "--workspace", "--doc"]);
+        doc.args(["test", "--workspace", "--doc"]).args(FEATURES);
         with_layout(&mut doc, &venv);
         exec(&mut doc)?;
     }
@@ -37,9 +43,14 @@ pub fn run_tests(extra: &[String]) -> Result<()> {
     // rebuilt half the dependencies (6 minutes of a CI run).
     let mut scaffold = cargo();
     if nextest {
-        scaffold.args(["nextest", "run", "--workspace", "--run-ignored", "only"]);
+        scaffold
+            .args(["nextest", "run", "--workspace", "--run-ignored", "only"])
+            .args(FEATURES);
     } else {
-        scaffold.args(["test", "--workspace", "--", "--ignored"]);
+        scaffold
+            .args(["test", "--workspace"])
+            .args(FEATURES)
+            .args(["--", "--ignored"]);
     }
     with_layout(&mut scaffold, &venv);
     exec(&mut scaffold)?;

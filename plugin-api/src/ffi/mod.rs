@@ -10,6 +10,9 @@
 //! - `tool_host`: the application's tools, called by the plugin (the way back; here the
 //!   host side is the `Exported*` one).
 //!
+//! `allocator` is the allocator a plugin may take for its own memory (feature
+//! `allocator`).
+//!
 //! `data` holds the FFI-safe mirrors of the data types they carry, `guard` the panic
 //! containment and plugin executor every crossing uses, `library` the loading of a
 //! file, `metadata_record` the record read without loading. Every `abi_stable` and
@@ -18,6 +21,8 @@
 //! `docs/abi.md` states what may change in which version.
 
 // `#[sabi_trait]` expands to impls that rustc 1.95 flags as non-local definitions.
+#[cfg(feature = "allocator")]
+mod allocator;
 #[allow(non_local_definitions)]
 mod chat_stream;
 mod data;
@@ -34,6 +39,8 @@ mod runtime;
 #[allow(non_local_definitions)]
 mod tool_host;
 
+#[cfg(feature = "allocator")]
+pub use allocator::PluginAllocator;
 pub(crate) use guard::panic_message;
 pub(crate) use library::open;
 pub(crate) use metadata_record::{decode as decode_metadata_record, METADATA_SYMBOL};

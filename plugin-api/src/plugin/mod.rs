@@ -39,6 +39,9 @@
 
 mod definition;
 
+/// A plugin's allocator: mimalloc for small blocks, the C library for large ones.
+#[cfg(feature = "allocator")]
+pub use crate::ffi::PluginAllocator;
 pub use crate::kit::{consume_budget, AgentBackend, AgentRuntime, NoOptions, Turn};
 /// Coalesced reader wake-ups, for backends that write many turns from one thread.
 pub use crate::stream::wakeups;

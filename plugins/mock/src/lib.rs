@@ -36,6 +36,13 @@
 //! # });
 //! ```
 
+/// The staged `.so`'s allocator (feature `allocator`): through the ABI a turn makes a
+/// dozen more small allocations than in-process, often freed on another thread.
+#[cfg(feature = "allocator")]
+#[global_allocator]
+static ALLOCATOR: agent_plugin_api::plugin::PluginAllocator =
+    agent_plugin_api::plugin::PluginAllocator;
+
 mod backend;
 mod options;
 mod reply;
