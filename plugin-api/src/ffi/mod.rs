@@ -20,9 +20,9 @@
 //! that); the export macro reaches the little it needs through `__private`.
 //! `docs/abi.md` states what may change in which version.
 
-// `#[sabi_trait]` expands to impls that rustc 1.95 flags as non-local definitions.
 #[cfg(feature = "allocator")]
 mod allocator;
+// `#[sabi_trait]` expands to impls that rustc 1.95 flags as non-local definitions.
 #[allow(non_local_definitions)]
 mod chat_stream;
 mod data;
