@@ -6,10 +6,10 @@
 //! and frees across threads without taking the other thread's arena lock. Blocks of
 //! 4 KiB and more (a stream's text batches, a large message) stay with the C library,
 //! which hands freed memory back for reuse at once and grows large blocks with `mremap`
-//! instead of a copy. With mimalloc for everything, the soak's 10 MB echo (8-character
-//! chunks) peaked at 3.1-3.4x its size, over its bound of 3x; split here, and without
-//! transparent huge pages (the workspace builds mimalloc with `no_thp`), 2.6x, against
-//! 2.3x with the C library alone.
+//! instead of a copy. The soak's 10 MB echo (8-character chunks) peaks at 2.6x its size
+//! with this split and without transparent huge pages (the workspace builds mimalloc
+//! with `no_thp`), against 2.3x with the C library alone, and 3.1-3.4x with the split at
+//! 64 KiB and huge pages (over the soak's bound of 3x).
 //!
 //! Sound because Rust hands `dealloc` and `realloc` the layout the block was made with,
 //! so its size says which allocator made it; a block that crosses the threshold when it
