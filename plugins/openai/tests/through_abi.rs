@@ -32,14 +32,25 @@ fn plugin_file() -> PathBuf {
     file
 }
 
-/// The staged `agent-host` beside the plugin's directory.
-fn staged_host() -> PathBuf {
-    plugin_file()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("agent-host")
+/// Runs the staged `agent-host` (beside the plugin's directory) in a process of its own,
+/// with the staged plugins and no config from the environment.
+async fn run_staged_host(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let plugins = plugin_file().parent().unwrap().to_owned();
+        std::process::Command::new(plugins.parent().unwrap().join("agent-host"))
+            .arg("--plugin-dir")
+            .arg(&plugins)
+            .args(args)
+            .env_remove("AGENT_HOST_CONFIG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|&arg| arg.to_owned()).collect()
 }
 
 fn runtime(stub: &Stub, extra_options: Value) -> PluginRuntime {
@@ -333,22 +344,19 @@ async fn bad_options_and_extras_are_refused_by_name() {
 async fn agent_host_check_passes_against_the_stub() {
     let stub = Stub::echo_model(Duration::from_millis(10)).await;
     let file = plugin_file();
-    let host = staged_host();
     let base_url = format!("base_url={}", stub.url());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(host)
-            .arg("--plugin-dir")
-            .arg(file.parent().unwrap())
-            .arg("check")
-            .arg(&file)
-            .args(["--option", &base_url, "--option", "api_key=sk-test"])
-            .args(["--failing-prompt", "please FAIL", "--json"])
-            .env_remove("AGENT_HOST_CONFIG")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let output = run_staged_host(strings(&[
+        "check",
+        file.to_str().unwrap(),
+        "--option",
+        &base_url,
+        "--option",
+        "api_key=sk-test",
+        "--failing-prompt",
+        "please FAIL",
+        "--json",
+    ]))
+    .await;
     let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
         panic!(
             "no JSON report:\n{}\n{}",
@@ -489,32 +497,22 @@ async fn the_cli_waits_out_a_429_unless_told_not_to() {
         quota(),
     ])
     .await;
-    let file = plugin_file();
-    let host = staged_host();
     let base_url = format!("base_url={}", stub.url());
-    let chat = move |extra: &'static [&'static str]| {
-        let (host, file, base_url) = (host.clone(), file.clone(), base_url.clone());
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(host)
-                .arg("--plugin-dir")
-                .arg(file.parent().unwrap())
-                .args(["chat", "--backend", "openai", "--option", &base_url])
-                .args(["--option", "api_key=sk-test"])
-                .args(extra)
-                .arg("hi")
-                .env_remove("AGENT_HOST_CONFIG")
-                .output()
-                .unwrap()
-        })
+    let chat = |extra: &[&str]| {
+        let mut args = strings(&["chat", "--backend", "openai", "--option", &base_url]);
+        args.extend(strings(&["--option", "api_key=sk-test"]));
+        args.extend(strings(extra));
+        args.push("hi".to_owned());
+        run_staged_host(args)
     };
     let started = Instant::now();
-    let output = chat(&[]).await.unwrap();
+    let output = chat(&[]).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&output.stdout), "at last\n");
     assert!(started.elapsed() >= Duration::from_secs(2), "{stderr}");
 
-    let output = chat(&["--max-quota-retries", "0"]).await.unwrap();
+    let output = chat(&["--max-quota-retries", "0"]).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
